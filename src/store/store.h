@@ -1,0 +1,132 @@
+// The Store is the single source of truth: desired state and everything that happens to money.
+// Every mutation runs inside one Write() transaction, so a crash leaves either all or none of it.
+//
+// Threading: a Store is safe to use from many threads; a Tx belongs to the callback it was
+// handed to and must not escape it. Several processes (kumod and the kumo CLI) may open the same
+// database at once; writes serialize, reads see a consistent snapshot.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace kumo::store {
+
+struct Account {
+  std::string id;  // 12 digits
+  std::string name;
+  std::string email;
+  std::string status = "active";  // "active" | "suspended"
+  int64_t created_ms = 0;
+};
+
+struct AccessKey {
+  std::string id;  // "AKIA…"
+  std::string account_id;
+  std::string sealed_secret;  // crypto::SecretBox output, never the plain secret
+  std::string status = "Active";  // "Active" | "Inactive", as IAM names them
+  int64_t created_ms = 0;
+};
+
+// A tenant resource. Type-specific fields live in `data` so that adding a resource family does
+// not need a schema migration; what must be unique or looked up fast is a column.
+struct Resource {
+  std::string id;
+  std::string account_id;
+  std::string region;
+  std::string type;  // "key-pair", …: EC2's resource-type names
+  std::string name;  // unique per (account, region, type) when not empty
+  nlohmann::json data = nlohmann::json::object();
+  int64_t version = 0;  // bumped by every update; updates are conditional on it
+  int64_t created_ms = 0;
+};
+
+struct Tag {
+  std::string resource_id;
+  std::string resource_type;
+  std::string key;
+  std::string value;
+};
+
+struct IdempotencyRecord {
+  std::string account_id;
+  std::string region;
+  std::string token;
+  std::string action;
+  std::string params_hash;
+  std::string response;  // the first response's body, with its request id
+  int64_t created_ms = 0;
+};
+
+class Tx {
+ public:
+  virtual ~Tx() = default;
+
+  // Accounts. Insert fails with AlreadyExists when the id or the name is taken.
+  virtual absl::Status InsertAccount(const Account& account) = 0;
+  virtual absl::StatusOr<Account> GetAccount(std::string_view id) = 0;
+  virtual absl::StatusOr<Account> GetAccountByName(std::string_view name) = 0;
+  virtual absl::StatusOr<std::vector<Account>> ListAccounts() = 0;
+  virtual absl::Status UpdateAccount(const Account& account) = 0;
+
+  virtual absl::Status InsertAccessKey(const AccessKey& key) = 0;
+  virtual absl::StatusOr<AccessKey> GetAccessKey(std::string_view id) = 0;
+  virtual absl::StatusOr<std::vector<AccessKey>> ListAccessKeys(std::string_view account_id) = 0;
+  virtual absl::Status UpdateAccessKey(const AccessKey& key) = 0;
+  virtual absl::Status DeleteAccessKey(std::string_view id) = 0;
+
+  // Resources are always addressed within one account and region: another tenant's id is
+  // NotFound exactly like a missing one.
+  virtual absl::Status InsertResource(const Resource& resource) = 0;
+  virtual absl::StatusOr<Resource> GetResource(std::string_view account_id,
+                                               std::string_view region,
+                                               std::string_view id) = 0;
+  virtual absl::StatusOr<std::optional<Resource>> FindResourceByName(std::string_view account_id,
+                                                                     std::string_view region,
+                                                                     std::string_view type,
+                                                                     std::string_view name) = 0;
+  // Ordered by id.
+  virtual absl::StatusOr<std::vector<Resource>> ListResources(std::string_view account_id,
+                                                              std::string_view region,
+                                                              std::string_view type) = 0;
+  // Succeeds only if the stored version equals resource.version (then stores version + 1);
+  // otherwise Aborted, so a read-modify-write never loses a concurrent update.
+  virtual absl::Status UpdateResource(const Resource& resource) = 0;
+  virtual absl::Status DeleteResource(std::string_view account_id, std::string_view region,
+                                      std::string_view id) = 0;
+
+  // Tags of one resource, or of every resource of the account in the region when resource_id is
+  // empty; ordered by (resource_id, key).
+  virtual absl::StatusOr<std::vector<Tag>> ListTags(std::string_view account_id,
+                                                    std::string_view region,
+                                                    std::string_view resource_id) = 0;
+  virtual absl::Status PutTag(std::string_view account_id, std::string_view region,
+                              const Tag& tag) = 0;
+  virtual absl::Status DeleteTag(std::string_view account_id, std::string_view region,
+                                 std::string_view resource_id, std::string_view key) = 0;
+
+  virtual absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotency(
+      std::string_view account_id, std::string_view region, std::string_view token) = 0;
+  virtual absl::Status PutIdempotency(const IdempotencyRecord& record) = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  using TxFn = std::function<absl::Status(Tx&)>;
+  // Runs fn on a consistent snapshot; writes through it fail.
+  virtual absl::Status Read(const TxFn& fn) = 0;
+  // Runs fn in one transaction: committed (durably) if fn returns OK, rolled back otherwise.
+  virtual absl::Status Write(const TxFn& fn) = 0;
+};
+
+}  // namespace kumo::store
