@@ -302,6 +302,9 @@ std::string Ec2Model::RenderResponse(std::string_view action, const nlohmann::js
   if (op.contains("output")) {
     Renderer r(json_["shapes"], &w);
     r.Members(json_["shapes"].at(op["output"].get<std::string>()), result);
+  } else {
+    // Actions without an output shape answer <return>true</return>, as EC2 does.
+    w.Element("return", "true");
   }
   w.Close();
   return w.Take();

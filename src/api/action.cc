@@ -1,0 +1,76 @@
+#include "api/action.h"
+
+#include <fmt/format.h>
+
+#include "absl/strings/cord.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+
+namespace kumo::api {
+
+namespace {
+constexpr char kReplayPayload[] = "kumo.dev/replayed";
+}
+
+absl::Status ReplayedStatus() {
+  absl::Status s(absl::StatusCode::kAborted, "replayed");
+  s.SetPayload(kReplayPayload, absl::Cord("1"));
+  return s;
+}
+
+bool IsReplayed(const absl::Status& status) {
+  return status.GetPayload(kReplayPayload).has_value();
+}
+
+absl::StatusOr<nlohmann::json> ActionContext::Write(const WriteFn& fn) {
+  nlohmann::json result;
+  absl::Status st = deps_.store->Write([&](store::Tx& tx) -> absl::Status {
+    if (!client_token_.empty()) {
+      ASSIGN_OR_RETURN(auto prior,
+                       tx.GetIdempotency(caller_.account_id, caller_.region, client_token_));
+      if (prior) {
+        if (prior->action != action_ || prior->params_hash != params_hash_) {
+          return Ec2Error(absl::StatusCode::kInvalidArgument, "IdempotentParameterMismatch",
+                          "The client token you have provided is associated with a resource "
+                          "that is already deleted or with different parameters. Please use a "
+                          "different client token.");
+        }
+        replayed_ = prior->response;
+        return ReplayedStatus();
+      }
+    }
+    ASSIGN_OR_RETURN(result, fn(tx));
+    if (!client_token_.empty()) {
+      store::IdempotencyRecord rec{caller_.account_id,
+                                   caller_.region,
+                                   client_token_,
+                                   action_,
+                                   params_hash_,
+                                   deps_.model->RenderResponse(action_, result, caller_.request_id),
+                                   UnixMillis(caller_.now)};
+      RETURN_IF_ERROR(tx.PutIdempotency(rec));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return result;
+}
+
+absl::StatusOr<nlohmann::json> ActionContext::Read(const WriteFn& fn) {
+  nlohmann::json result;
+  RETURN_IF_ERROR(deps_.store->Read([&](store::Tx& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(result, fn(tx));
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+ActionTable AllActions() {
+  ActionTable t;
+  RegisterKeyPairActions(t);
+  RegisterTagActions(t);
+  RegisterRegionActions(t);
+  return t;
+}
+
+}  // namespace kumo::api

@@ -1,0 +1,86 @@
+// What an EC2 action handler sees: its decoded input (JSON keyed by the model's member names),
+// the caller, and transactions that carry ClientToken idempotency for it.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "api/model.h"
+#include "common/clock.h"
+#include "common/ids.h"
+#include "services/accounts.h"
+#include "services/caller.h"
+#include "services/regions.h"
+#include "store/store.h"
+
+namespace kumo::api {
+
+// Everything handlers may use; owned by the daemon's wiring.
+struct Deps {
+  store::Store* store;
+  services::Accounts* accounts;
+  const services::Regions* regions;
+  IdGenerator* ids;
+  const Clock* clock;
+  const Ec2Model* model;
+};
+
+class ActionContext {
+ public:
+  ActionContext(const Deps& deps, services::Caller caller, std::string action,
+                std::string client_token, std::string params_hash)
+      : deps_(deps),
+        caller_(std::move(caller)),
+        action_(std::move(action)),
+        client_token_(std::move(client_token)),
+        params_hash_(std::move(params_hash)) {}
+
+  const Deps& deps() const { return deps_; }
+  const services::Caller& caller() const { return caller_; }
+
+  using WriteFn = std::function<absl::StatusOr<nlohmann::json>(store::Tx&)>;
+  // Runs fn in one write transaction. With a ClientToken, the rendered response is recorded in
+  // that same transaction; a retry with the token replays it (see replayed()) without calling fn,
+  // and a retry with other parameters is IdempotentParameterMismatch.
+  absl::StatusOr<nlohmann::json> Write(const WriteFn& fn);
+  absl::StatusOr<nlohmann::json> Read(const WriteFn& fn);
+
+  // Set when Write found the token already used with the same parameters: the stored response.
+  const std::optional<std::string>& replayed() const { return replayed_; }
+
+ private:
+  const Deps& deps_;
+  services::Caller caller_;
+  std::string action_;
+  std::string client_token_;
+  std::string params_hash_;
+  std::optional<std::string> replayed_;
+};
+
+using ActionHandler =
+    std::function<absl::StatusOr<nlohmann::json>(ActionContext& ctx, const nlohmann::json& input)>;
+
+struct ActionSpec {
+  ActionHandler handler;
+  bool mutating = false;
+};
+
+using ActionTable = std::map<std::string, ActionSpec, std::less<>>;
+
+// One registration function per action family (api/actions/*.cc).
+void RegisterKeyPairActions(ActionTable& table);
+void RegisterTagActions(ActionTable& table);
+void RegisterRegionActions(ActionTable& table);
+
+ActionTable AllActions();
+
+// The status a handler returns after ActionContext::Write replayed a response; the dispatcher
+// answers with the stored response instead of an error.
+absl::Status ReplayedStatus();
+bool IsReplayed(const absl::Status& status);
+
+}  // namespace kumo::api

@@ -1,0 +1,34 @@
+// The data directory's layout, shared by kumod and the kumo CLI:
+//
+//   DATA_DIR/
+//     kumo.db, kumo.db-wal, kumo.db-shm   the SQLite store (WAL mode)
+//     secret.key        0600  AES-256-GCM key sealing secret access keys in kumo.db
+//     operator.json     0600  operator credentials (kumo account … proves its rights with them)
+//     daemon-id               6 hex digits prefixing this daemon's host-side names
+//     kumod.json              endpoint, regions and pid of the running daemon
+//     kumod.pid, kumod.log    written by `kumo daemon start`
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace kumo::daemon {
+
+// Files in the data directory (see docs/operator-guide.md).
+struct DataDir {
+  static std::string Database(const std::string& dir) { return dir + "/kumo.db"; }
+  static std::string SecretKey(const std::string& dir) { return dir + "/secret.key"; }
+  static std::string OperatorCredentials(const std::string& dir) { return dir + "/operator.json"; }
+  static std::string DaemonId(const std::string& dir) { return dir + "/daemon-id"; }
+  static std::string RuntimeInfo(const std::string& dir) { return dir + "/kumod.json"; }
+};
+
+// Creates the data directory if missing, its secret key, daemon id and operator credentials on
+// first use (all 0600). Safe to race with another process doing the same.
+absl::Status PrepareDataDir(const std::string& dir);
+
+absl::Status MakeDirs(const std::string& path);
+absl::Status WriteFileAtomic(const std::string& path, const std::string& content);
+
+}  // namespace kumo::daemon
