@@ -7,11 +7,13 @@ namespace kumo::api {
 
 int HttpStatusFor(std::string_view code, absl::StatusCode canonical) {
   if (code == "DryRunOperation") return 412;
-  if (code == "AuthFailure" || code == "SignatureDoesNotMatch" || code == "IncompleteSignature" ||
-      code == "InvalidClientTokenId" || code == "MissingAuthenticationToken") {
-    return 401;
+  if (code == "AuthFailure" || code == "MissingAuthenticationToken") return 401;
+  if (code == "SignatureDoesNotMatch" || code == "UnauthorizedOperation" ||
+      code == "InvalidClientTokenId" || code == "OptInRequired") {
+    return 403;
   }
-  if (code == "UnauthorizedOperation" || code == "OptInRequired") return 403;
+  // Malformed or stale signatures are client errors AWS answers with 400.
+  if (code == "IncompleteSignature" || code == "RequestExpired") return 400;
   if (code == "RequestLimitExceeded" || code == "Unavailable") return 503;
   switch (canonical) {
     case absl::StatusCode::kInternal:

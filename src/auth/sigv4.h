@@ -99,17 +99,18 @@ std::string StringToSign(std::string_view amz_date, std::string_view scope,
 // EC2's answer when ParseSignature names an access key the server does not know.
 absl::Status UnknownAccessKeyError();
 
-// Client-side SigV4, for tests, benchmarks and Kumo's own tools. Thread-compatible and cheap to
-// call concurrently: it holds only immutable strings.
+// Client-side SigV4, for tests, benchmarks and Kumo's own tools (signer.cc). Its methods are
+// const over immutable strings, so one Signer may serve many threads.
 class Signer {
  public:
   Signer(std::string access_key_id, std::string secret_access_key, std::string region,
          std::string service, std::string session_token = "");
 
-  // Signs req with every header it carries (except Authorization, User-Agent, Expect and any
-  // X-Amz-Date, which the signer supplies) plus X-Amz-Date and X-Amz-Security-Token. req must
-  // carry Host. Returns the headers to add to the request: X-Amz-Date, X-Amz-Security-Token when
-  // there is a session token, and Authorization.
+  // Signs req with every header it carries plus X-Amz-Date (and X-Amz-Security-Token), as
+  // botocore does: Authorization, User-Agent, Expect, nameless headers and any X-Amz-Date of
+  // req's own are left out. req must carry Host. Returns the headers to add (replacing any
+  // X-Amz-Date the request had): X-Amz-Date, X-Amz-Security-Token when there is a session token,
+  // and Authorization.
   std::vector<std::pair<std::string, std::string>> Sign(const HttpRequestView& req,
                                                         TimePoint now) const;
 
@@ -124,6 +125,8 @@ class Signer {
 
  private:
   std::string Scope(std::string_view date) const;
+  std::string Signature(std::string_view date, std::string_view amz_date,
+                        std::string_view canonical_request) const;
 
   std::string access_key_id_;
   std::string secret_access_key_;

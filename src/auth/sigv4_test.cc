@@ -90,6 +90,18 @@ TEST(SignerTest, SessionTokenIsSignedAndReported) {
   EXPECT_EQ(CodeOf(r), "SignatureDoesNotMatch");
 }
 
+TEST(SignerTest, HeadersItCannotSignAreLeftUnsigned) {
+  // Found by the fuzzer: an empty header name once shifted the SignedHeaders list.
+  OwnedRequest r;
+  r.headers = {{"Host", "h"}, {"", "nameless"}, {"X-Amz-Date", "stale"}, {"User-Agent", "u"}};
+  auto added = Ec2Signer().Sign(r.View(), At(kNow));
+  EXPECT_NE(added.back().second.find("SignedHeaders=host;x-amz-date,"), std::string::npos)
+      << added.back().second;
+  std::erase_if(r.headers, [](const auto& h) { return h.first == "X-Amz-Date"; });
+  for (auto& h : added) r.headers.push_back(h);
+  EXPECT_EQ(CodeOf(r), "");
+}
+
 TEST(SignerTest, PresignedUrlVerifies) {
   OwnedRequest r = PresignedGet(At(kNow), 300);
   auto sig = ParseSignature(r.View());

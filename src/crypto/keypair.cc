@@ -180,7 +180,7 @@ class SshReader {
 };
 
 struct SshAlgo {
-  std::string_view name;        // key type in the blob and the OpenSSH line
+  std::string_view name;  // key type in the blob and the OpenSSH line
   KeyType type;
   std::string_view curve;       // ecdsa: the curve identifier inside the blob
   std::string_view group;       // ecdsa: OpenSSL's group name
@@ -412,8 +412,8 @@ std::string Ppk(std::string_view algo, std::string_view comment, std::string_vie
   std::string priv64 = Base64Encode(priv_blob);
   ScopedCleanse wipe_priv64(&priv64);
   constexpr size_t kLine = 64;
-  std::string out = fmt::format("PuTTY-User-Key-File-2: {}\nEncryption: none\nComment: {}\n", algo,
-                                comment);
+  std::string out =
+      fmt::format("PuTTY-User-Key-File-2: {}\nEncryption: none\nComment: {}\n", algo, comment);
   out += fmt::format("Public-Lines: {}\n", (pub64.size() + kLine - 1) / kLine);
   out += Wrap(pub64, kLine);
   out += fmt::format("Private-Lines: {}\n", (priv64.size() + kLine - 1) / kLine);
@@ -466,8 +466,7 @@ absl::StatusOr<GeneratedKeyPair> GenerateRsa(KeyFormat format, std::string_view 
   out.fingerprint = HexColons(Sha1(pkcs8));
   if (format == KeyFormat::kPem) {
     // "type-specific" is PKCS#1, the "BEGIN RSA PRIVATE KEY" EC2 hands out.
-    ASSIGN_OR_RETURN(out.private_key,
-                     Encode(key.get(), EVP_PKEY_KEYPAIR, "PEM", "type-specific"));
+    ASSIGN_OR_RETURN(out.private_key, Encode(key.get(), EVP_PKEY_KEYPAIR, "PEM", "type-specific"));
     return out;
   }
   Bn d = GetBn(key.get(), OSSL_PKEY_PARAM_RSA_D);

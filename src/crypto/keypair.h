@@ -18,8 +18,8 @@ std::string_view KeyTypeName(KeyType type);
 
 struct GeneratedKeyPair {
   KeyType type;
-  // The KeyMaterial EC2 returns. rsa+pem: PKCS#1 "BEGIN RSA PRIVATE KEY"; ed25519+pem: unencrypted
-  // "BEGIN OPENSSH PRIVATE KEY"; ppk: PuTTY-User-Key-File-2, unencrypted.
+  // The KeyMaterial EC2 returns. rsa+pem: PKCS#1 "BEGIN RSA PRIVATE KEY"; ed25519+pem:
+  // unencrypted "BEGIN OPENSSH PRIVATE KEY"; ppk: PuTTY-User-Key-File-2, unencrypted.
   std::string private_key;
   // "ssh-rsa AAAA… comment" / "ssh-ed25519 AAAA… comment" (no comment part when comment is empty).
   std::string public_openssh;

@@ -99,9 +99,7 @@ std::string BlobOf(const std::string& openssh_line) {
   return Base64Decode(Field(openssh_line, 1)).value_or("");
 }
 
-std::string U32(uint32_t v) {
-  return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
-}
+std::string U32(uint32_t v) { return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; }
 std::string Str(const std::string& s) { return U32(uint32_t(s.size())) + s; }
 std::string Mpint(const BIGNUM* bn) {
   std::string mag(size_t(BN_num_bytes(bn)), '\0');
@@ -209,8 +207,8 @@ Ppk ParsePpk(const std::string& text) {
 
 void ExpectPpkMacValid(const Ppk& ppk) {
   std::string alg = ppk.headers.at("PuTTY-User-Key-File-2");
-  std::string data = Str(alg) + Str(ppk.headers.at("Encryption")) +
-                     Str(ppk.headers.at("Comment")) + Str(ppk.pub) + Str(ppk.priv);
+  std::string data = Str(alg) + Str(ppk.headers.at("Encryption")) + Str(ppk.headers.at("Comment")) +
+                     Str(ppk.pub) + Str(ppk.priv);
   EXPECT_EQ(ppk.headers.at("Private-MAC"),
             HexEncode(HmacSha1(Sha1("putty-private-key-file-mac-key"), data)));
 }
@@ -219,8 +217,8 @@ void ExpectPpkMacValid(const Ppk& ppk) {
 BIGNUM* TakeMpint(std::string* blob) {
   uint32_t len = (uint32_t(uint8_t((*blob)[0])) << 24) | (uint32_t(uint8_t((*blob)[1])) << 16) |
                  (uint32_t(uint8_t((*blob)[2])) << 8) | uint32_t(uint8_t((*blob)[3]));
-  BIGNUM* bn = BN_bin2bn(reinterpret_cast<const unsigned char*>(blob->data() + 4), int(len),
-                         nullptr);
+  BIGNUM* bn =
+      BN_bin2bn(reinterpret_cast<const unsigned char*>(blob->data() + 4), int(len), nullptr);
   blob->erase(0, 4 + len);
   return bn;
 }
@@ -258,11 +256,11 @@ TEST(KeyPairTest, RsaPem) {
   if (HaveTool("openssl")) {
     // The commands from EC2's "Verify the fingerprint of your key pair".
     EXPECT_EQ(DigestOutput(Shell("openssl pkcs8 -in " + dir.File("k.pem") +
-                               " -inform PEM -outform DER -topk8 -nocrypt | openssl sha1 -c")
+                                 " -inform PEM -outform DER -topk8 -nocrypt | openssl sha1 -c")
                                .out),
               g->fingerprint);
     EXPECT_EQ(DigestOutput(Shell("openssl rsa -in " + dir.File("k.pem") +
-                               " -pubout -outform DER | openssl md5 -c")
+                                 " -pubout -outform DER | openssl md5 -c")
                                .out),
               imported->fingerprint);
   }
@@ -314,7 +312,7 @@ TEST(KeyPairTest, Ed25519Pem) {
   ASSERT_EQ(Shell("ssh-keygen -Y sign -f " + dir.File("k") + " -n file " + dir.File("msg")).status,
             0);
   EXPECT_EQ(Shell("ssh-keygen -Y check-novalidate -n file -f " + dir.File("k.pub") + " -s " +
-                dir.File("msg.sig") + " < " + dir.File("msg"))
+                  dir.File("msg.sig") + " < " + dir.File("msg"))
                 .status,
             0);
 }
@@ -351,13 +349,13 @@ TEST(KeyPairTest, RsaPpk) {
   if (!HaveTool("puttygen")) GTEST_SKIP() << "puttygen not installed";
   TempDir dir;
   WriteFile(dir.File("k.ppk"), g->private_key);
-  ASSERT_EQ(Shell("puttygen " + dir.File("k.ppk") + " -O public-openssh -o " + dir.File("k.pub"))
-                .status,
-            0);
+  ASSERT_EQ(
+      Shell("puttygen " + dir.File("k.ppk") + " -O public-openssh -o " + dir.File("k.pub")).status,
+      0);
   EXPECT_EQ(BlobOf(ReadFile(dir.File("k.pub"))), BlobOf(g->public_openssh));
-  ASSERT_EQ(Shell("puttygen " + dir.File("k.ppk") + " -O private-openssh -o " + dir.File("k.pem"))
-                .status,
-            0);
+  ASSERT_EQ(
+      Shell("puttygen " + dir.File("k.ppk") + " -O private-openssh -o " + dir.File("k.pem")).status,
+      0);
   TestKey key = ReadPrivatePem(ReadFile(dir.File("k.pem")));
   ASSERT_NE(key, nullptr);
   EXPECT_EQ(Sha1OfPkcs8(key.get()), g->fingerprint);
@@ -387,9 +385,8 @@ TEST(KeyPairTest, Ed25519Ppk) {
   CmdResult r = Shell("puttygen " + dir.File("k.ppk") + " -O public-openssh");
   ASSERT_EQ(r.status, 0);
   EXPECT_EQ(BlobOf(r.out), BlobOf(g->public_openssh));
-  ASSERT_EQ(Shell("puttygen " + dir.File("k.ppk") + " -O private-openssh -o " + dir.File("k"))
-                .status,
-            0);
+  ASSERT_EQ(
+      Shell("puttygen " + dir.File("k.ppk") + " -O private-openssh -o " + dir.File("k")).status, 0);
   if (!HaveTool("ssh-keygen")) return;
   chmod(dir.File("k").c_str(), 0600);
   CmdResult l = Shell("ssh-keygen -l -E sha256 -f " + dir.File("k"));
@@ -446,8 +443,8 @@ TEST_F(ImportTest, RsaFormats) {
   if (HaveTool("openssl")) {
     // EC2's documented command for keys made with OpenSSH 7.8+.
     EXPECT_EQ(DigestOutput(Shell("ssh-keygen -ef " + dir_.File("rsa") +
-                               " -m PEM | openssl rsa -RSAPublicKey_in -outform DER | "
-                               "openssl md5 -c")
+                                 " -m PEM | openssl rsa -RSAPublicKey_in -outform DER | "
+                                 "openssl md5 -c")
                                .out),
               fp);
   }
@@ -457,8 +454,8 @@ TEST_F(ImportTest, RsaFormats) {
   EXPECT_EQ(r->public_openssh.substr(r->public_openssh.rfind(' ') + 1), "rsa@example");
 
   ExpectImports(pub, KeyType::kRsa, blob, fp, "openssh");
-  ExpectImports("\r\n  ssh-rsa\t" + Field(pub, 1) + " \t a comment \n\n", KeyType::kRsa, blob,
-                fp, "openssh with whitespace");
+  ExpectImports("\r\n  ssh-rsa\t" + Field(pub, 1) + " \t a comment \n\n", KeyType::kRsa, blob, fp,
+                "openssh with whitespace");
   ExpectImports("ssh-rsa " + Field(pub, 1), KeyType::kRsa, blob, fp, "openssh without comment");
   ExpectImports(Export("rsa", "RFC4716"), KeyType::kRsa, blob, fp, "RFC 4716");
   ExpectImports(pkcs8, KeyType::kRsa, blob, fp, "PEM PUBLIC KEY");
@@ -516,10 +513,10 @@ TEST_F(ImportTest, Ed25519Formats) {
 
   // RFC 4716 by hand: extra headers, a quoted comment continued over lines, CRLF endings.
   std::string b64 = Field(pub, 1);
-  std::string ssh2 = "---- BEGIN SSH2 PUBLIC KEY ----\r\nSubject: alice\r\n"
-                     "Comment: \"a long \\\r\ncomment, continued\"\r\nx-tag: one\\\r\ntwo\r\n" +
-                     b64.substr(0, 40) + "\r\n" + b64.substr(40) +
-                     "\r\n---- END SSH2 PUBLIC KEY ----\r\n";
+  std::string ssh2 =
+      "---- BEGIN SSH2 PUBLIC KEY ----\r\nSubject: alice\r\n"
+      "Comment: \"a long \\\r\ncomment, continued\"\r\nx-tag: one\\\r\ntwo\r\n" +
+      b64.substr(0, 40) + "\r\n" + b64.substr(40) + "\r\n---- END SSH2 PUBLIC KEY ----\r\n";
   auto r = ImportPublicKey(ssh2);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->public_openssh, "ssh-ed25519 " + b64 + " a long comment, continued");
@@ -569,13 +566,13 @@ TEST_F(ImportTest, EcdsaFormats) {
     ExpectImports(PemBody(pkcs8), KeyType::kEcdsa, blob, fp, name + " base64 DER");
     if (HaveTool("openssl")) {
       EXPECT_EQ(DigestOutput(Shell("ssh-keygen -e -m PKCS8 -f " + dir_.File(name) +
-                                 ".pub | openssl pkey -pubin -outform DER | openssl md5 -c")
+                                   ".pub | openssl pkey -pubin -outform DER | openssl md5 -c")
                                  .out),
                 fp);
       // Compressed points are normalized to OpenSSH's uncompressed form before hashing.
       WriteFile(dir_.File(name + ".pem"), pkcs8);
       CmdResult c = Shell("openssl ec -pubin -in " + dir_.File(name + ".pem") +
-                        " -conv_form compressed -pubout");
+                          " -conv_form compressed -pubout");
       if (c.status == 0) ExpectImports(c.out, KeyType::kEcdsa, blob, fp, name + " compressed");
     }
   }
@@ -618,13 +615,15 @@ TEST_F(ImportTest, RejectsPrivateKeys) {
 }
 
 TEST(ImportRejectTest, Garbage) {
-  for (std::string bad : std::vector<std::string>{
-           "", "   \n", "hello", "ssh-rsa", "ssh-rsa ", "ssh-rsa !!!!", "ssh-rsa AAAA",
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5", "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----",
-        "-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----",
-        "-----BEGIN PUBLIC KEY-----\nMAA=\n-----END RSA PUBLIC KEY-----",
-        "---- BEGIN SSH2 PUBLIC KEY ----\nAAAA\n", "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA",
-        std::string("\x30\x82\xff\xff", 4), std::string(100000, 'A')}) {
+  for (std::string bad :
+       std::vector<std::string>{"", "   \n", "hello", "ssh-rsa", "ssh-rsa ", "ssh-rsa !!!!",
+                                "ssh-rsa AAAA", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5",
+                                "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----",
+                                "-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----",
+                                "-----BEGIN PUBLIC KEY-----\nMAA=\n-----END RSA PUBLIC KEY-----",
+                                "---- BEGIN SSH2 PUBLIC KEY ----\nAAAA\n",
+                                "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA",
+                                std::string("\x30\x82\xff\xff", 4), std::string(100000, 'A')}) {
     ExpectInvalidKey(bad, "'" + bad.substr(0, 60) + "'");
   }
 }
@@ -651,11 +650,11 @@ TEST(ImportRejectTest, MalformedBlobs) {
   std::string ed = Str("ssh-ed25519") + Str(std::string(31, 'k'));
   ExpectInvalidKey("ssh-ed25519 " + Base64Encode(ed), "short ed25519 key");
   std::string off_curve = "\x04" + std::string(64, '\x01');
-  ExpectInvalidKey("ecdsa-sha2-nistp256 " + Base64Encode(Str("ecdsa-sha2-nistp256") +
-                                                         Str("nistp256") + Str(off_curve)),
+  ExpectInvalidKey("ecdsa-sha2-nistp256 " +
+                       Base64Encode(Str("ecdsa-sha2-nistp256") + Str("nistp256") + Str(off_curve)),
                    "point off the curve");
-  ExpectInvalidKey("ecdsa-sha2-nistp256 " + Base64Encode(Str("ecdsa-sha2-nistp256") +
-                                                         Str("nistp384") + Str(off_curve)),
+  ExpectInvalidKey("ecdsa-sha2-nistp256 " +
+                       Base64Encode(Str("ecdsa-sha2-nistp256") + Str("nistp384") + Str(off_curve)),
                    "curve mismatch");
 }
 
@@ -678,12 +677,16 @@ TEST(ImportFuzzTest, MutatedInputs) {
   TestKey key = ReadPrivatePem(rsa->private_key);
   ASSERT_NE(key, nullptr);
   std::string pem = PublicPem(key.get());
-  std::string ec_blob = Str("ecdsa-sha2-nistp256") + Str("nistp256") + Str("\x04" +
-                                                                          std::string(64, 'x'));
-  std::vector<std::string> seeds = {
-      rsa->public_openssh, ed->public_openssh, pem, PemBody(pem), *Base64Decode(PemBody(pem)),
-      "---- BEGIN SSH2 PUBLIC KEY ----\nComment: \"x\\\ny\"\n" + Field(ed->public_openssh, 1) +
-          "\n---- END SSH2 PUBLIC KEY ----\n"};
+  std::string ec_blob =
+      Str("ecdsa-sha2-nistp256") + Str("nistp256") + Str("\x04" + std::string(64, 'x'));
+  std::vector<std::string> seeds = {rsa->public_openssh,
+                                    ed->public_openssh,
+                                    pem,
+                                    PemBody(pem),
+                                    *Base64Decode(PemBody(pem)),
+                                    "---- BEGIN SSH2 PUBLIC KEY ----\nComment: \"x\\\ny\"\n" +
+                                        Field(ed->public_openssh, 1) +
+                                        "\n---- END SSH2 PUBLIC KEY ----\n"};
   std::vector<std::string> blobs = {BlobOf(rsa->public_openssh), BlobOf(ed->public_openssh),
                                     ec_blob};
   std::mt19937 rng(20240601);
@@ -692,10 +695,18 @@ TEST(ImportFuzzTest, MutatedInputs) {
     for (int i = 0; i < edits && !s.empty(); ++i) {
       size_t at = rng() % s.size();
       switch (rng() % 4) {
-        case 0: s[at] = char(rng()); break;
-        case 1: s.resize(at); break;
-        case 2: s.insert(at, 1, char(rng())); break;
-        default: s[at] = char(uint8_t(s[at]) ^ (1u << (rng() % 8))); break;
+        case 0:
+          s[at] = char(rng());
+          break;
+        case 1:
+          s.resize(at);
+          break;
+        case 2:
+          s.insert(at, 1, char(rng()));
+          break;
+        default:
+          s[at] = char(uint8_t(s[at]) ^ (1u << (rng() % 8)));
+          break;
       }
     }
     return s;

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs every Debian package Kumo builds, runs or tests with. Idempotent: packages already
+# installed are not touched and apt-get update runs only when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  libabsl-dev libboost-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev
+  libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # run and test
+  python3 python3-boto3 python3-botocore python3-pytest awscli openssh-client putty-tools
+  curl ca-certificates wrk
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "kumo: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
