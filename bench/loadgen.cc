@@ -5,19 +5,17 @@
 //
 // Prints one JSON object: {"requests", "errors", "seconds", "rps", "p50_ms", "p90_ms", "p99_ms",
 // "max_ms"}.
-#include <utility>
-
+#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <CLI/CLI.hpp>
-#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <memory>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
 
 #include "auth/sigv4.h"
 
@@ -45,8 +43,14 @@ class Conn : public std::enable_shared_from_this<Conn> {
  public:
   Conn(asio::io_context& ioc, const Config& cfg, const kumo::auth::Signer& signer, Stats& stats,
        Clock::time_point end, double interval_s, Clock::time_point first)
-      : stream_(ioc), timer_(ioc), cfg_(cfg), signer_(signer), stats_(stats), end_(end),
-        interval_(interval_s), next_(first) {}
+      : stream_(ioc),
+        timer_(ioc),
+        cfg_(cfg),
+        signer_(signer),
+        stats_(stats),
+        end_(end),
+        interval_(interval_s),
+        next_(first) {}
 
   void Start(const asio::ip::tcp::resolver::results_type& eps) {
     eps_ = eps;
@@ -171,11 +175,13 @@ int main(int argc, char** argv) {
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   auto& l = stats.latencies_ms;
   std::sort(l.begin(), l.end());
-  auto pct = [&](double p) { return l.empty() ? 0.0 : l[std::min(l.size() - 1, size_t(p * l.size()))]; };
-  nlohmann::json out = {{"requests", l.size()},   {"errors", stats.errors},
-                        {"seconds", secs},        {"rps", l.size() / secs},
-                        {"p50_ms", pct(0.50)},    {"p90_ms", pct(0.90)},
-                        {"p99_ms", pct(0.99)},    {"max_ms", l.empty() ? 0.0 : l.back()}};
+  auto pct = [&](double p) {
+    return l.empty() ? 0.0 : l[std::min(l.size() - 1, size_t(p * l.size()))];
+  };
+  nlohmann::json out = {{"requests", l.size()}, {"errors", stats.errors},
+                        {"seconds", secs},      {"rps", l.size() / secs},
+                        {"p50_ms", pct(0.50)},  {"p90_ms", pct(0.90)},
+                        {"p99_ms", pct(0.99)},  {"max_ms", l.empty() ? 0.0 : l.back()}};
   std::cout << out.dump() << std::endl;
   return stats.errors > 0 && l.empty() ? 1 : 0;
 }

@@ -41,13 +41,11 @@ absl::StatusOr<nlohmann::json> ActionContext::Write(const WriteFn& fn) {
     }
     ASSIGN_OR_RETURN(result, fn(tx));
     if (!client_token_.empty()) {
-      store::IdempotencyRecord rec{caller_.account_id,
-                                   caller_.region,
-                                   client_token_,
-                                   action_,
-                                   params_hash_,
-                                   deps_.model->RenderResponse(action_, result, caller_.request_id),
-                                   UnixMillis(caller_.now)};
+      store::IdempotencyRecord rec{
+          caller_.account_id,     caller_.region,
+          client_token_,          action_,
+          params_hash_,           deps_.model->RenderResponse(action_, result, caller_.request_id),
+          UnixMillis(caller_.now)};
       RETURN_IF_ERROR(tx.PutIdempotency(rec));
     }
     return absl::OkStatus();

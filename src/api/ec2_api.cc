@@ -24,9 +24,9 @@ bool IsProtocolParam(std::string_view name) {
 
 std::string_view HeaderValue(const auth::HttpRequestView& req, std::string_view name) {
   for (const auto& [k, v] : req.headers) {
-    if (k.size() == name.size() &&
-        std::equal(k.begin(), k.end(), name.begin(),
-                   [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+          return std::tolower(a) == std::tolower(b);
+        })) {
       return v;
     }
   }
@@ -92,7 +92,8 @@ absl::StatusOr<HttpResponse> Ec2Api::HandleAuthenticated(const auth::HttpRequest
   RETURN_IF_ERROR(AppendForm(req.query, &params));
   if (req.method == "POST") {
     std::string_view type = HeaderValue(req, "content-type");
-    if (!req.body.empty() && !type.empty() && type.rfind("application/x-www-form-urlencoded", 0) != 0) {
+    if (!req.body.empty() && !type.empty() &&
+        type.rfind("application/x-www-form-urlencoded", 0) != 0) {
       return InvalidParameterValue(
           "POST bodies must be application/x-www-form-urlencoded (the EC2 Query protocol)");
     }
@@ -102,9 +103,9 @@ absl::StatusOr<HttpResponse> Ec2Api::HandleAuthenticated(const auth::HttpRequest
 
   const std::string& service = sig.credential.service;
   if (service != "ec2" && service != "sts") {
-    return Ec2Error(absl::StatusCode::kUnauthenticated, "SignatureDoesNotMatch",
-                    fmt::format("Credential should be scoped to correct service: 'ec2', not '{}'",
-                                service));
+    return Ec2Error(
+        absl::StatusCode::kUnauthenticated, "SignatureDoesNotMatch",
+        fmt::format("Credential should be scoped to correct service: 'ec2', not '{}'", service));
   }
   if (!deps_.regions->Serves(sig.credential.region)) {
     return Ec2Error(absl::StatusCode::kUnauthenticated, "SignatureDoesNotMatch",
@@ -170,10 +171,10 @@ absl::StatusOr<HttpResponse> Ec2Api::HandleAuthenticated(const auth::HttpRequest
     return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidParameterValue",
                     "ClientToken must be at most 64 ASCII characters");
   }
-  ActionContext ctx(deps_,
-                    services::Caller{cred->account.id, sig.credential.region, request_id,
-                                     deps_.clock->Now()},
-                    *action, token, token.empty() ? "" : ParamsHash(action_params));
+  ActionContext ctx(
+      deps_,
+      services::Caller{cred->account.id, sig.credential.region, request_id, deps_.clock->Now()},
+      *action, token, token.empty() ? "" : ParamsHash(action_params));
   auto result = spec->second.handler(ctx, input);
   if (!result.ok()) {
     if (IsReplayed(result.status()) && ctx.replayed()) {

@@ -101,7 +101,8 @@ TEST_F(Ec2ApiTest, AuthenticationFailures) {
 TEST_F(Ec2ApiTest, ClockSkewIsRejected) {
   auth::Signer signer(alice_.access_key_id, alice_.secret_access_key, "eu-west-1", "ec2");
   std::string body = "Action=DescribeRegions";
-  auto headers = signer.SignPostForm("127.0.0.1:8787", body, clock_.Now() - std::chrono::minutes(16));
+  auto headers =
+      signer.SignPostForm("127.0.0.1:8787", body, clock_.Now() - std::chrono::minutes(16));
   auth::HttpRequestView req{"POST", "/", "", {}, body};
   for (const auto& [k, v] : headers) req.headers.emplace_back(k, v);
   auto r = api_->Handle(req);
@@ -139,7 +140,8 @@ TEST_F(Ec2ApiTest, TenantsAreIsolatedThroughTheApi) {
   ASSERT_EQ(created.status, 200) << created.body;
   size_t a = created.body.find("<keyPairId>") + 11;
   std::string id = created.body.substr(a, created.body.find("</keyPairId>") - a);
-  EXPECT_EQ(Code(Call("Action=DescribeKeyPairs&KeyPairId.1=" + id, bob)), "InvalidKeyPair.NotFound");
+  EXPECT_EQ(Code(Call("Action=DescribeKeyPairs&KeyPairId.1=" + id, bob)),
+            "InvalidKeyPair.NotFound");
   EXPECT_EQ(Code(Call("Action=CreateTags&ResourceId.1=" + id + "&Tag.1.Key=a&Tag.1.Value=b", bob)),
             "InvalidKeyPair.NotFound");
   EXPECT_EQ(Call("Action=CreateKeyPair&KeyName=shared&KeyType=ed25519", bob).status, 200);

@@ -36,9 +36,8 @@ ErrorResponse RenderError(const absl::Status& status, std::string_view request_i
   r.code = Ec2CodeOf(status);
   r.http_status = HttpStatusFor(r.code, status.code());
   // Internal details (file paths, SQL) stay in the log; clients get EC2's generic message.
-  std::string message = r.http_status == 500
-                            ? "An internal error has occurred"
-                            : std::string(status.message());
+  std::string message =
+      r.http_status == 500 ? "An internal error has occurred" : std::string(status.message());
   XmlWriter w;
   w.Open("Response");
   w.Open("Errors");

@@ -82,8 +82,9 @@ class Session : public std::enable_shared_from_this<Session> {
     view.path = target.substr(0, q);
     view.query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
     for (const auto& field : req) {
-      view.headers.emplace_back(std::string_view(field.name_string().data(), field.name_string().size()),
-                                std::string_view(field.value().data(), field.value().size()));
+      view.headers.emplace_back(
+          std::string_view(field.name_string().data(), field.name_string().size()),
+          std::string_view(field.value().data(), field.value().size()));
     }
     view.body = req.body();
     HttpResponse r = server_->handler(view);
@@ -93,10 +94,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Send(int status, std::string body, std::string_view content_type, bool keep_alive,
             unsigned version, std::string_view request_id = {}) {
-    auto res = std::make_shared<http::response<http::string_body>>(http::int_to_status(status),
-                                                                   version);
+    auto res =
+        std::make_shared<http::response<http::string_body>>(http::int_to_status(status), version);
     res->set(http::field::server, "kumo");
-    res->set(http::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+    res->set(http::field::content_type,
+             beast::string_view(content_type.data(), content_type.size()));
     if (!request_id.empty()) {
       res->set("x-amzn-requestid", beast::string_view(request_id.data(), request_id.size()));
     }
@@ -142,8 +144,7 @@ void HttpServer::Impl::Accept() {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Listen(asio::io_context& ioc,
                                                                const std::string& host, int port,
-                                                               Handler handler,
-                                                               HttpLimits limits) {
+                                                               Handler handler, HttpLimits limits) {
   auto impl = std::make_shared<Impl>(ioc, std::move(handler), limits);
   beast::error_code ec;
   auto address = asio::ip::make_address(host, ec);

@@ -40,10 +40,11 @@ class Decoder {
     if (type == "structure") return DecodeStructure(shape, node, path);
     if (type == "list") return DecodeList(shape, node, path);
     if (!node.children.empty()) {
-      return UnknownParameter(fmt::format("The parameter {}.{} is not recognized", path,
-                                          node.children.begin()->first));
+      return UnknownParameter(
+          fmt::format("The parameter {}.{} is not recognized", path, node.children.begin()->first));
     }
-    if (node.value == nullptr) return MissingParameter(fmt::format("The request must contain the parameter {}", path));
+    if (node.value == nullptr)
+      return MissingParameter(fmt::format("The request must contain the parameter {}", path));
     return DecodeScalar(shape, type, *node.value, path);
   }
 
@@ -51,7 +52,8 @@ class Decoder {
   absl::StatusOr<json> DecodeStructure(const json& shape, const Node& node,
                                        const std::string& path) const {
     if (node.value != nullptr && !path.empty()) {
-      return InvalidParameterValue(fmt::format("Invalid value for parameter {}: a structure", path));
+      return InvalidParameterValue(
+          fmt::format("Invalid value for parameter {}: a structure", path));
     }
     json out = json::object();
     const json& members = shape.at("members");
@@ -77,8 +79,9 @@ class Decoder {
       for (const auto& req : *it) {
         const std::string& name = req.get_ref<const std::string&>();
         if (!out.contains(name)) {
-          return MissingParameter(fmt::format("The request must contain the parameter {}",
-                                              JoinPath(path, SerializedName(name, members.at(name)))));
+          return MissingParameter(
+              fmt::format("The request must contain the parameter {}",
+                          JoinPath(path, SerializedName(name, members.at(name)))));
         }
       }
     }
@@ -139,20 +142,23 @@ class Decoder {
     if (type == "boolean") {
       if (value == "true" || value == "True" || value == "TRUE") return json(true);
       if (value == "false" || value == "False" || value == "FALSE") return json(false);
-      return InvalidParameterValue(fmt::format("Invalid value '{}' for {}: not a boolean", value, path));
+      return InvalidParameterValue(
+          fmt::format("Invalid value '{}' for {}: not a boolean", value, path));
     }
     if (type == "double" || type == "float") {
       char* end = nullptr;
       double d = std::strtod(value.c_str(), &end);
       if (value.empty() || end != value.c_str() + value.size()) {
-        return InvalidParameterValue(fmt::format("Invalid value '{}' for {}: not a number", value, path));
+        return InvalidParameterValue(
+            fmt::format("Invalid value '{}' for {}: not a number", value, path));
       }
       return json(d);
     }
     if (type == "blob") {
       auto bytes = Base64Decode(value);
       if (!bytes) {
-        return InvalidParameterValue(fmt::format("Value for parameter {} is not valid base64", path));
+        return InvalidParameterValue(
+            fmt::format("Value for parameter {} is not valid base64", path));
       }
       // Binary cannot live in a JSON string; blobs stay base64 and handlers decode them.
       return json(Base64Encode(*bytes));
@@ -183,7 +189,8 @@ class Renderer {
     for (const auto& [name, ref] : shape.at("members").items()) {
       auto it = value.find(name);
       if (it == value.end() || it->is_null()) continue;
-      std::string element = ref.contains("locationName") ? ref["locationName"].get<std::string>() : name;
+      std::string element =
+          ref.contains("locationName") ? ref["locationName"].get<std::string>() : name;
       Value(ref.at("shape").get_ref<const std::string&>(), element, *it);
     }
   }
@@ -197,7 +204,8 @@ class Renderer {
       w_->Close();
     } else if (type == "list") {
       const json& member = shape.at("member");
-      std::string item = member.contains("locationName") ? member["locationName"].get<std::string>() : "item";
+      std::string item =
+          member.contains("locationName") ? member["locationName"].get<std::string>() : "item";
       const std::string& member_shape = member.at("shape").get_ref<const std::string&>();
       if (shape.value("flattened", false)) {
         for (const auto& v : value) Value(member_shape, element, v);

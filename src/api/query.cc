@@ -30,7 +30,8 @@ absl::Status AppendForm(std::string_view text, Params* out_ptr) {
     std::string_view raw_value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
     auto name = PercentDecode(raw_name, true);
     auto value = PercentDecode(raw_value, true);
-    if (!name || !value) return InvalidParameterValue("The request has a malformed percent-encoding");
+    if (!name || !value)
+      return InvalidParameterValue("The request has a malformed percent-encoding");
     if (name->empty()) return InvalidParameterValue("The request has a parameter without a name");
     if (name->size() > kMaxParameterNameLength) {
       return InvalidParameterValue("The request has a parameter name that is too long");

@@ -9,7 +9,8 @@ namespace {
 
 TEST(QueryTest, ParsesFormPairsInOrder) {
   Params p;
-  ASSERT_TRUE(AppendForm("Action=DescribeKeyPairs&KeyName.1=a%20b&KeyName.2=c+d&Empty=&Flag", &p).ok());
+  ASSERT_TRUE(
+      AppendForm("Action=DescribeKeyPairs&KeyName.1=a%20b&KeyName.2=c+d&Empty=&Flag", &p).ok());
   ASSERT_EQ(p.size(), 5u);
   EXPECT_EQ(p[1], (std::pair<std::string, std::string>{"KeyName.1", "a b"}));
   EXPECT_EQ(p[2].second, "c d");

@@ -42,12 +42,26 @@ void XmlWriter::Empty(std::string_view name) {
 void XmlWriter::Escape(std::string_view text, std::string* out) {
   for (char c : text) {
     switch (c) {
-      case '&': *out += "&amp;"; break;
-      case '<': *out += "&lt;"; break;
-      case '>': *out += "&gt;"; break;
-      case '"': *out += "&quot;"; break;
-      case '\'': *out += "&apos;"; break;
-      case '\n': case '\r': case '\t': *out += fmt::format("&#{};", int(c)); break;
+      case '&':
+        *out += "&amp;";
+        break;
+      case '<':
+        *out += "&lt;";
+        break;
+      case '>':
+        *out += "&gt;";
+        break;
+      case '"':
+        *out += "&quot;";
+        break;
+      case '\'':
+        *out += "&apos;";
+        break;
+      case '\n':
+      case '\r':
+      case '\t':
+        *out += fmt::format("&#{};", int(c));
+        break;
       default:
         // XML 1.0 cannot carry other control characters at all, even escaped.
         if (static_cast<unsigned char>(c) < 0x20) {

@@ -1,9 +1,9 @@
 // The client half of SigV4, for tests, benchmarks and Kumo's own tools. It shares
 // CanonicalRequest with the verifier, so what it signs is by construction what the server checks;
 // the botocore and AWS vectors in the tests keep both honest.
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "auth/sigv4.h"
 #include "common/encoding.h"

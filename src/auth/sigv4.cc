@@ -1,10 +1,10 @@
 #include "auth/sigv4.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
-
-#include <fmt/format.h>
 
 #include "common/encoding.h"
 #include "common/errors.h"
@@ -260,10 +260,10 @@ absl::StatusOr<Credential> ParseCredential(std::string_view text) {
   bool any_empty = false;
   for (std::string* p : parts) any_empty = any_empty || p->empty();
   if (n != 5 || any_empty) {
-    return Incomplete(fmt::format(
-        "Credential must have exactly 5 slash-delimited elements, e.g. "
-        "keyid/date/region/service/term, got '{}'",
-        Printable(text)));
+    return Incomplete(
+        fmt::format("Credential must have exactly 5 slash-delimited elements, e.g. "
+                    "keyid/date/region/service/term, got '{}'",
+                    Printable(text)));
   }
   return c;
 }
@@ -275,8 +275,8 @@ absl::StatusOr<std::vector<std::string>> ParseSignedHeaders(std::string_view tex
     size_t semi = rest.find(';');
     std::string_view name = rest.substr(0, semi);
     if (name.empty()) {
-      return Incomplete(fmt::format("SignedHeaders '{}' contains an empty header name",
-                                    Printable(text)));
+      return Incomplete(
+          fmt::format("SignedHeaders '{}' contains an empty header name", Printable(text)));
     }
     std::string lower(name);
     for (char& ch : lower) ch = LowerAscii(ch);
@@ -304,10 +304,10 @@ bool ParseSigV4Date(const std::string& s, TimePoint* out) {
 absl::Status ParseAmzDateInto(std::string_view text, SignedRequest* out) {
   std::string s(Trim(text));
   if (!ParseSigV4Date(s, &out->timestamp)) {
-    return Incomplete(fmt::format(
-        "Date must be in ISO-8601 'basic format'. Got '{}'. See "
-        "http://en.wikipedia.org/wiki/ISO_8601",
-        Printable(s)));
+    return Incomplete(
+        fmt::format("Date must be in ISO-8601 'basic format'. Got '{}'. See "
+                    "http://en.wikipedia.org/wiki/ISO_8601",
+                    Printable(s)));
   }
   out->amz_date = std::move(s);
   return absl::OkStatus();
@@ -318,8 +318,8 @@ absl::StatusOr<SignedRequest> ParseAuthorizationHeader(const HttpRequestView& re
   std::string_view value = Trim(header);
   size_t space = value.find_first_of(" \t");
   std::string_view algorithm = value.substr(0, space);
-  std::string_view rest = space == std::string_view::npos ? std::string_view()
-                                                          : value.substr(space + 1);
+  std::string_view rest =
+      space == std::string_view::npos ? std::string_view() : value.substr(space + 1);
   if (algorithm != kAlgorithm && algorithm.starts_with("AWS4-")) {
     return Incomplete(fmt::format("Unsupported AWS 'algorithm': '{}'; use '{}'",
                                   Printable(algorithm), kAlgorithm));
@@ -355,8 +355,8 @@ absl::StatusOr<SignedRequest> ParseAuthorizationHeader(const HttpRequestView& re
         continue;  // AWS ignores parameters it does not know
       }
       if (*seen) {
-        return Incomplete(fmt::format("Authorization header has '{}' more than once: '{}'.",
-                                      key, Printable(value)));
+        return Incomplete(fmt::format("Authorization header has '{}' more than once: '{}'.", key,
+                                      Printable(value)));
       }
       *seen = true;
       *slot = val;
@@ -372,8 +372,9 @@ absl::StatusOr<SignedRequest> ParseAuthorizationHeader(const HttpRequestView& re
     missing += "Authorization header requires 'SignedHeaders' parameter. ";
   }
   if (date == nullptr) {
-    missing += "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' "
-               "header. ";
+    missing +=
+        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' "
+        "header. ";
   }
   if (!missing.empty()) {
     return Incomplete(fmt::format("{}Authorization={}", missing, Printable(value)));
@@ -393,9 +394,9 @@ absl::StatusOr<SignedRequest> ParseAuthorizationHeader(const HttpRequestView& re
   } else {
     std::string s(Trim(*date));
     if (!ParseSigV4Date(s, &out.timestamp) && !ParseHttpDate(s, &out.timestamp)) {
-      return Incomplete(fmt::format(
-          "Date header must be an RFC 7231 date or ISO-8601 'basic format'. Got '{}'.",
-          Printable(s)));
+      return Incomplete(
+          fmt::format("Date header must be an RFC 7231 date or ISO-8601 'basic format'. Got '{}'.",
+                      Printable(s)));
     }
     out.amz_date = FormatAmzDate(out.timestamp);
   }
@@ -408,8 +409,8 @@ absl::StatusOr<SignedRequest> ParseAuthorizationHeader(const HttpRequestView& re
 absl::StatusOr<SignedRequest> ParsePresignedQuery(const HttpRequestView& req) {
   // The first six are required; the security token is optional.
   static constexpr std::string_view kNames[] = {
-      "X-Amz-Algorithm", "X-Amz-Credential",    "X-Amz-Signature",     "X-Amz-Date",
-      "X-Amz-SignedHeaders", "X-Amz-Expires", "X-Amz-Security-Token"};
+      "X-Amz-Algorithm",     "X-Amz-Credential", "X-Amz-Signature",     "X-Amz-Date",
+      "X-Amz-SignedHeaders", "X-Amz-Expires",    "X-Amz-Security-Token"};
   constexpr int kFields = 7;
   std::string values[kFields];
   bool seen[kFields] = {};
@@ -427,8 +428,8 @@ absl::StatusOr<SignedRequest> ParsePresignedQuery(const HttpRequestView& req) {
     }
   });
   if (!duplicate.empty()) {
-    return Incomplete(fmt::format("Query-string parameter '{}' appears more than once.",
-                                  Printable(duplicate)));
+    return Incomplete(
+        fmt::format("Query-string parameter '{}' appears more than once.", Printable(duplicate)));
   }
   for (int i = 0; i < 6; ++i) {
     if (!seen[i] || values[i].empty()) {
@@ -474,7 +475,8 @@ bool HasQuerySignature(std::string_view query) {
   bool found = false;
   ForEachQueryParam(query, [&](std::string_view raw_name, std::string_view) {
     if (found) return;
-    if (raw_name.find('%') != std::string_view::npos || raw_name.find('+') != std::string_view::npos) {
+    if (raw_name.find('%') != std::string_view::npos ||
+        raw_name.find('+') != std::string_view::npos) {
       std::string name = QueryDecode(raw_name);
       found = name == "X-Amz-Algorithm" || name == "X-Amz-Credential" || name == "X-Amz-Signature";
     } else {
@@ -503,23 +505,26 @@ absl::Status CheckTime(const SignedRequest& sig, TimePoint now) {
                                     kMaxPresignExpiresSeconds));
     }
     if (sig.timestamp - now > kMaxClockSkew) {
-      return Expired(fmt::format("Signature not yet current: {} is still later than {} ({} + 15 min.)",
-                                 sig.amz_date, FormatAmzDate(now + kMaxClockSkew), FormatAmzDate(now)));
+      return Expired(
+          fmt::format("Signature not yet current: {} is still later than {} ({} + 15 min.)",
+                      sig.amz_date, FormatAmzDate(now + kMaxClockSkew), FormatAmzDate(now)));
     }
     TimePoint expiry = sig.timestamp + std::chrono::seconds(sig.expires_seconds);
     if (now > expiry) {
-      return Expired(fmt::format("Presigned URL expired at {}; it is now {}.", FormatAmzDate(expiry),
-                                 FormatAmzDate(now)));
+      return Expired(fmt::format("Presigned URL expired at {}; it is now {}.",
+                                 FormatAmzDate(expiry), FormatAmzDate(now)));
     }
     return absl::OkStatus();
   }
   if (now - sig.timestamp > kMaxClockSkew) {
     return Expired(fmt::format("Signature expired: {} is now earlier than {} ({} - 15 min.)",
-                               sig.amz_date, FormatAmzDate(now - kMaxClockSkew), FormatAmzDate(now)));
+                               sig.amz_date, FormatAmzDate(now - kMaxClockSkew),
+                               FormatAmzDate(now)));
   }
   if (sig.timestamp - now > kMaxClockSkew) {
-    return Expired(fmt::format("Signature not yet current: {} is still later than {} ({} + 15 min.)",
-                               sig.amz_date, FormatAmzDate(now + kMaxClockSkew), FormatAmzDate(now)));
+    return Expired(
+        fmt::format("Signature not yet current: {} is still later than {} ({} + 15 min.)",
+                    sig.amz_date, FormatAmzDate(now + kMaxClockSkew), FormatAmzDate(now)));
   }
   return absl::OkStatus();
 }
@@ -542,8 +547,8 @@ std::string CanonicalRequest(const HttpRequestView& req,
                              std::span<const std::string> signed_headers, bool presigned,
                              std::string_view payload_hash) {
   std::string out;
-  size_t estimate = req.method.size() + req.path.size() * 3 + req.query.size() * 2 +
-                    payload_hash.size() + 16;
+  size_t estimate =
+      req.method.size() + req.path.size() * 3 + req.query.size() * 2 + payload_hash.size() + 16;
   for (const auto& h : req.headers) estimate += h.first.size() + h.second.size() + 2;
   out.reserve(estimate);
   out += req.method;
@@ -619,9 +624,9 @@ absl::Status VerifySignatureWithKey(const HttpRequestView& req, const SignedRequ
                                     const VerifyOptions& options) {
   const Credential& c = sig.credential;
   if (c.terminator != kTerminator) {
-    return Mismatch(fmt::format(
-        "Credential should be scoped with a valid terminator: '{}', not '{}'.", kTerminator,
-        Printable(c.terminator)));
+    return Mismatch(
+        fmt::format("Credential should be scoped with a valid terminator: '{}', not '{}'.",
+                    kTerminator, Printable(c.terminator)));
   }
   if (!options.service.empty() && c.service != options.service) {
     return Mismatch(
@@ -650,8 +655,9 @@ absl::Status VerifySignatureWithKey(const HttpRequestView& req, const SignedRequ
   std::string_view declared_hash = declared ? Trim(*declared) : std::string_view();
   if (declared != nullptr && declared_hash == kUnsignedPayload) {
     if (!options.allow_unsigned_payload) {
-      return Incomplete("This service requires a signed payload; x-amz-content-sha256 may not be "
-                        "UNSIGNED-PAYLOAD.");
+      return Incomplete(
+          "This service requires a signed payload; x-amz-content-sha256 may not be "
+          "UNSIGNED-PAYLOAD.");
     }
     payload_hash = declared_hash;
   } else {
@@ -670,8 +676,8 @@ absl::Status VerifySignatureWithKey(const HttpRequestView& req, const SignedRequ
 
   const std::string scope = ScopeOf(c);
   std::string canonical = CanonicalRequest(req, sig.signed_headers, sig.presigned, payload_hash);
-  bool ok = ConstantTimeEquals(SignatureFor(signing_key, sig.amz_date, scope, canonical),
-                               sig.signature);
+  bool ok =
+      ConstantTimeEquals(SignatureFor(signing_key, sig.amz_date, scope, canonical), sig.signature);
   // S3-style presigned URLs sign UNSIGNED-PAYLOAD where other services sign the (empty) body's
   // hash. Accepting both costs nothing for a body-less request and authenticates no less.
   if (!ok && sig.presigned && declared == nullptr && req.body.empty()) {

@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "auth/sigv4_test_util.h"
 #include "common/encoding.h"
 #include "common/errors.h"
-#include "absl/strings/match.h"
 #include "common/hash.h"
 
 namespace kumo::auth {
@@ -123,8 +123,8 @@ TEST(SignerTest, PresignedWithUnsignedPayloadIsAccepted) {
       "Action=DescribeRegions&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F"
       "20240229%2Fus-east-1%2Fec2%2Faws4_request&X-Amz-Date=20240229T235930Z&X-Amz-Expires=60&"
       "X-Amz-SignedHeaders=host";
-  std::string canonical = CanonicalRequest(r.View(), std::vector<std::string>{"host"}, true,
-                                           kUnsignedPayload);
+  std::string canonical =
+      CanonicalRequest(r.View(), std::vector<std::string>{"host"}, true, kUnsignedPayload);
   std::string sts = StringToSign(kNow, "20240229/us-east-1/ec2/aws4_request", canonical);
   std::string key = DeriveSigningKey(kSecret, "20240229", "us-east-1", "ec2");
   r.query += "&X-Amz-Signature=" + HexEncode(HmacSha256(key, sts));
@@ -251,7 +251,8 @@ TEST(VerifyTest, DateHeaderFallback) {
       HmacSha256(key, StringToSign(kNow, "20240229/us-east-1/ec2/aws4_request", canonical)));
   r.headers.emplace_back("Authorization",
                          "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240229/us-east-1/ec2/"
-                         "aws4_request,SignedHeaders=date;host,Signature=" + sig);
+                         "aws4_request,SignedHeaders=date;host,Signature=" +
+                             sig);
   auto parsed = ParseSignature(r.View());
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->amz_date, kNow);
@@ -295,29 +296,36 @@ TEST(ParseTest, MalformedAuthorizationHeaders) {
       {"AWS4-HMAC-SHA256 SignedHeaders=content-type;host;x-amz-date, Signature=" + sig,
        "IncompleteSignature"},
       {"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240229/us-east-1/ec2/aws4_request, "
-       "Signature=" + sig,
+       "Signature=" +
+           sig,
        "IncompleteSignature"},
       {"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240229/us-east-1/ec2/aws4_request, "
        "SignedHeaders=content-type;host;x-amz-date, Signature=",
        "IncompleteSignature"},
       {"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240229/us-east-1/ec2, "
-       "SignedHeaders=host, Signature=" + sig,
+       "SignedHeaders=host, Signature=" +
+           sig,
        "IncompleteSignature"},
       {"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240229/us-east-1/ec2/aws4_request/x, "
-       "SignedHeaders=host, Signature=" + sig,
+       "SignedHeaders=host, Signature=" +
+           sig,
        "IncompleteSignature"},
       {"AWS4-HMAC-SHA256 Credential=/20240229/us-east-1/ec2/aws4_request, "
-       "SignedHeaders=host, Signature=" + sig,
+       "SignedHeaders=host, Signature=" +
+           sig,
        "IncompleteSignature"},
       {"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240229/us-east-1/ec2/aws4_request, "
-       "SignedHeaders=host;;x-amz-date, Signature=" + sig,
+       "SignedHeaders=host;;x-amz-date, Signature=" +
+           sig,
        "IncompleteSignature"},
       {"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE /20240229/us-east-1/ec2/aws4_request, "
-       "SignedHeaders, Signature=" + sig,
+       "SignedHeaders, Signature=" +
+           sig,
        "IncompleteSignature"},
       {"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240229/us-east-1/ec2/aws4_request, "
        "Credential=AKIDEXAMPLE/20240229/us-east-1/ec2/aws4_request, SignedHeaders=host, "
-       "Signature=" + sig,
+       "Signature=" +
+           sig,
        "IncompleteSignature"},
       {"AWS4-HMAC-SHA256 ,,, =, ==", "IncompleteSignature"},
       // Well-formed but wrong: parses, then fails verification.
@@ -358,9 +366,9 @@ TEST(ParseTest, MissingOrBadDate) {
   absl::Status s = ParseSignature(r.View()).status();
   EXPECT_EQ(Ec2CodeOf(s), "IncompleteSignature");
   EXPECT_NE(s.message().find("'X-Amz-Date' or a 'Date' header"), std::string::npos);
-  for (const char* bad : {"", "2024-02-29T23:59:30Z", "20240229T235930", "20241329T235930Z",
-                          "2024022XT235930Z", "20240229T235930Z\x01", "00000101T000000Z",
-                          "99991231T235959Z", "02150830T123600Z"}) {
+  for (const char* bad :
+       {"", "2024-02-29T23:59:30Z", "20240229T235930", "20241329T235930Z", "2024022XT235930Z",
+        "20240229T235930Z\x01", "00000101T000000Z", "99991231T235959Z", "02150830T123600Z"}) {
     r = SignedPost();
     *r.Header("x-amz-date") = bad;
     EXPECT_EQ(ParseCode(r), "IncompleteSignature") << bad;

@@ -63,9 +63,8 @@ std::vector<SuiteCase> AwsSuite() {
        "GET / HTTP/1.1\n" + host + "My-Header1: value1\nMy-Header2: \"a   b   c\"\n" + date +
            Authz("host;my-header1;my-header2;x-amz-date",
                  "acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736")},
-      {"get-unreserved",
-       get("/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
-           "07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f")},
+      {"get-unreserved", get("/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+                             "07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f")},
       {"get-utf8",
        get("/\xe1\x88\xb4", "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85")},
       {"get-vanilla-empty-query-key",
@@ -84,7 +83,8 @@ std::vector<SuiteCase> AwsSuite() {
            "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
            "9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197")},
       {"get-vanilla-utf8-query",
-       get("/?\xe1\x88\xb4=bar", "2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04")},
+       get("/?\xe1\x88\xb4=bar",
+           "2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04")},
       {"get-relative",
        get("/example/..", "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")},
       {"get-relative-relative",
@@ -99,9 +99,9 @@ std::vector<SuiteCase> AwsSuite() {
        get("//example//", "9a624bd73a37c9a373b5312afbebe7a714a789de108f0bdfe846570885f57e84")},
       {"get-space",
        get("/example space/", "652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741")},
-      {"post-vanilla", "POST / HTTP/1.1\n" + host + date +
-                           Authz(std_signed,
-                                 "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b")},
+      {"post-vanilla",
+       "POST / HTTP/1.1\n" + host + date +
+           Authz(std_signed, "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b")},
       {"post-vanilla-query",
        "POST /?Param1=value1 HTTP/1.1\n" + host + date +
            Authz(std_signed, "28038455d6de14eafc1f9222cf5aa6f1a96197d7deb8263271d420d138af7f11")},
@@ -144,8 +144,8 @@ std::vector<SuiteCase> AwsPresignedSuite() {
       "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2F"
       "service%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=";
   const std::string tail = " HTTP/1.1\nHost:example.amazonaws.com\nX-Amz-Date:20150830T123600Z\n";
-  auto get = [&](std::string path, std::string params, std::string signed_headers,
-                 std::string sig, std::string extra_headers = "") {
+  auto get = [&](std::string path, std::string params, std::string signed_headers, std::string sig,
+                 std::string extra_headers = "") {
     return "GET " + path + "?" + params + auth + signed_headers +
            "&X-Amz-Expires=3600&X-Amz-Signature=" + sig + tail + extra_headers;
   };
@@ -156,8 +156,9 @@ std::vector<SuiteCase> AwsPresignedSuite() {
       {"presigned-get-vanilla-query-order-encoded",
        get("/", "Param-3=Value3&Param=Value2&%E1%88%B4=Value1&", "host",
            "c5f1848ceec943ac2ca68ee720460c23aaae30a2300586597ada94c4a65e4787")},
-      {"presigned-get-utf8", get("/\xe1\x88\xb4", "", "host",
-                                 "10eae3f14a260bd3911cc6d008d3c576d143b05b62f09782a7a4b37f52178e44")},
+      {"presigned-get-utf8",
+       get("/\xe1\x88\xb4", "", "host",
+           "10eae3f14a260bd3911cc6d008d3c576d143b05b62f09782a7a4b37f52178e44")},
       {"presigned-get-header-key-duplicate",
        get("/", "", "host%3Bmy-header1",
            "3349ee0b81b4b589da0ff28a395c3591e04de515651dd74f298fa992d1507a97",
@@ -254,8 +255,8 @@ struct BotocoreVector {
 };
 
 std::vector<BotocoreVector> LoadBotocoreVectors() {
-  auto doc = nlohmann::json::parse(ReadFile(std::string(KUMO_AUTH_TESTDATA_DIR) +
-                                            "/botocore_vectors.json"));
+  auto doc = nlohmann::json::parse(
+      ReadFile(std::string(KUMO_AUTH_TESTDATA_DIR) + "/botocore_vectors.json"));
   std::vector<BotocoreVector> out;
   for (const auto& v : doc.at("vectors")) {
     BotocoreVector b;
@@ -270,7 +271,8 @@ std::vector<BotocoreVector> LoadBotocoreVectors() {
     b.service = v.at("service").get<std::string>();
     b.region = v.at("region").get<std::string>();
     b.amz_date = v.at("amz_date").get<std::string>();
-    if (!v.at("session_token").is_null()) b.session_token = v.at("session_token").get<std::string>();
+    if (!v.at("session_token").is_null())
+      b.session_token = v.at("session_token").get<std::string>();
     b.presigned = v.at("presigned").get<bool>();
     b.expires = v.at("expires").get<int64_t>();
     out.push_back(std::move(b));
@@ -372,8 +374,9 @@ TEST(BotocoreVectorsTest, SignerMatchesBotocore) {
 }
 
 TEST(CapturedRequestsTest, AwsCliAndBoto3Verify) {
-  for (const char* file : {"awscli_describe_regions.http", "awscli_describe_tags_session_token.http",
-                           "boto3_describe_regions.http"}) {
+  for (const char* file :
+       {"awscli_describe_regions.http", "awscli_describe_tags_session_token.http",
+        "boto3_describe_regions.http"}) {
     SCOPED_TRACE(file);
     OwnedRequest r = ParseRawHttp(ReadFile(std::string(KUMO_AUTH_TESTDATA_DIR) + "/" + file));
     ASSERT_NE(r.Header("x-amz-date"), nullptr);

@@ -18,10 +18,9 @@
 #include <climits>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "daemon/data_dir.h"
@@ -192,7 +191,8 @@ void AddDaemonCommands(CLI::App& app, Globals& g) {
     Fail("kumod did not start serving within " + std::to_string(wait_s) + "s; see " + LogFile(g));
   });
 
-  auto* supervise = d->add_subcommand("supervise", "(internal) run kumod in the foreground, restarting it");
+  auto* supervise =
+      d->add_subcommand("supervise", "(internal) run kumod in the foreground, restarting it");
   supervise->add_option("--listen", listen, "HOST:PORT");
   supervise->add_option("--region", regions, "Region (repeatable)");
   supervise->group("");

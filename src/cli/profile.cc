@@ -33,7 +33,8 @@ bool UpsertSection(const std::string& path, const std::string& section,
   for (const auto& line : lines) {
     std::string trimmed = line;
     trimmed.erase(0, trimmed.find_first_not_of(" \t"));
-    if (!trimmed.empty() && trimmed[0] == '[') skipping = trimmed.rfind("[" + section + "]", 0) == 0;
+    if (!trimmed.empty() && trimmed[0] == '[')
+      skipping = trimmed.rfind("[" + section + "]", 0) == 0;
     if (!skipping) out.push_back(line);
   }
   while (!out.empty() && out.back().empty()) out.pop_back();

@@ -1,8 +1,8 @@
 #include "common/clock.h"
 
-#include <ctime>
-
 #include <fmt/format.h>
+
+#include <ctime>
 
 namespace kumo {
 
@@ -11,8 +11,8 @@ std::string FormatIso8601(TimePoint t) {
   time_t secs = time_t(ms / 1000);
   struct tm tm;
   gmtime_r(&secs, &tm);
-  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, int(ms % 1000));
+  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, int(ms % 1000));
 }
 
 std::string FormatAmzDate(TimePoint t) {
@@ -20,7 +20,7 @@ std::string FormatAmzDate(TimePoint t) {
   struct tm tm;
   gmtime_r(&secs, &tm);
   return fmt::format("{:04d}{:02d}{:02d}T{:02d}{:02d}{:02d}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 bool ParseAmzDate(const std::string& s, TimePoint* out) {
@@ -37,8 +37,8 @@ bool ParseAmzDate(const std::string& s, TimePoint* out) {
   tm.tm_min = num(11, 2);
   tm.tm_sec = num(13, 2);
   // Bounded years keep timegm and the chrono conversions far from overflow on hostile input.
-  if (tm.tm_year < 70 || tm.tm_year > 300 || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-      tm.tm_min > 59 || tm.tm_sec > 60) {
+  if (tm.tm_year < 70 || tm.tm_year > 300 || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 ||
+      tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
     return false;
   }
   *out = std::chrono::system_clock::from_time_t(timegm(&tm));

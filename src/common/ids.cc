@@ -47,9 +47,7 @@ std::string SequentialIdGenerator::RequestId() {
   return fmt::format("00000000-0000-0000-0000-{:012x}", next_++);
 }
 std::string SequentialIdGenerator::AccountId() { return fmt::format("1{:011d}", next_++); }
-std::string SequentialIdGenerator::AccessKeyId() {
-  return fmt::format("AKIATEST{:012d}", next_++);
-}
+std::string SequentialIdGenerator::AccessKeyId() { return fmt::format("AKIATEST{:012d}", next_++); }
 std::string SequentialIdGenerator::SecretAccessKey() {
   return fmt::format("secret{:034d}", next_++);
 }
@@ -59,12 +57,23 @@ std::string_view ResourceTypeOfId(std::string_view id) {
     std::string_view prefix, type;
   };
   static constexpr Prefix kPrefixes[] = {
-      {"key-", "key-pair"},       {"i-", "instance"},        {"ami-", "image"},
-      {"sg-", "security-group"},  {"vol-", "volume"},        {"snap-", "snapshot"},
-      {"vpc-", "vpc"},            {"subnet-", "subnet"},     {"sir-", "spot-instances-request"},
-      {"igw-", "internet-gateway"}, {"rtb-", "route-table"}, {"eni-", "network-interface"},
-      {"acl-", "network-acl"},    {"dopt-", "dhcp-options"}, {"eipalloc-", "elastic-ip"},
-      {"r-", "reservation"},      {"sgr-", "security-group-rule"},
+      {"key-", "key-pair"},
+      {"i-", "instance"},
+      {"ami-", "image"},
+      {"sg-", "security-group"},
+      {"vol-", "volume"},
+      {"snap-", "snapshot"},
+      {"vpc-", "vpc"},
+      {"subnet-", "subnet"},
+      {"sir-", "spot-instances-request"},
+      {"igw-", "internet-gateway"},
+      {"rtb-", "route-table"},
+      {"eni-", "network-interface"},
+      {"acl-", "network-acl"},
+      {"dopt-", "dhcp-options"},
+      {"eipalloc-", "elastic-ip"},
+      {"r-", "reservation"},
+      {"sgr-", "security-group-rule"},
   };
   for (const auto& p : kPrefixes) {
     if (id.substr(0, p.prefix.size()) == p.prefix) return p.type;

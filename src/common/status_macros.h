@@ -7,10 +7,10 @@
 #define KUMO_CONCAT_INNER(a, b) a##b
 #define KUMO_CONCAT(a, b) KUMO_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                      \
-  do {                                             \
-    ::absl::Status kumo_status_ = (expr);          \
-    if (!kumo_status_.ok()) return kumo_status_;   \
+#define RETURN_IF_ERROR(expr)                    \
+  do {                                           \
+    ::absl::Status kumo_status_ = (expr);        \
+    if (!kumo_status_.ok()) return kumo_status_; \
   } while (0)
 
 #define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \

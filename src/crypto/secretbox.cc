@@ -55,14 +55,14 @@ absl::StatusOr<SecretBox> SecretBox::FromKeyFile(const std::string& path) {
       return SecretBox(std::move(key));
     }
     if (errno != EEXIST) {
-      return absl::InternalError(absl::StrCat("Failed to create key file ", path, ": ",
-                                              strerror(errno)));
+      return absl::InternalError(
+          absl::StrCat("Failed to create key file ", path, ": ", strerror(errno)));
     }
     fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   }
   if (fd < 0) {
-    return absl::InternalError(absl::StrCat("Failed to open key file ", path, ": ",
-                                            strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("Failed to open key file ", path, ": ", strerror(errno)));
   }
   std::string key;
   absl::Status st = ReadAll(fd, &key);
@@ -86,10 +86,10 @@ std::string SecretBox::Seal(std::string_view plaintext) const {
   CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
   int len = 0, fin = 0;
   if (!ctx ||
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
-                         u(key_.data()), u(nonce.data())) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), u(out.data() + kNonce), &len,
-                        u(plaintext.data()), int(plaintext.size())) != 1 ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, u(key_.data()), u(nonce.data())) !=
+          1 ||
+      EVP_EncryptUpdate(ctx.get(), u(out.data() + kNonce), &len, u(plaintext.data()),
+                        int(plaintext.size())) != 1 ||
       EVP_EncryptFinal_ex(ctx.get(), u(out.data() + kNonce + len), &fin) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag,
                           out.data() + kNonce + plaintext.size()) != 1) {
@@ -109,8 +109,8 @@ absl::StatusOr<std::string> SecretBox::Open(std::string_view sealed) const {
   CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
   int len = 0, fin = 0;
   if (!ctx ||
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
-                         u(key_.data()), u(raw->data())) != 1 ||
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, u(key_.data()), u(raw->data())) !=
+          1 ||
       EVP_DecryptUpdate(ctx.get(), u(out.data()), &len, u(raw->data() + kNonce), int(ct_len)) !=
           1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag, raw->data() + kNonce + ct_len) !=

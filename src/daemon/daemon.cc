@@ -1,6 +1,8 @@
 #include "daemon/daemon.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,11 +11,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <thread>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
+#include <thread>
 
 #include "api/ec2_api.h"
 #include "api/http_server.h"
@@ -34,7 +33,8 @@ absl::Status ParseListen(const std::string& listen, Options* options) {
     return absl::InvalidArgumentError(fmt::format("--listen wants HOST:PORT, got '{}'", listen));
   }
   std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   int port = 0;
   try {
     size_t used = 0;
@@ -57,22 +57,25 @@ absl::Status Run(const Options& opts) {
   ASSIGN_OR_RETURN(auto box, crypto::SecretBox::FromKeyFile(DataDir::SecretKey(opts.data_dir)));
   ASSIGN_OR_RETURN(auto store, store::OpenSqliteStore(DataDir::Database(opts.data_dir)));
 
-  std::vector<std::string> regions = opts.regions.empty() ? std::vector<std::string>{"eu-west-1"}
-                                                          : opts.regions;
+  std::vector<std::string> regions =
+      opts.regions.empty() ? std::vector<std::string>{"eu-west-1"} : opts.regions;
   SystemClock clock;
   RandomIdGenerator ids;
   services::Accounts accounts(*store, box, ids, clock);
-  std::string endpoint_host = fmt::format(
-      "{}:{}", opts.listen_host.find(':') != std::string::npos ? "[" + opts.listen_host + "]" : opts.listen_host,
-      opts.listen_port);
+  std::string endpoint_host =
+      fmt::format("{}:{}",
+                  opts.listen_host.find(':') != std::string::npos ? "[" + opts.listen_host + "]"
+                                                                  : opts.listen_host,
+                  opts.listen_port);
 
   boost::asio::io_context ioc;
   // The endpoint reported in DescribeRegions is known only once the port is bound.
   std::unique_ptr<services::Regions> region_set;
   std::unique_ptr<api::Ec2Api> api;
-  ASSIGN_OR_RETURN(auto server,
-                   api::HttpServer::Listen(ioc, opts.listen_host, opts.listen_port,
-                                           [&](const auth::HttpRequestView& r) { return api->Handle(r); }));
+  ASSIGN_OR_RETURN(auto server, api::HttpServer::Listen(ioc, opts.listen_host, opts.listen_port,
+                                                        [&](const auth::HttpRequestView& r) {
+                                                          return api->Handle(r);
+                                                        }));
   if (opts.listen_port == 0) {
     endpoint_host = fmt::format("{}:{}", opts.listen_host, server->port());
   }
@@ -80,9 +83,8 @@ absl::Status Run(const Options& opts) {
   api = std::make_unique<api::Ec2Api>(api::Deps{store.get(), &accounts, region_set.get(), &ids,
                                                 &clock, &api::Ec2Model::Embedded()});
 
-  nlohmann::json info = {{"endpoint", "http://" + endpoint_host},
-                         {"regions", regions},
-                         {"pid", getpid()}};
+  nlohmann::json info = {
+      {"endpoint", "http://" + endpoint_host}, {"regions", regions}, {"pid", getpid()}};
   RETURN_IF_ERROR(WriteFileAtomic(DataDir::RuntimeInfo(opts.data_dir), info.dump(2) + "\n"));
 
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
@@ -95,7 +97,8 @@ absl::Status Run(const Options& opts) {
   spdlog::info("kumod serving http://{} (regions: {}), data in {}", endpoint_host,
                fmt::join(regions, ", "), opts.data_dir);
 
-  int threads = opts.threads > 0 ? opts.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  int threads =
+      opts.threads > 0 ? opts.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> pool;
   for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
   ioc.run();

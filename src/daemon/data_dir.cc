@@ -1,14 +1,13 @@
 #include "daemon/data_dir.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "common/encoding.h"
@@ -25,7 +24,8 @@ absl::Status MakeDirs(const std::string& path) {
     if (i == path.size() || (path[i] == '/' && i > 0)) {
       partial = path.substr(0, i);
       if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
-        return absl::InternalError(fmt::format("Failed to create {}: {}", partial, strerror(errno)));
+        return absl::InternalError(
+            fmt::format("Failed to create {}: {}", partial, strerror(errno)));
       }
     }
   }
@@ -71,8 +71,9 @@ absl::Status PrepareDataDir(const std::string& dir) {
   RandomIdGenerator ids;
   nlohmann::json op = {{"AccessKeyId", ids.AccessKeyId()},
                        {"SecretAccessKey", ids.SecretAccessKey()},
-                       {"Note", "Kumo operator credentials: the kumo CLI's admin rights over this "
-                                "data directory. Keep this file 0600."}};
+                       {"Note",
+                        "Kumo operator credentials: the kumo CLI's admin rights over this "
+                        "data directory. Keep this file 0600."}};
   return WriteOnce(DataDir::OperatorCredentials(dir), op.dump(2) + "\n");
 }
 

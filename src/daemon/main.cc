@@ -1,7 +1,8 @@
 // kumod: flags → daemon::Run.
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 
 #include "daemon/daemon.h"
 

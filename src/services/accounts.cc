@@ -30,11 +30,11 @@ absl::StatusOr<Accounts::NewKey> Accounts::AddKey(store::Tx& tx, const store::Ac
   return k;
 }
 
-absl::StatusOr<Accounts::NewKey> Accounts::Create(const std::string& name,
-                                                  const std::string& email,
+absl::StatusOr<Accounts::NewKey> Accounts::Create(const std::string& name, const std::string& email,
                                                   const std::string& account_id) {
   if (name.empty() || name.size() > 64 ||
-      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@+=") !=
+      name.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@+=") !=
           std::string::npos) {
     return absl::InvalidArgumentError(
         "Account names are 1 to 64 characters of letters, digits and ._-@+=");

@@ -72,7 +72,8 @@ bool FilterSet::Matches(const FilterFields& fields, const std::vector<store::Tag
     bool matched = false;
     if (f.name.rfind("tag:", 0) == 0) {
       std::string_view key = std::string_view(f.name).substr(4);
-      for (const auto& t : tags) matched = matched || (t.key == key && any_value(f.values, t.value));
+      for (const auto& t : tags)
+        matched = matched || (t.key == key && any_value(f.values, t.value));
     } else if (f.name == "tag-key") {
       for (const auto& t : tags) matched = matched || any_value(f.values, t.key);
     } else if (f.name == "tag-value") {

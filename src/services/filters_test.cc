@@ -51,7 +51,8 @@ TEST(FilterSetTest, TagKeyAndValue) {
 TEST(FilterSetTest, UnknownNamesAndEmptyValuesAreRefused) {
   EXPECT_FALSE(FilterSet::Parse(json::parse(R"([{"Name":"bogus","Values":["x"]}])"), {"a"}).ok());
   EXPECT_FALSE(FilterSet::Parse(json::parse(R"([{"Name":"a"}])"), {"a"}).ok());
-  EXPECT_FALSE(FilterSet::Parse(json::parse(R"([{"Name":"tag:x","Values":["x"]}])"), {"a"}, false).ok());
+  EXPECT_FALSE(
+      FilterSet::Parse(json::parse(R"([{"Name":"tag:x","Values":["x"]}])"), {"a"}, false).ok());
   EXPECT_TRUE(FilterSet::Parse(json(), {"a"}).ok());
 }
 
@@ -64,7 +65,8 @@ TEST(PaginationTest, PagesCoverEverythingOnce) {
     auto b = DecodePage(req);
     ASSERT_TRUE(b.ok());
     std::string next;
-    auto page = TakePage(items, *b, [](const std::string& s) { return s; }, &next);
+    auto page = TakePage(
+        items, *b, [](const std::string& s) { return s; }, &next);
     seen.insert(seen.end(), page.begin(), page.end());
     if (next.empty()) break;
     req.next_token = next;

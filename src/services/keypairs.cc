@@ -59,7 +59,8 @@ absl::StatusOr<PreparedKeyPair> PrepareCreateKeyPair(const json& input) {
   RETURN_IF_ERROR(ValidateKeyName(k.name));
   k.key_type = input.value("KeyType", "rsa");
   std::string format = input.value("KeyFormat", "pem");
-  crypto::KeyType type = k.key_type == "ed25519" ? crypto::KeyType::kEd25519 : crypto::KeyType::kRsa;
+  crypto::KeyType type =
+      k.key_type == "ed25519" ? crypto::KeyType::kEd25519 : crypto::KeyType::kRsa;
   crypto::KeyFormat fmt = format == "ppk" ? crypto::KeyFormat::kPpk : crypto::KeyFormat::kPem;
   ASSIGN_OR_RETURN(crypto::GeneratedKeyPair g, crypto::GenerateKeyPair(type, fmt, k.name));
   k.public_key = std::move(g.public_openssh);
@@ -169,15 +170,16 @@ absl::StatusOr<json> DeleteKeyPair(store::Tx& tx, const Caller& caller, const js
   std::optional<store::Resource> target;
   if (!id.empty()) {
     auto r = tx.GetResource(caller.account_id, caller.region, id);
-    if (absl::IsNotFound(r.status()) || (r.ok() && r->type != kKeyPairType)) return KeyIdNotFound(id);
+    if (absl::IsNotFound(r.status()) || (r.ok() && r->type != kKeyPairType))
+      return KeyIdNotFound(id);
     if (!r.ok()) return r.status();
     if (!name.empty() && r->name != name) {
       return InvalidParameterCombination("KeyName and KeyPairId name different key pairs");
     }
     target = std::move(*r);
   } else {
-    ASSIGN_OR_RETURN(target, tx.FindResourceByName(caller.account_id, caller.region, kKeyPairType,
-                                                   name));
+    ASSIGN_OR_RETURN(target,
+                     tx.FindResourceByName(caller.account_id, caller.region, kKeyPairType, name));
   }
   json out = {{"Return", true}};
   // Deleting a key name that does not exist succeeds, as it does on EC2.
@@ -189,8 +191,8 @@ absl::StatusOr<json> DeleteKeyPair(store::Tx& tx, const Caller& caller, const js
 
 absl::StatusOr<store::Resource> FindKeyPairByName(store::Tx& tx, const Caller& caller,
                                                   std::string_view name) {
-  ASSIGN_OR_RETURN(auto r, tx.FindResourceByName(caller.account_id, caller.region, kKeyPairType,
-                                                 name));
+  ASSIGN_OR_RETURN(auto r,
+                   tx.FindResourceByName(caller.account_id, caller.region, kKeyPairType, name));
   if (!r) return KeyNameNotFound(name);
   return std::move(*r);
 }

@@ -28,9 +28,9 @@ absl::StatusOr<PreparedKeyPair> PrepareCreateKeyPair(const nlohmann::json& input
 absl::StatusOr<PreparedKeyPair> PrepareImportKeyPair(const nlohmann::json& input);
 
 // Stores a prepared pair (with its TagSpecifications) and returns the action's result.
-absl::StatusOr<nlohmann::json> StoreKeyPair(store::Tx& tx, const Caller& caller,
-                                            IdGenerator& ids, const PreparedKeyPair& key,
-                                            const nlohmann::json& input, bool imported);
+absl::StatusOr<nlohmann::json> StoreKeyPair(store::Tx& tx, const Caller& caller, IdGenerator& ids,
+                                            const PreparedKeyPair& key, const nlohmann::json& input,
+                                            bool imported);
 
 absl::StatusOr<nlohmann::json> DescribeKeyPairs(store::Tx& tx, const Caller& caller,
                                                 const nlohmann::json& input);

@@ -16,7 +16,8 @@ class KeyPairsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = std::move(*store::OpenSqliteStore(":memory:"));
-    alice_ = Caller{"111111111111", "eu-west-1", "req", TimePoint(std::chrono::seconds(1700000000))};
+    alice_ =
+        Caller{"111111111111", "eu-west-1", "req", TimePoint(std::chrono::seconds(1700000000))};
     bob_ = Caller{"222222222222", "eu-west-1", "req", alice_.now};
   }
   absl::StatusOr<json> Create(const Caller& c, const json& input) {
@@ -65,14 +66,18 @@ TEST_F(KeyPairsTest, CreateDescribeDelete) {
   EXPECT_EQ((*d)["KeyPairs"][0]["CreateTime"], "2023-11-14T22:13:20.000Z");
 
   EXPECT_FALSE(Describe(alice_, {{"KeyNames", {"nope"}}}).ok());
-  ASSERT_TRUE(store_->Write([&](store::Tx& tx) {
-    return DeleteKeyPair(tx, alice_, {{"KeyName", "k1"}}).status();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->Write([&](store::Tx& tx) {
+                    return DeleteKeyPair(tx, alice_, {{"KeyName", "k1"}}).status();
+                  })
+                  .ok());
   EXPECT_EQ((*Describe(alice_, json::object()))["KeyPairs"].size(), 0u);
   // Deleting again, by name, is not an error.
-  EXPECT_TRUE(store_->Write([&](store::Tx& tx) {
-    return DeleteKeyPair(tx, alice_, {{"KeyName", "k1"}}).status();
-  }).ok());
+  EXPECT_TRUE(store_
+                  ->Write([&](store::Tx& tx) {
+                    return DeleteKeyPair(tx, alice_, {{"KeyName", "k1"}}).status();
+                  })
+                  .ok());
 }
 
 TEST_F(KeyPairsTest, TenantsNeverSeeEachOther) {
@@ -85,19 +90,28 @@ TEST_F(KeyPairsTest, TenantsNeverSeeEachOther) {
   // Bob may use the same name.
   EXPECT_TRUE(Create(bob_, {{"KeyName", "shared-name"}, {"KeyType", "ed25519"}}).ok());
   // Bob cannot tag or delete Alice's key by id.
-  EXPECT_EQ(store_->Write([&](store::Tx& tx) {
-    return CreateTags(tx, bob_, {{"Resources", {id}}, {"Tags", {{{"Key", "a"}, {"Value", "b"}}}}});
-  }).code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(store_->Write([&](store::Tx& tx) {
-    return DeleteKeyPair(tx, bob_, {{"KeyPairId", id}}).status();
-  }).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_
+                ->Write([&](store::Tx& tx) {
+                  return CreateTags(
+                      tx, bob_, {{"Resources", {id}}, {"Tags", {{{"Key", "a"}, {"Value", "b"}}}}});
+                })
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_
+                ->Write([&](store::Tx& tx) {
+                  return DeleteKeyPair(tx, bob_, {{"KeyPairId", id}}).status();
+                })
+                .code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_F(KeyPairsTest, TagSpecificationsAndFilters) {
   json spec = json::parse(R"([{"ResourceType":"key-pair","Tags":[{"Key":"env","Value":"prod"}]}])");
-  ASSERT_TRUE(Create(alice_, {{"KeyName", "a"}, {"KeyType", "ed25519"}, {"TagSpecifications", spec}}).ok());
+  ASSERT_TRUE(
+      Create(alice_, {{"KeyName", "a"}, {"KeyType", "ed25519"}, {"TagSpecifications", spec}}).ok());
   ASSERT_TRUE(Create(alice_, {{"KeyName", "b"}, {"KeyType", "ed25519"}}).ok());
-  auto d = Describe(alice_, {{"Filters", json::parse(R"([{"Name":"tag:env","Values":["prod"]}])")}});
+  auto d =
+      Describe(alice_, {{"Filters", json::parse(R"([{"Name":"tag:env","Values":["prod"]}])")}});
   ASSERT_TRUE(d.ok());
   ASSERT_EQ((*d)["KeyPairs"].size(), 1u);
   EXPECT_EQ((*d)["KeyPairs"][0]["KeyName"], "a");
@@ -117,16 +131,25 @@ TEST_F(KeyPairsTest, TagLimits) {
     return CreateTags(tx, alice_, {{"Resources", {id}}, {"Tags", tags}});
   });
   EXPECT_FALSE(st.ok());
-  EXPECT_FALSE(store_->Write([&](store::Tx& tx) {
-    return CreateTags(tx, alice_, {{"Resources", {id}}, {"Tags", {{{"Key", "aws:x"}, {"Value", "v"}}}}});
-  }).ok());
-  EXPECT_FALSE(store_->Write([&](store::Tx& tx) {
-    return CreateTags(tx, alice_, {{"Resources", {"bogus"}}, {"Tags", {{{"Key", "x"}, {"Value", "v"}}}}});
-  }).ok());
+  EXPECT_FALSE(store_
+                   ->Write([&](store::Tx& tx) {
+                     return CreateTags(
+                         tx, alice_,
+                         {{"Resources", {id}}, {"Tags", {{{"Key", "aws:x"}, {"Value", "v"}}}}});
+                   })
+                   .ok());
+  EXPECT_FALSE(store_
+                   ->Write([&](store::Tx& tx) {
+                     return CreateTags(
+                         tx, alice_,
+                         {{"Resources", {"bogus"}}, {"Tags", {{{"Key", "x"}, {"Value", "v"}}}}});
+                   })
+                   .ok());
 }
 
 TEST_F(KeyPairsTest, ImportRejectsGarbageAsInvalidKeyFormat) {
-  auto r = PrepareImportKeyPair({{"KeyName", "x"}, {"PublicKeyMaterial", Base64Encode("not a key")}});
+  auto r =
+      PrepareImportKeyPair({{"KeyName", "x"}, {"PublicKeyMaterial", Base64Encode("not a key")}});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
 }

@@ -31,9 +31,9 @@ std::vector<std::string> Regions::Zones(std::string_view region) const {
 std::string Regions::ZoneId(std::string_view region, int index) {
   // AWS abbreviates "eu-west-1" as "euw1" and "ap-southeast-2" as "apse2".
   static const std::vector<std::pair<std::string_view, std::string_view>> kCompass = {
-      {"northeast", "ne"}, {"northwest", "nw"}, {"southeast", "se"}, {"southwest", "sw"},
-      {"north", "n"},      {"south", "s"},      {"east", "e"},       {"west", "w"},
-      {"central", "c"}};
+      {"northeast", "ne"}, {"northwest", "nw"}, {"southeast", "se"},
+      {"southwest", "sw"}, {"north", "n"},      {"south", "s"},
+      {"east", "e"},       {"west", "w"},       {"central", "c"}};
   std::string out;
   size_t start = 0;
   int part = 0;
@@ -80,8 +80,9 @@ absl::StatusOr<json> Regions::DescribeRegions(const json& input) const {
                       {"endpoint", endpoint_host_},
                       {"opt-in-status", "opt-in-not-required"}};
     if (!filters.Matches(f, {})) continue;
-    out["Regions"].push_back(
-        {{"RegionName", name}, {"Endpoint", endpoint_host_}, {"OptInStatus", "opt-in-not-required"}});
+    out["Regions"].push_back({{"RegionName", name},
+                              {"Endpoint", endpoint_host_},
+                              {"OptInStatus", "opt-in-not-required"}});
   }
   return out;
 }
@@ -89,8 +90,8 @@ absl::StatusOr<json> Regions::DescribeRegions(const json& input) const {
 absl::StatusOr<json> Regions::DescribeAvailabilityZones(const Caller& caller,
                                                         const json& input) const {
   static const std::set<std::string, std::less<>> kNames = {
-      "group-name", "message",  "opt-in-status", "region-name", "state",
-      "zone-id",    "zone-name", "zone-type",    "network-border-group"};
+      "group-name", "message",   "opt-in-status", "region-name",         "state",
+      "zone-id",    "zone-name", "zone-type",     "network-border-group"};
   ASSIGN_OR_RETURN(FilterSet filters,
                    FilterSet::Parse(input.value("Filters", json()), kNames, /*taggable=*/false));
   std::set<std::string> names, ids;
@@ -106,10 +107,14 @@ absl::StatusOr<json> Regions::DescribeAvailabilityZones(const Caller& caller,
     if (!ids.empty() && !ids.count(id)) continue;
     found.insert(zone);
     found.insert(id);
-    FilterFields f = {{"group-name", caller.region}, {"opt-in-status", "opt-in-not-required"},
-                      {"region-name", caller.region}, {"state", "available"},
-                      {"zone-id", id},               {"zone-name", zone},
-                      {"zone-type", "availability-zone"}, {"network-border-group", caller.region}};
+    FilterFields f = {{"group-name", caller.region},
+                      {"opt-in-status", "opt-in-not-required"},
+                      {"region-name", caller.region},
+                      {"state", "available"},
+                      {"zone-id", id},
+                      {"zone-name", zone},
+                      {"zone-type", "availability-zone"},
+                      {"network-border-group", caller.region}};
     if (!filters.Matches(f, {})) continue;
     out["AvailabilityZones"].push_back({{"ZoneName", zone},
                                         {"ZoneId", id},
@@ -135,12 +140,9 @@ absl::StatusOr<json> Regions::DescribeAvailabilityZones(const Caller& caller,
 absl::StatusOr<json> DescribeAccountAttributes(const json& input) {
   // default-vpc becomes the account's default VPC id once VPCs exist (instances issue).
   static const std::vector<std::pair<std::string, std::vector<std::string>>> kAttributes = {
-      {"supported-platforms", {"VPC"}},
-      {"default-vpc", {"none"}},
-      {"max-instances", {"20"}},
-      {"vpc-max-security-groups-per-interface", {"5"}},
-      {"max-elastic-ips", {"5"}},
-      {"vpc-max-elastic-ips", {"5"}},
+      {"supported-platforms", {"VPC"}}, {"default-vpc", {"none"}},
+      {"max-instances", {"20"}},        {"vpc-max-security-groups-per-interface", {"5"}},
+      {"max-elastic-ips", {"5"}},       {"vpc-max-elastic-ips", {"5"}},
   };
   std::set<std::string> wanted;
   for (const auto& n : input.value("AttributeNames", json::array())) {
@@ -148,8 +150,8 @@ absl::StatusOr<json> DescribeAccountAttributes(const json& input) {
     bool known = false;
     for (const auto& [k, v] : kAttributes) known = known || k == name;
     if (!known) {
-      return InvalidParameterValue(fmt::format("Value ({}) for parameter attributeName is invalid",
-                                               name));
+      return InvalidParameterValue(
+          fmt::format("Value ({}) for parameter attributeName is invalid", name));
     }
     wanted.insert(name);
   }

@@ -2,10 +2,9 @@
 // availability zones, plus the account-level attributes scripts ask for first.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "services/caller.h"

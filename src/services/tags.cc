@@ -25,7 +25,8 @@ absl::StatusOr<TagInput> ParseTag(const json& tag) {
   TagInput t{tag.value("Key", ""), tag.value("Value", "")};
   if (t.key.empty()) return InvalidParameterValue("Tag keys must not be empty");
   if (Utf8Length(t.key) > 128) {
-    return InvalidParameterValue(fmt::format("Tag key exceeds the maximum length of 128 characters"));
+    return InvalidParameterValue(
+        fmt::format("Tag key exceeds the maximum length of 128 characters"));
   }
   if (Utf8Length(t.value) > 256) {
     return InvalidParameterValue("Tag value exceeds the maximum length of 256 characters");
@@ -63,15 +64,15 @@ absl::Status ResourceNotFound(std::string_view id) {
 }
 
 absl::StatusOr<std::vector<TagInput>> TagsFromSpecifications(const json& specs,
-                                                            std::string_view resource_type) {
+                                                             std::string_view resource_type) {
   std::vector<TagInput> out;
   if (specs.is_null()) return out;
   bool seen = false;
   for (const auto& spec : specs) {
     std::string type = spec.value("ResourceType", "");
     if (type != resource_type) {
-      return InvalidParameterValue(fmt::format(
-          "'{}' is not a valid taggable resource type for this operation.", type));
+      return InvalidParameterValue(
+          fmt::format("'{}' is not a valid taggable resource type for this operation.", type));
     }
     if (seen) {
       return InvalidParameterValue(
@@ -82,9 +83,9 @@ absl::StatusOr<std::vector<TagInput>> TagsFromSpecifications(const json& specs,
     std::map<std::string, std::string> unique;
     for (auto& t : tags) unique[t.key] = t.value;
     if (unique.size() > kMaxTagsPerResource) {
-      return Ec2Error(absl::StatusCode::kInvalidArgument, "TagLimitExceeded",
-                      fmt::format("The maximum number of tags per resource is {}",
-                                  kMaxTagsPerResource));
+      return Ec2Error(
+          absl::StatusCode::kInvalidArgument, "TagLimitExceeded",
+          fmt::format("The maximum number of tags per resource is {}", kMaxTagsPerResource));
     }
     out = std::move(tags);
   }
@@ -94,14 +95,14 @@ absl::StatusOr<std::vector<TagInput>> TagsFromSpecifications(const json& specs,
 absl::Status ApplyTags(store::Tx& tx, const Caller& caller, const std::string& resource_id,
                        const std::string& resource_type, const std::vector<TagInput>& tags) {
   for (const auto& t : tags) {
-    RETURN_IF_ERROR(tx.PutTag(caller.account_id, caller.region,
-                              {resource_id, resource_type, t.key, t.value}));
+    RETURN_IF_ERROR(
+        tx.PutTag(caller.account_id, caller.region, {resource_id, resource_type, t.key, t.value}));
   }
   ASSIGN_OR_RETURN(auto all, tx.ListTags(caller.account_id, caller.region, resource_id));
   if (all.size() > kMaxTagsPerResource) {
-    return Ec2Error(absl::StatusCode::kInvalidArgument, "TagLimitExceeded",
-                    fmt::format("The maximum number of tags per resource is {}",
-                                kMaxTagsPerResource));
+    return Ec2Error(
+        absl::StatusCode::kInvalidArgument, "TagLimitExceeded",
+        fmt::format("The maximum number of tags per resource is {}", kMaxTagsPerResource));
   }
   return absl::OkStatus();
 }
@@ -168,8 +169,9 @@ absl::StatusOr<json> DescribeTags(store::Tx& tx, const Caller& caller, const jso
     if (filters.Matches(f, {t})) matched.push_back(std::move(t));
   }
   std::string next;
-  auto page = TakePage(std::move(matched), bounds,
-                       [](const store::Tag& t) { return t.resource_id + '\x01' + t.key; }, &next);
+  auto page = TakePage(
+      std::move(matched), bounds,
+      [](const store::Tag& t) { return t.resource_id + '\x01' + t.key; }, &next);
   json out = {{"Tags", json::array()}};
   for (const auto& t : page) {
     out["Tags"].push_back({{"ResourceId", t.resource_id},

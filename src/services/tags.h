@@ -3,10 +3,9 @@
 // values, the reserved "aws:" prefix).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "services/caller.h"
@@ -24,7 +23,7 @@ struct TagInput {
 // The tags from TagSpecifications meant for resource_type. A specification for another type, a
 // repeated type, or an invalid tag is InvalidParameterValue, so nothing is created half-tagged.
 absl::StatusOr<std::vector<TagInput>> TagsFromSpecifications(const nlohmann::json& specs,
-                                                            std::string_view resource_type);
+                                                             std::string_view resource_type);
 
 // Adds or overwrites tags on a resource the caller owns (in the same transaction as its creation
 // when called from a create action).

@@ -13,7 +13,8 @@ absl::StatusOr<bool> Stmt::Step() {
   if ((rc & 0xff) == SQLITE_CONSTRAINT) {
     return absl::AlreadyExistsError(msg);
   }
-  if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) return absl::UnavailableError(msg);
+  if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+    return absl::UnavailableError(msg);
   return absl::InternalError(msg);
 }
 
@@ -29,8 +30,8 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, int busy_t
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   std::unique_ptr<Db> db(new Db(raw));
   if (rc != SQLITE_OK) {
-    return absl::InternalError(
-        fmt::format("Failed to open database {}: {}", path, raw ? sqlite3_errmsg(raw) : "no memory"));
+    return absl::InternalError(fmt::format("Failed to open database {}: {}", path,
+                                           raw ? sqlite3_errmsg(raw) : "no memory"));
   }
   sqlite3_busy_timeout(raw, busy_timeout_ms);
   sqlite3_extended_result_codes(raw, 1);

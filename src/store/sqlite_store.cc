@@ -83,8 +83,9 @@ class SqliteTx : public Tx {
                       name);
   }
   absl::StatusOr<std::vector<Account>> ListAccounts() override {
-    ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT id, name, email, status, created_ms FROM accounts "
-                                          "ORDER BY name"));
+    ASSIGN_OR_RETURN(auto s,
+                     db_->Prepare("SELECT id, name, email, status, created_ms FROM accounts "
+                                  "ORDER BY name"));
     std::vector<Account> out;
     for (;;) {
       ASSIGN_OR_RETURN(bool row, s->Step());
@@ -105,22 +106,27 @@ class SqliteTx : public Tx {
   absl::Status InsertAccessKey(const AccessKey& k) override {
     RETURN_IF_ERROR(CheckWritable());
     ASSIGN_OR_RETURN(auto s, db_->Prepare("INSERT INTO access_keys VALUES (?1, ?2, ?3, ?4, ?5)"));
-    s->Bind(1, k.id).Bind(2, k.account_id).Bind(3, k.sealed_secret).Bind(4, k.status)
+    s->Bind(1, k.id)
+        .Bind(2, k.account_id)
+        .Bind(3, k.sealed_secret)
+        .Bind(4, k.status)
         .Bind(5, k.created_ms);
     return s->Run();
   }
   absl::StatusOr<AccessKey> GetAccessKey(std::string_view id) override {
-    ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT id, account_id, sealed_secret, status, created_ms "
-                                          "FROM access_keys WHERE id = ?1"));
+    ASSIGN_OR_RETURN(auto s,
+                     db_->Prepare("SELECT id, account_id, sealed_secret, status, created_ms "
+                                  "FROM access_keys WHERE id = ?1"));
     s->Bind(1, id);
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) return absl::NotFoundError(fmt::format("Access key {} does not exist", id));
     return ReadKey(*s);
   }
   absl::StatusOr<std::vector<AccessKey>> ListAccessKeys(std::string_view account_id) override {
-    ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT id, account_id, sealed_secret, status, created_ms "
-                                          "FROM access_keys WHERE account_id = ?1 "
-                                          "ORDER BY created_ms, id"));
+    ASSIGN_OR_RETURN(auto s,
+                     db_->Prepare("SELECT id, account_id, sealed_secret, status, created_ms "
+                                  "FROM access_keys WHERE account_id = ?1 "
+                                  "ORDER BY created_ms, id"));
     s->Bind(1, account_id);
     std::vector<AccessKey> out;
     for (;;) {
@@ -147,8 +153,8 @@ class SqliteTx : public Tx {
 
   absl::Status InsertResource(const Resource& r) override {
     RETURN_IF_ERROR(CheckWritable());
-    ASSIGN_OR_RETURN(auto s, db_->Prepare(
-                                 "INSERT INTO resources VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)"));
+    ASSIGN_OR_RETURN(auto s,
+                     db_->Prepare("INSERT INTO resources VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)"));
     s->Bind(1, r.id).Bind(2, r.account_id).Bind(3, r.region).Bind(4, r.type);
     if (r.name.empty()) {
       s->BindNull(5);
@@ -160,10 +166,10 @@ class SqliteTx : public Tx {
   }
   absl::StatusOr<Resource> GetResource(std::string_view account_id, std::string_view region,
                                        std::string_view id) override {
-    ASSIGN_OR_RETURN(auto s, db_->Prepare(
-                                 "SELECT id, account_id, region, type, name, data, version, "
-                                 "created_ms FROM resources WHERE id = ?1 AND account_id = ?2 "
-                                 "AND region = ?3"));
+    ASSIGN_OR_RETURN(auto s,
+                     db_->Prepare("SELECT id, account_id, region, type, name, data, version, "
+                                  "created_ms FROM resources WHERE id = ?1 AND account_id = ?2 "
+                                  "AND region = ?3"));
     s->Bind(1, id).Bind(2, account_id).Bind(3, region);
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) return absl::NotFoundError(fmt::format("Resource {} does not exist", id));
@@ -173,10 +179,10 @@ class SqliteTx : public Tx {
                                                              std::string_view region,
                                                              std::string_view type,
                                                              std::string_view name) override {
-    ASSIGN_OR_RETURN(auto s, db_->Prepare(
-                                 "SELECT id, account_id, region, type, name, data, version, "
-                                 "created_ms FROM resources WHERE account_id = ?1 AND region = ?2 "
-                                 "AND type = ?3 AND name = ?4"));
+    ASSIGN_OR_RETURN(auto s,
+                     db_->Prepare("SELECT id, account_id, region, type, name, data, version, "
+                                  "created_ms FROM resources WHERE account_id = ?1 AND region = ?2 "
+                                  "AND type = ?3 AND name = ?4"));
     s->Bind(1, account_id).Bind(2, region).Bind(3, type).Bind(4, name);
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) return std::optional<Resource>();
@@ -186,10 +192,10 @@ class SqliteTx : public Tx {
   absl::StatusOr<std::vector<Resource>> ListResources(std::string_view account_id,
                                                       std::string_view region,
                                                       std::string_view type) override {
-    ASSIGN_OR_RETURN(auto s, db_->Prepare(
-                                 "SELECT id, account_id, region, type, name, data, version, "
-                                 "created_ms FROM resources WHERE account_id = ?1 AND region = ?2 "
-                                 "AND type = ?3 ORDER BY id"));
+    ASSIGN_OR_RETURN(auto s,
+                     db_->Prepare("SELECT id, account_id, region, type, name, data, version, "
+                                  "created_ms FROM resources WHERE account_id = ?1 AND region = ?2 "
+                                  "AND type = ?3 ORDER BY id"));
     s->Bind(1, account_id).Bind(2, region).Bind(3, type);
     std::vector<Resource> out;
     for (;;) {
@@ -202,9 +208,9 @@ class SqliteTx : public Tx {
   }
   absl::Status UpdateResource(const Resource& r) override {
     RETURN_IF_ERROR(CheckWritable());
-    ASSIGN_OR_RETURN(auto s, db_->Prepare(
-                                 "UPDATE resources SET name = ?4, data = ?5, version = version + 1 "
-                                 "WHERE id = ?1 AND account_id = ?2 AND version = ?3"));
+    ASSIGN_OR_RETURN(
+        auto s, db_->Prepare("UPDATE resources SET name = ?4, data = ?5, version = version + 1 "
+                             "WHERE id = ?1 AND account_id = ?2 AND version = ?3"));
     s->Bind(1, r.id).Bind(2, r.account_id).Bind(3, r.version);
     if (r.name.empty()) {
       s->BindNull(4);
@@ -257,12 +263,15 @@ class SqliteTx : public Tx {
   absl::Status PutTag(std::string_view account_id, std::string_view region,
                       const Tag& tag) override {
     RETURN_IF_ERROR(CheckWritable());
-    ASSIGN_OR_RETURN(auto s, db_->Prepare(
-                                 "INSERT INTO tags VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
-                                 "ON CONFLICT (account_id, region, resource_id, key) "
-                                 "DO UPDATE SET value = excluded.value"));
-    s->Bind(1, account_id).Bind(2, region).Bind(3, tag.resource_id).Bind(4, tag.resource_type)
-        .Bind(5, tag.key).Bind(6, tag.value);
+    ASSIGN_OR_RETURN(auto s, db_->Prepare("INSERT INTO tags VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+                                          "ON CONFLICT (account_id, region, resource_id, key) "
+                                          "DO UPDATE SET value = excluded.value"));
+    s->Bind(1, account_id)
+        .Bind(2, region)
+        .Bind(3, tag.resource_id)
+        .Bind(4, tag.resource_type)
+        .Bind(5, tag.key)
+        .Bind(6, tag.value);
     return s->Run();
   }
   absl::Status DeleteTag(std::string_view account_id, std::string_view region,
@@ -277,10 +286,10 @@ class SqliteTx : public Tx {
   absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotency(std::string_view account_id,
                                                                   std::string_view region,
                                                                   std::string_view token) override {
-    ASSIGN_OR_RETURN(auto s, db_->Prepare(
-                                 "SELECT account_id, region, token, action, params_hash, response, "
-                                 "created_ms FROM idempotency WHERE account_id = ?1 AND region = ?2 "
-                                 "AND token = ?3"));
+    ASSIGN_OR_RETURN(
+        auto s, db_->Prepare("SELECT account_id, region, token, action, params_hash, response, "
+                             "created_ms FROM idempotency WHERE account_id = ?1 AND region = ?2 "
+                             "AND token = ?3"));
     s->Bind(1, account_id).Bind(2, region).Bind(3, token);
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) return std::optional<IdempotencyRecord>();
@@ -289,10 +298,15 @@ class SqliteTx : public Tx {
   }
   absl::Status PutIdempotency(const IdempotencyRecord& r) override {
     RETURN_IF_ERROR(CheckWritable());
-    ASSIGN_OR_RETURN(auto s, db_->Prepare(
-                                 "INSERT INTO idempotency VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-    s->Bind(1, r.account_id).Bind(2, r.region).Bind(3, r.token).Bind(4, r.action)
-        .Bind(5, r.params_hash).Bind(6, r.response).Bind(7, r.created_ms);
+    ASSIGN_OR_RETURN(auto s,
+                     db_->Prepare("INSERT INTO idempotency VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    s->Bind(1, r.account_id)
+        .Bind(2, r.region)
+        .Bind(3, r.token)
+        .Bind(4, r.action)
+        .Bind(5, r.params_hash)
+        .Bind(6, r.response)
+        .Bind(7, r.created_ms);
     return s->Run();
   }
 
@@ -405,8 +419,8 @@ absl::Status Migrate(Db* db) {
   version->reset();
   const int64_t target = SqliteSchemaVersion();
   if (current > target) {
-    return fail(absl::FailedPreconditionError(fmt::format(
-        "Database schema version {} is newer than this build's {}", current, target)));
+    return fail(absl::FailedPreconditionError(
+        fmt::format("Database schema version {} is newer than this build's {}", current, target)));
   }
   for (int64_t v = current; v < target; ++v) {
     if (auto st = db->Exec(kMigrations[v]); !st.ok()) return fail(st);
@@ -429,7 +443,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
     RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode = WAL"));
   }
   RETURN_IF_ERROR(db->Exec(options.synchronous_full ? "PRAGMA synchronous = FULL"
-                                                     : "PRAGMA synchronous = NORMAL"));
+                                                    : "PRAGMA synchronous = NORMAL"));
   RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys = ON"));
   RETURN_IF_ERROR(Migrate(db.get()));
   return std::unique_ptr<Store>(new SqliteStore(path, options, std::move(db)));

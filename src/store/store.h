@@ -9,12 +9,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -32,7 +31,7 @@ struct Account {
 struct AccessKey {
   std::string id;  // "AKIA…"
   std::string account_id;
-  std::string sealed_secret;  // crypto::SecretBox output, never the plain secret
+  std::string sealed_secret;      // crypto::SecretBox output, never the plain secret
   std::string status = "Active";  // "Active" | "Inactive", as IAM names them
   int64_t created_ms = 0;
 };
@@ -87,8 +86,7 @@ class Tx {
   // Resources are always addressed within one account and region: another tenant's id is
   // NotFound exactly like a missing one.
   virtual absl::Status InsertResource(const Resource& resource) = 0;
-  virtual absl::StatusOr<Resource> GetResource(std::string_view account_id,
-                                               std::string_view region,
+  virtual absl::StatusOr<Resource> GetResource(std::string_view account_id, std::string_view region,
                                                std::string_view id) = 0;
   virtual absl::StatusOr<std::optional<Resource>> FindResourceByName(std::string_view account_id,
                                                                      std::string_view region,

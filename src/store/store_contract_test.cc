@@ -47,43 +47,54 @@ class StoreContractTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(StoreContractTest, AccountsAndKeys) {
-  ASSERT_TRUE(store_->Write([](Tx& tx) {
-    if (auto st = tx.InsertAccount({"111122223333", "alice", "a@x", "active", 5}); !st.ok()) return st;
-    return tx.InsertAccessKey({"AKIA1", "111122223333", "v1:sealed", "Active", 6});
-  }).ok());
+  ASSERT_TRUE(
+      store_
+          ->Write([](Tx& tx) {
+            if (auto st = tx.InsertAccount({"111122223333", "alice", "a@x", "active", 5}); !st.ok())
+              return st;
+            return tx.InsertAccessKey({"AKIA1", "111122223333", "v1:sealed", "Active", 6});
+          })
+          .ok());
   // The name is unique.
-  absl::Status dup = store_->Write(
-      [](Tx& tx) { return tx.InsertAccount({"999988887777", "alice", "", "active", 1}); });
+  absl::Status dup = store_->Write([](Tx& tx) {
+    return tx.InsertAccount({"999988887777", "alice", "", "active", 1});
+  });
   EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists);
-  ASSERT_TRUE(store_->Read([](Tx& tx) {
-    auto a = tx.GetAccountByName("alice");
-    EXPECT_TRUE(a.ok());
-    EXPECT_EQ(a->id, "111122223333");
-    auto k = tx.GetAccessKey("AKIA1");
-    EXPECT_TRUE(k.ok());
-    EXPECT_EQ(k->sealed_secret, "v1:sealed");
-    EXPECT_EQ(tx.GetAccessKey("AKIA2").status().code(), absl::StatusCode::kNotFound);
-    EXPECT_EQ(tx.ListAccessKeys("111122223333")->size(), 1u);
-    return absl::OkStatus();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->Read([](Tx& tx) {
+                    auto a = tx.GetAccountByName("alice");
+                    EXPECT_TRUE(a.ok());
+                    EXPECT_EQ(a->id, "111122223333");
+                    auto k = tx.GetAccessKey("AKIA1");
+                    EXPECT_TRUE(k.ok());
+                    EXPECT_EQ(k->sealed_secret, "v1:sealed");
+                    EXPECT_EQ(tx.GetAccessKey("AKIA2").status().code(),
+                              absl::StatusCode::kNotFound);
+                    EXPECT_EQ(tx.ListAccessKeys("111122223333")->size(), 1u);
+                    return absl::OkStatus();
+                  })
+                  .ok());
 }
 
 TEST_P(StoreContractTest, ResourcesAreScopedToAccountAndRegion) {
   ASSERT_TRUE(AddKeyPair("111111111111", "key-1", "k").ok());
   ASSERT_TRUE(AddKeyPair("222222222222", "key-2", "k").ok());  // same name, other tenant
   EXPECT_EQ(AddKeyPair("111111111111", "key-3", "k").code(), absl::StatusCode::kAlreadyExists);
-  ASSERT_TRUE(store_->Read([](Tx& tx) {
-    EXPECT_TRUE(tx.GetResource("111111111111", "eu-west-1", "key-1").ok());
-    EXPECT_EQ(tx.GetResource("222222222222", "eu-west-1", "key-1").status().code(),
-              absl::StatusCode::kNotFound);
-    EXPECT_EQ(tx.GetResource("111111111111", "us-east-1", "key-1").status().code(),
-              absl::StatusCode::kNotFound);
-    auto found = tx.FindResourceByName("222222222222", "eu-west-1", "key-pair", "k");
-    EXPECT_TRUE(found.ok() && found->has_value());
-    EXPECT_EQ((*found)->id, "key-2");
-    EXPECT_EQ(tx.ListResources("111111111111", "eu-west-1", "key-pair")->size(), 1u);
-    return absl::OkStatus();
-  }).ok());
+  ASSERT_TRUE(
+      store_
+          ->Read([](Tx& tx) {
+            EXPECT_TRUE(tx.GetResource("111111111111", "eu-west-1", "key-1").ok());
+            EXPECT_EQ(tx.GetResource("222222222222", "eu-west-1", "key-1").status().code(),
+                      absl::StatusCode::kNotFound);
+            EXPECT_EQ(tx.GetResource("111111111111", "us-east-1", "key-1").status().code(),
+                      absl::StatusCode::kNotFound);
+            auto found = tx.FindResourceByName("222222222222", "eu-west-1", "key-pair", "k");
+            EXPECT_TRUE(found.ok() && found->has_value());
+            EXPECT_EQ((*found)->id, "key-2");
+            EXPECT_EQ(tx.ListResources("111111111111", "eu-west-1", "key-pair")->size(), 1u);
+            return absl::OkStatus();
+          })
+          .ok());
 }
 
 TEST_P(StoreContractTest, FailedWriteRollsBackEverything) {
@@ -93,20 +104,24 @@ TEST_P(StoreContractTest, FailedWriteRollsBackEverything) {
     return absl::InvalidArgumentError("changed my mind");
   });
   EXPECT_FALSE(st.ok());
-  ASSERT_TRUE(store_->Read([](Tx& tx) {
-    EXPECT_EQ(tx.GetResource("111111111111", "eu-west-1", "key-9").status().code(),
-              absl::StatusCode::kNotFound);
-    return absl::OkStatus();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->Read([](Tx& tx) {
+                    EXPECT_EQ(tx.GetResource("111111111111", "eu-west-1", "key-9").status().code(),
+                              absl::StatusCode::kNotFound);
+                    return absl::OkStatus();
+                  })
+                  .ok());
 }
 
 TEST_P(StoreContractTest, UpdatesAreConditionalOnVersion) {
   ASSERT_TRUE(AddKeyPair("111111111111", "key-1", "k").ok());
   Resource r;
-  ASSERT_TRUE(store_->Read([&](Tx& tx) {
-    r = *tx.GetResource("111111111111", "eu-west-1", "key-1");
-    return absl::OkStatus();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->Read([&](Tx& tx) {
+                    r = *tx.GetResource("111111111111", "eu-west-1", "key-1");
+                    return absl::OkStatus();
+                  })
+                  .ok());
   EXPECT_EQ(r.version, 1);
   r.data["x"] = 1;
   ASSERT_TRUE(store_->Write([&](Tx& tx) { return tx.UpdateResource(r); }).ok());
@@ -117,42 +132,63 @@ TEST_P(StoreContractTest, UpdatesAreConditionalOnVersion) {
 
 TEST_P(StoreContractTest, TagsFollowTheirResource) {
   ASSERT_TRUE(AddKeyPair("111111111111", "key-1", "k").ok());
-  ASSERT_TRUE(store_->Write([](Tx& tx) {
-    if (auto s = tx.PutTag("111111111111", "eu-west-1", {"key-1", "key-pair", "Name", "a"}); !s.ok()) return s;
-    if (auto s = tx.PutTag("111111111111", "eu-west-1", {"key-1", "key-pair", "Name", "b"}); !s.ok()) return s;
-    return tx.PutTag("111111111111", "eu-west-1", {"key-1", "key-pair", "env", "dev"});
-  }).ok());
-  ASSERT_TRUE(store_->Read([](Tx& tx) {
-    auto tags = tx.ListTags("111111111111", "eu-west-1", "key-1");
-    EXPECT_EQ(tags->size(), 2u);
-    EXPECT_EQ((*tags)[0].key, "Name");
-    EXPECT_EQ((*tags)[0].value, "b");
-    EXPECT_TRUE(tx.ListTags("222222222222", "eu-west-1", "")->empty());
-    return absl::OkStatus();
-  }).ok());
-  ASSERT_TRUE(store_->Write([](Tx& tx) {
-    return tx.DeleteResource("111111111111", "eu-west-1", "key-1");
-  }).ok());
-  ASSERT_TRUE(store_->Read([](Tx& tx) {
-    EXPECT_TRUE(tx.ListTags("111111111111", "eu-west-1", "")->empty());
-    return absl::OkStatus();
-  }).ok());
+  ASSERT_TRUE(
+      store_
+          ->Write([](Tx& tx) {
+            if (auto s = tx.PutTag("111111111111", "eu-west-1", {"key-1", "key-pair", "Name", "a"});
+                !s.ok())
+              return s;
+            if (auto s = tx.PutTag("111111111111", "eu-west-1", {"key-1", "key-pair", "Name", "b"});
+                !s.ok())
+              return s;
+            return tx.PutTag("111111111111", "eu-west-1", {"key-1", "key-pair", "env", "dev"});
+          })
+          .ok());
+  ASSERT_TRUE(store_
+                  ->Read([](Tx& tx) {
+                    auto tags = tx.ListTags("111111111111", "eu-west-1", "key-1");
+                    EXPECT_EQ(tags->size(), 2u);
+                    EXPECT_EQ((*tags)[0].key, "Name");
+                    EXPECT_EQ((*tags)[0].value, "b");
+                    EXPECT_TRUE(tx.ListTags("222222222222", "eu-west-1", "")->empty());
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  ASSERT_TRUE(
+      store_->Write([](Tx& tx) { return tx.DeleteResource("111111111111", "eu-west-1", "key-1"); })
+          .ok());
+  ASSERT_TRUE(store_
+                  ->Read([](Tx& tx) {
+                    EXPECT_TRUE(tx.ListTags("111111111111", "eu-west-1", "")->empty());
+                    return absl::OkStatus();
+                  })
+                  .ok());
 }
 
 TEST_P(StoreContractTest, IdempotencyRecords) {
-  ASSERT_TRUE(store_->Write([](Tx& tx) {
-    return tx.PutIdempotency({"111111111111", "eu-west-1", "tok", "RunInstances", "h", "<x/>", 1});
-  }).ok());
-  EXPECT_EQ(store_->Write([](Tx& tx) {
-    return tx.PutIdempotency({"111111111111", "eu-west-1", "tok", "RunInstances", "h2", "<y/>", 2});
-  }).code(), absl::StatusCode::kAlreadyExists);
-  ASSERT_TRUE(store_->Read([](Tx& tx) {
-    auto r = tx.GetIdempotency("111111111111", "eu-west-1", "tok");
-    EXPECT_TRUE(r.ok() && r->has_value());
-    EXPECT_EQ((*r)->response, "<x/>");
-    EXPECT_FALSE(tx.GetIdempotency("222222222222", "eu-west-1", "tok")->has_value());
-    return absl::OkStatus();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->Write([](Tx& tx) {
+                    return tx.PutIdempotency(
+                        {"111111111111", "eu-west-1", "tok", "RunInstances", "h", "<x/>", 1});
+                  })
+                  .ok());
+  EXPECT_EQ(store_
+                ->Write([](Tx& tx) {
+                  return tx.PutIdempotency(
+                      {"111111111111", "eu-west-1", "tok", "RunInstances", "h2", "<y/>", 2});
+                })
+                .code(),
+            absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(store_
+                  ->Read([](Tx& tx) {
+                    auto r = tx.GetIdempotency("111111111111", "eu-west-1", "tok");
+                    EXPECT_TRUE(r.ok() && r->has_value());
+                    EXPECT_EQ((*r)->response, "<x/>");
+                    EXPECT_FALSE(
+                        tx.GetIdempotency("222222222222", "eu-west-1", "tok")->has_value());
+                    return absl::OkStatus();
+                  })
+                  .ok());
 }
 
 TEST_P(StoreContractTest, ConcurrentWritersAllLand) {
@@ -163,16 +199,24 @@ TEST_P(StoreContractTest, ConcurrentWritersAllLand) {
       for (int i = 0; i < 25; ++i) {
         std::string id = "key-" + std::to_string(t) + "-" + std::to_string(i);
         if (!AddKeyPair("111111111111", id, id).ok()) ++failures;
-        if (!store_->Read([](Tx& tx) { return tx.ListResources("111111111111", "eu-west-1", "key-pair").status(); }).ok()) ++failures;
+        if (!store_
+                 ->Read([](Tx& tx) {
+                   return tx.ListResources("111111111111", "eu-west-1", "key-pair").status();
+                 })
+                 .ok())
+          ++failures;
       }
     });
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
-  ASSERT_TRUE(store_->Read([](Tx& tx) {
-    EXPECT_EQ(tx.ListResources("111111111111", "eu-west-1", "key-pair")->size(), 100u);
-    return absl::OkStatus();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->Read([](Tx& tx) {
+                    EXPECT_EQ(tx.ListResources("111111111111", "eu-west-1", "key-pair")->size(),
+                              100u);
+                    return absl::OkStatus();
+                  })
+                  .ok());
 }
 
 TEST(SqliteStoreTest, ReopenKeepsDataAndSchemaVersion) {
@@ -183,8 +227,9 @@ TEST(SqliteStoreTest, ReopenKeepsDataAndSchemaVersion) {
     auto s = OpenSqliteStore(path);
     ASSERT_TRUE(s.ok());
     ASSERT_TRUE((*s)->Write([](Tx& tx) {
-      return tx.InsertAccount({"111122223333", "bob", "", "active", 1});
-    }).ok());
+                      return tx.InsertAccount({"111122223333", "bob", "", "active", 1});
+                    })
+                    .ok());
   }
   auto s = OpenSqliteStore(path);
   ASSERT_TRUE(s.ok()) << s.status();

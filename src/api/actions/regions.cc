@@ -8,19 +8,17 @@ namespace kumo::api {
 using nlohmann::json;
 
 void RegisterRegionActions(ActionTable& t) {
-  t["DescribeRegions"] = {[](ActionContext& ctx, const json& in) {
-                            return ctx.deps().regions->DescribeRegions(in);
-                          },
-                          false};
+  t["DescribeRegions"] = {
+      [](ActionContext& ctx, const json& in) { return ctx.deps().regions->DescribeRegions(in); },
+      false};
   t["DescribeAvailabilityZones"] = {[](ActionContext& ctx, const json& in) {
                                       return ctx.deps().regions->DescribeAvailabilityZones(
                                           ctx.caller(), in);
                                     },
                                     false};
-  t["DescribeAccountAttributes"] = {[](ActionContext& ctx, const json& in) {
-                                      return services::DescribeAccountAttributes(in);
-                                    },
-                                    false};
+  t["DescribeAccountAttributes"] = {
+      [](ActionContext& ctx, const json& in) { return services::DescribeAccountAttributes(in); },
+      false};
 }
 
 }  // namespace kumo::api
