@@ -39,6 +39,9 @@ else
   echo "clang++ not found: fuzzers skipped"
 fi
 
+step "formatting (clang-format, Google base)"
+git ls-files 'src/*.cc' 'src/*.h' 'fuzz/*.cc' 'bench/*.cc' | xargs clang-format --dry-run --Werror
+
 step "EC2 model and coverage table match botocore"
 /usr/bin/python3 tools/gen_ec2_model.py --check
 
