@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Builds kumod and kumo into build/bin (or $KUMO_BUILD_DIR/bin).
+# Builds kumod, kumo and the unit tests into build/bin (or $KUMO_BUILD_DIR/bin); install.sh and
+# test.sh share this one build, so installing then testing compiles once.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${KUMO_BUILD_DIR:-$root/build}
-cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=${KUMO_BUILD_TYPE:-RelWithDebInfo} "$@" >/dev/null
+# Flags are explicit so a cache left by another configuration cannot turn the tests off.
+cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKUMO_TESTS=ON \
+  -DKUMO_BENCH=ON -DKUMO_SANITIZE=OFF -DKUMO_FUZZ=OFF "$@" >/dev/null
 ninja -C "$dir"

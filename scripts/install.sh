@@ -11,7 +11,7 @@ region=${KUMO_REGION:-eu-west-1}
 
 [ "$(id -u)" = 0 ] || { echo "kumo: install.sh must run as root" >&2; exit 1; }
 "$root/scripts/deps.sh"
-KUMO_BUILD_TYPE=Release "$root/scripts/build.sh" -DKUMO_TESTS=OFF -DKUMO_BENCH=OFF
+"$root/scripts/build.sh"
 
 if [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; then
   install -m 0755 "$root/build/bin/kumod" "$root/build/bin/kumo" /usr/local/bin/
