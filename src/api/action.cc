@@ -63,6 +63,20 @@ absl::StatusOr<nlohmann::json> ActionContext::Read(const WriteFn& fn) {
   return result;
 }
 
+ActionSpec ReadAction(TxServiceFn fn) {
+  return {[fn](ActionContext& ctx, const nlohmann::json& in) {
+            return ctx.Read([&](store::Tx& tx) { return fn(tx, ctx.caller(), in); });
+          },
+          false};
+}
+
+ActionSpec WriteAction(TxServiceFn fn) {
+  return {[fn](ActionContext& ctx, const nlohmann::json& in) {
+            return ctx.Write([&](store::Tx& tx) { return fn(tx, ctx.caller(), in); });
+          },
+          true};
+}
+
 ActionTable AllActions() {
   ActionTable t;
   RegisterKeyPairActions(t);

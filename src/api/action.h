@@ -70,6 +70,12 @@ struct ActionSpec {
 
 using ActionTable = std::map<std::string, ActionSpec, std::less<>>;
 
+// Most actions are one service call inside one transaction; these build their specs.
+using TxServiceFn = absl::StatusOr<nlohmann::json> (*)(store::Tx&, const services::Caller&,
+                                                       const nlohmann::json&);
+ActionSpec ReadAction(TxServiceFn fn);
+ActionSpec WriteAction(TxServiceFn fn);
+
 // One registration function per action family (api/actions/*.cc).
 void RegisterKeyPairActions(ActionTable& table);
 void RegisterTagActions(ActionTable& table);

@@ -52,23 +52,34 @@ pid_t ReadPid(const Globals& g) {
   return 0;
 }
 
+// GET /healthz with a 2 s deadline on each step. tcp_stream's timeouts apply to asynchronous
+// operations only, so the exchange is asynchronous: a listener that accepts but never answers (a
+// stopped kumod, another program on the port) must not hang `daemon start` or `daemon status`.
 bool Healthy(const std::string& host, const std::string& port) {
-  try {
-    asio::io_context ioc;
-    asio::ip::tcp::resolver resolver(ioc);
-    beast::tcp_stream stream(ioc);
+  asio::io_context ioc;
+  asio::ip::tcp::resolver resolver(ioc);
+  beast::error_code ec;
+  auto endpoints = resolver.resolve(host, port, ec);
+  if (ec) return false;
+  beast::tcp_stream stream(ioc);
+  http::request<http::empty_body> req{http::verb::get, "/healthz", 11};
+  req.set(http::field::host, host);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  bool ok = false;
+  stream.expires_after(std::chrono::seconds(2));
+  stream.async_connect(endpoints, [&](beast::error_code ec, const auto&) {
+    if (ec) return;
     stream.expires_after(std::chrono::seconds(2));
-    stream.connect(resolver.resolve(host, port));
-    http::request<http::empty_body> req{http::verb::get, "/healthz", 11};
-    req.set(http::field::host, host);
-    http::write(stream, req);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    return res.result_int() == 200;
-  } catch (const std::exception&) {
-    return false;
-  }
+    http::async_write(stream, req, [&](beast::error_code ec, size_t) {
+      if (ec) return;
+      stream.expires_after(std::chrono::seconds(2));
+      http::async_read(stream, buffer, res,
+                       [&](beast::error_code ec, size_t) { ok = !ec && res.result_int() == 200; });
+    });
+  });
+  ioc.run();
+  return ok;
 }
 
 std::pair<std::string, std::string> SplitListen(const std::string& listen) {

@@ -12,6 +12,10 @@ namespace {
 
 using nlohmann::json;
 
+absl::Status TagStatus(store::Tx& tx, const Caller& c, const json& in) {
+  return CreateTags(tx, c, in).status();
+}
+
 class KeyPairsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -92,7 +96,7 @@ TEST_F(KeyPairsTest, TenantsNeverSeeEachOther) {
   // Bob cannot tag or delete Alice's key by id.
   EXPECT_EQ(store_
                 ->Write([&](store::Tx& tx) {
-                  return CreateTags(
+                  return TagStatus(
                       tx, bob_, {{"Resources", {id}}, {"Tags", {{{"Key", "a"}, {"Value", "b"}}}}});
                 })
                 .code(),
@@ -128,19 +132,19 @@ TEST_F(KeyPairsTest, TagLimits) {
   json tags = json::array();
   for (int i = 0; i < 51; ++i) tags.push_back({{"Key", "k" + std::to_string(i)}, {"Value", "v"}});
   absl::Status st = store_->Write([&](store::Tx& tx) {
-    return CreateTags(tx, alice_, {{"Resources", {id}}, {"Tags", tags}});
+    return TagStatus(tx, alice_, {{"Resources", {id}}, {"Tags", tags}});
   });
   EXPECT_FALSE(st.ok());
   EXPECT_FALSE(store_
                    ->Write([&](store::Tx& tx) {
-                     return CreateTags(
+                     return TagStatus(
                          tx, alice_,
                          {{"Resources", {id}}, {"Tags", {{{"Key", "aws:x"}, {"Value", "v"}}}}});
                    })
                    .ok());
   EXPECT_FALSE(store_
                    ->Write([&](store::Tx& tx) {
-                     return CreateTags(
+                     return TagStatus(
                          tx, alice_,
                          {{"Resources", {"bogus"}}, {"Tags", {{{"Key", "x"}, {"Value", "v"}}}}});
                    })

@@ -107,7 +107,7 @@ absl::Status ApplyTags(store::Tx& tx, const Caller& caller, const std::string& r
   return absl::OkStatus();
 }
 
-absl::Status CreateTags(store::Tx& tx, const Caller& caller, const json& input) {
+absl::StatusOr<json> CreateTags(store::Tx& tx, const Caller& caller, const json& input) {
   ASSIGN_OR_RETURN(auto tags, ParseTags(input.value("Tags", json())));
   for (const auto& id : input.at("Resources")) {
     const std::string& rid = id.get_ref<const std::string&>();
@@ -116,10 +116,10 @@ absl::Status CreateTags(store::Tx& tx, const Caller& caller, const json& input) 
     if (!r.ok()) return r.status();
     RETURN_IF_ERROR(ApplyTags(tx, caller, rid, r->type, tags));
   }
-  return absl::OkStatus();
+  return json{{"Return", true}};
 }
 
-absl::Status DeleteTags(store::Tx& tx, const Caller& caller, const json& input) {
+absl::StatusOr<json> DeleteTags(store::Tx& tx, const Caller& caller, const json& input) {
   // A Tag without Value deletes the key whatever its value; with Value (even "") only on a match.
   struct Deletion {
     std::string key;
@@ -148,7 +148,7 @@ absl::Status DeleteTags(store::Tx& tx, const Caller& caller, const json& input) 
       if (remove) RETURN_IF_ERROR(tx.DeleteTag(caller.account_id, caller.region, rid, tag.key));
     }
   }
-  return absl::OkStatus();
+  return json{{"Return", true}};
 }
 
 absl::StatusOr<json> DescribeTags(store::Tx& tx, const Caller& caller, const json& input) {

@@ -33,8 +33,11 @@ absl::Status ApplyTags(store::Tx& tx, const Caller& caller, const std::string& r
 // The EC2 NotFound error for a missing resource of the id's type ("InvalidKeyPair.NotFound").
 absl::Status ResourceNotFound(std::string_view id);
 
-absl::Status CreateTags(store::Tx& tx, const Caller& caller, const nlohmann::json& input);
-absl::Status DeleteTags(store::Tx& tx, const Caller& caller, const nlohmann::json& input);
+// Both answer {"Return": true}.
+absl::StatusOr<nlohmann::json> CreateTags(store::Tx& tx, const Caller& caller,
+                                          const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> DeleteTags(store::Tx& tx, const Caller& caller,
+                                          const nlohmann::json& input);
 absl::StatusOr<nlohmann::json> DescribeTags(store::Tx& tx, const Caller& caller,
                                             const nlohmann::json& input);
 

@@ -65,6 +65,18 @@ CREATE TABLE idempotency (
 )sql",
 };
 
+// Steps s to the end, turning each row into a T.
+template <typename T, typename ReadFn>
+absl::StatusOr<std::vector<T>> Collect(Stmt& s, ReadFn read) {
+  std::vector<T> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    ASSIGN_OR_RETURN(T item, read(s));
+    out.push_back(std::move(item));
+  }
+}
+
 class SqliteTx : public Tx {
  public:
   SqliteTx(Db* db, bool writable) : db_(db), writable_(writable) {}
@@ -86,13 +98,8 @@ class SqliteTx : public Tx {
     ASSIGN_OR_RETURN(auto s,
                      db_->Prepare("SELECT id, name, email, status, created_ms FROM accounts "
                                   "ORDER BY name"));
-    std::vector<Account> out;
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
-      out.push_back(ReadAccount(*s));
-    }
-    return out;
+    return Collect<Account>(
+        *s, [](const Stmt& r) -> absl::StatusOr<Account> { return ReadAccount(r); });
   }
   absl::Status UpdateAccount(const Account& a) override {
     RETURN_IF_ERROR(CheckWritable());
@@ -128,13 +135,8 @@ class SqliteTx : public Tx {
                                   "FROM access_keys WHERE account_id = ?1 "
                                   "ORDER BY created_ms, id"));
     s->Bind(1, account_id);
-    std::vector<AccessKey> out;
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
-      out.push_back(ReadKey(*s));
-    }
-    return out;
+    return Collect<AccessKey>(
+        *s, [](const Stmt& r) -> absl::StatusOr<AccessKey> { return ReadKey(r); });
   }
   absl::Status UpdateAccessKey(const AccessKey& k) override {
     RETURN_IF_ERROR(CheckWritable());
@@ -197,14 +199,7 @@ class SqliteTx : public Tx {
                                   "created_ms FROM resources WHERE account_id = ?1 AND region = ?2 "
                                   "AND type = ?3 ORDER BY id"));
     s->Bind(1, account_id).Bind(2, region).Bind(3, type);
-    std::vector<Resource> out;
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
-      ASSIGN_OR_RETURN(Resource r, ReadResource(*s));
-      out.push_back(std::move(r));
-    }
-    return out;
+    return Collect<Resource>(*s, ReadResource);
   }
   absl::Status UpdateResource(const Resource& r) override {
     RETURN_IF_ERROR(CheckWritable());
@@ -252,13 +247,9 @@ class SqliteTx : public Tx {
                                        "ORDER BY key"));
       s->Bind(1, account_id).Bind(2, region).Bind(3, resource_id);
     }
-    std::vector<Tag> out;
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
-      out.push_back(Tag{s->Text(0), s->Text(1), s->Text(2), s->Text(3)});
-    }
-    return out;
+    return Collect<Tag>(*s, [](const Stmt& r) -> absl::StatusOr<Tag> {
+      return Tag{r.Text(0), r.Text(1), r.Text(2), r.Text(3)};
+    });
   }
   absl::Status PutTag(std::string_view account_id, std::string_view region,
                       const Tag& tag) override {

@@ -6,29 +6,10 @@
 
 namespace kumo::api {
 
-using nlohmann::json;
-
 void RegisterTagActions(ActionTable& t) {
-  t["CreateTags"] = {[](ActionContext& ctx, const json& in) {
-                       return ctx.Write([&](store::Tx& tx) -> absl::StatusOr<json> {
-                         RETURN_IF_ERROR(services::CreateTags(tx, ctx.caller(), in));
-                         return json{{"Return", true}};
-                       });
-                     },
-                     true};
-  t["DeleteTags"] = {[](ActionContext& ctx, const json& in) {
-                       return ctx.Write([&](store::Tx& tx) -> absl::StatusOr<json> {
-                         RETURN_IF_ERROR(services::DeleteTags(tx, ctx.caller(), in));
-                         return json{{"Return", true}};
-                       });
-                     },
-                     true};
-  t["DescribeTags"] = {[](ActionContext& ctx, const json& in) {
-                         return ctx.Read([&](store::Tx& tx) {
-                           return services::DescribeTags(tx, ctx.caller(), in);
-                         });
-                       },
-                       false};
+  t["CreateTags"] = WriteAction(services::CreateTags);
+  t["DeleteTags"] = WriteAction(services::DeleteTags);
+  t["DescribeTags"] = ReadAction(services::DescribeTags);
 }
 
 }  // namespace kumo::api
