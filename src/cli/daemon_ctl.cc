@@ -115,10 +115,18 @@ int Supervise(const Globals& g, const std::vector<std::string>& kumod_args) {
       execv(kumod.c_str(), argv.data());
       _exit(127);
     }
+    // Polling rather than a blocking waitpid: a SIGTERM that lands between a check of g_stop and
+    // the blocking call would otherwise never be forwarded.
     int status = 0;
-    while (waitpid(child, &status, 0) < 0) {
-      if (errno != EINTR) break;
-      if (g_stop) kill(child, SIGTERM);
+    bool forwarded = false;
+    for (;;) {
+      pid_t r = waitpid(child, &status, WNOHANG);
+      if (r == child || (r < 0 && errno != EINTR)) break;
+      if (g_stop && !forwarded) {
+        kill(child, SIGTERM);
+        forwarded = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     if (g_stop) break;
     std::cerr << "kumo supervisor: kumod exited (status " << status << "), restarting in "
@@ -131,6 +139,27 @@ int Supervise(const Globals& g, const std::vector<std::string>& kumod_args) {
   }
   unlink(PidFile(g).c_str());
   return 0;
+}
+
+// SIGTERM to the supervisor (which forwards it to kumod), then wait for it to go.
+bool StopSupervisor(const Globals& g, int timeout_s) {
+  pid_t pid = ReadPid(g);
+  if (!pid) return true;
+  kill(pid, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (kill(pid, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return kill(pid, 0) != 0;
+}
+
+bool WaitHealthy(const std::string& host, const std::string& port, int timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (Healthy(host, port)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
 }
 
 bool SystemdManaged() {
@@ -166,9 +195,19 @@ void AddDaemonCommands(CLI::App& app, Globals& g) {
     }
     if (auto st = daemon::MakeDirs(g.data_dir); !st.ok()) Fail(std::string(st.message()));
     auto [host, port] = SplitListen(listen);
-    if (pid_t pid = ReadPid(g)) {
-      std::cout << json{{"Status", "running"}, {"Pid", pid}}.dump() << std::endl;
-      return;
+    auto report = [&] {
+      std::cout << json{{"Status", "running"},
+                        {"Endpoint", "http://" + listen},
+                        {"Pid", ReadPid(g)},
+                        {"Log", LogFile(g)}}
+                       .dump()
+                << std::endl;
+    };
+    if (ReadPid(g)) {
+      // Already supervised: running only if it also answers.
+      if (WaitHealthy(host, port, wait_s)) return report();
+      Fail("kumod is supervised (pid file " + PidFile(g) + ") but not answering on " + listen +
+           "; see " + LogFile(g));
     }
     pid_t child = fork();
     if (child < 0) Fail("fork failed");
@@ -186,19 +225,9 @@ void AddDaemonCommands(CLI::App& app, Globals& g) {
       _exit(Supervise(g, kumod_args()));
     }
     waitpid(child, nullptr, 0);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (Healthy(host, port)) {
-        std::cout << json{{"Status", "running"},
-                          {"Endpoint", "http://" + listen},
-                          {"Pid", ReadPid(g)},
-                          {"Log", LogFile(g)}}
-                         .dump()
-                  << std::endl;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    if (WaitHealthy(host, port, wait_s)) return report();
+    // Leave nothing behind that would keep restarting a daemon that cannot start.
+    StopSupervisor(g, 30);
     Fail("kumod did not start serving within " + std::to_string(wait_s) + "s; see " + LogFile(g));
   });
 
@@ -231,16 +260,7 @@ void AddDaemonCommands(CLI::App& app, Globals& g) {
   d->add_subcommand("stop", "Stop kumod and its supervisor")->callback([&g] {
     if (SystemdManaged()) std::exit(system("systemctl stop kumod") == 0 ? 0 : 1);
     pid_t pid = ReadPid(g);
-    if (!pid) {
-      std::cout << json{{"Status", "stopped"}}.dump() << std::endl;
-      return;
-    }
-    kill(pid, SIGTERM);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (kill(pid, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (kill(pid, 0) == 0) Fail("kumod supervisor " + std::to_string(pid) + " did not stop");
+    if (!StopSupervisor(g, 30)) Fail("kumod supervisor " + std::to_string(pid) + " did not stop");
     std::cout << json{{"Status", "stopped"}}.dump() << std::endl;
   });
 }
