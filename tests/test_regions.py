@@ -100,7 +100,8 @@ def test_describe_account_attributes_cli(account, aws):
     attrs = {a["AttributeName"]: [v["AttributeValue"] for v in a["AttributeValues"]]
              for a in out["AccountAttributes"]}
     assert attrs["supported-platforms"] == ["VPC"]
-    assert attrs["default-vpc"] == ["none"]
+    (default_vpc,) = attrs["default-vpc"]
+    assert default_vpc.startswith("vpc-")
 
     rc, out, err = aws(account, "ec2", "describe-account-attributes", "--attribute-names",
                        "default-vpc")

@@ -82,6 +82,8 @@ ActionTable AllActions() {
   RegisterKeyPairActions(t);
   RegisterTagActions(t);
   RegisterRegionActions(t);
+  RegisterVpcActions(t);
+  RegisterSecurityGroupActions(t);
   return t;
 }
 

@@ -13,7 +13,9 @@
 #include "common/ids.h"
 #include "services/accounts.h"
 #include "services/caller.h"
+#include "services/instance_types.h"
 #include "services/regions.h"
+#include "services/vpcs.h"
 #include "store/store.h"
 
 namespace kumo::api {
@@ -26,6 +28,8 @@ struct Deps {
   IdGenerator* ids;
   const Clock* clock;
   const Ec2Model* model;
+  services::DefaultNetwork* network;
+  const services::InstanceTypeCatalog* catalog;
 };
 
 class ActionContext {
@@ -80,6 +84,8 @@ ActionSpec WriteAction(TxServiceFn fn);
 void RegisterKeyPairActions(ActionTable& table);
 void RegisterTagActions(ActionTable& table);
 void RegisterRegionActions(ActionTable& table);
+void RegisterVpcActions(ActionTable& table);
+void RegisterSecurityGroupActions(ActionTable& table);
 
 ActionTable AllActions();
 

@@ -166,6 +166,10 @@ absl::StatusOr<HttpResponse> Ec2Api::HandleAuthenticated(const auth::HttpRequest
                     "You are not authorized to perform this operation.");
   }
 
+  services::Caller caller{cred->account.id, sig.credential.region, request_id, deps_.clock->Now()};
+  // Every account has its default VPC, subnets and security group in every region it uses.
+  if (deps_.network) RETURN_IF_ERROR(deps_.network->Ensure(caller));
+
   std::string token = input.value("ClientToken", "");
   if (token.size() > 64) {
     return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidParameterValue",

@@ -24,8 +24,11 @@ class Ec2ApiTest : public ::testing::Test {
   void SetUp() override {
     store_ = std::move(*store::OpenSqliteStore(":memory:"));
     accounts_ = std::make_unique<services::Accounts>(*store_, box_, ids_, clock_);
-    api_ = std::make_unique<Ec2Api>(
-        Deps{store_.get(), accounts_.get(), &regions_, &ids_, &clock_, &Ec2Model::Embedded()});
+    network_ = std::make_unique<services::DefaultNetwork>(*store_, regions_, ids_);
+    catalog_ = std::move(
+        *services::InstanceTypeCatalog::FromJson(services::InstanceTypeCatalog::EmbeddedJson()));
+    api_ = std::make_unique<Ec2Api>(Deps{store_.get(), accounts_.get(), &regions_, &ids_, &clock_,
+                                         &Ec2Model::Embedded(), network_.get(), catalog_.get()});
     auto alice = accounts_->Create("alice", "a@example.com", "");
     ASSERT_TRUE(alice.ok()) << alice.status();
     alice_ = *alice;
@@ -56,6 +59,8 @@ class Ec2ApiTest : public ::testing::Test {
   services::Regions regions_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<services::Accounts> accounts_;
+  std::unique_ptr<services::DefaultNetwork> network_;
+  std::unique_ptr<services::InstanceTypeCatalog> catalog_;
   std::unique_ptr<Ec2Api> api_;
   services::Accounts::NewKey alice_;
   std::vector<std::pair<std::string, std::string>> headers_store_;
@@ -156,7 +161,8 @@ TEST_F(Ec2ApiTest, StsGetCallerIdentity) {
 }
 
 TEST_F(Ec2ApiTest, ClientTokenReplaysAndDetectsMismatch) {
-  Deps deps{store_.get(), accounts_.get(), &regions_, &ids_, &clock_, &Ec2Model::Embedded()};
+  Deps deps{store_.get(), accounts_.get(),       &regions_,      &ids_,
+            &clock_,      &Ec2Model::Embedded(), network_.get(), catalog_.get()};
   services::Caller caller{alice_.account.id, "eu-west-1", "req-1", clock_.Now()};
   int calls = 0;
   auto fn = [&](store::Tx&) -> absl::StatusOr<json> {

@@ -137,6 +137,13 @@ class Decoder {
         return InvalidParameterValue(
             fmt::format("Invalid value '{}' for {}: not an integer", value, path));
       }
+      // The model's bounds (MaxResults shapes carry them) are EC2's own.
+      if ((shape.contains("min") && n < shape["min"].get<int64_t>()) ||
+          (shape.contains("max") && n > shape["max"].get<int64_t>())) {
+        return InvalidParameterValue(fmt::format(
+            "Value ( {} ) for parameter {} is invalid. Expecting a value between {} and {}", n,
+            path, shape.value("min", int64_t(INT32_MIN)), shape.value("max", int64_t(INT32_MAX))));
+      }
       return json(n);
     }
     if (type == "boolean") {

@@ -22,7 +22,9 @@
 #include "common/status_macros.h"
 #include "crypto/secretbox.h"
 #include "services/accounts.h"
+#include "services/instance_types.h"
 #include "services/regions.h"
+#include "services/vpcs.h"
 #include "store/sqlite_store.h"
 
 namespace kumo::daemon {
@@ -59,6 +61,8 @@ absl::Status Run(const Options& opts) {
 
   std::vector<std::string> regions =
       opts.regions.empty() ? std::vector<std::string>{"eu-west-1"} : opts.regions;
+  ASSIGN_OR_RETURN(auto catalog,
+                   services::InstanceTypeCatalog::Load(DataDir::InstanceTypes(opts.data_dir)));
   SystemClock clock;
   RandomIdGenerator ids;
   services::Accounts accounts(*store, box, ids, clock);
@@ -80,8 +84,10 @@ absl::Status Run(const Options& opts) {
     endpoint_host = fmt::format("{}:{}", opts.listen_host, server->port());
   }
   region_set = std::make_unique<services::Regions>(regions, endpoint_host);
+  services::DefaultNetwork network(*store, *region_set, ids);
   api = std::make_unique<api::Ec2Api>(api::Deps{store.get(), &accounts, region_set.get(), &ids,
-                                                &clock, &api::Ec2Model::Embedded()});
+                                                &clock, &api::Ec2Model::Embedded(), &network,
+                                                catalog.get()});
 
   nlohmann::json info = {
       {"endpoint", "http://" + endpoint_host}, {"regions", regions}, {"pid", getpid()}};

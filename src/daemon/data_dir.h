@@ -7,6 +7,7 @@
 //     daemon-id               6 hex digits prefixing this daemon's host-side names
 //     kumod.json              endpoint, regions and pid of the running daemon
 //     kumod.pid, kumod.log    written by `kumo daemon start`
+//     instance-types.json     optional: the operator's instance-type catalog
 #pragma once
 
 #include <string>
@@ -22,6 +23,7 @@ struct DataDir {
   static std::string OperatorCredentials(const std::string& dir) { return dir + "/operator.json"; }
   static std::string DaemonId(const std::string& dir) { return dir + "/daemon-id"; }
   static std::string RuntimeInfo(const std::string& dir) { return dir + "/kumod.json"; }
+  static std::string InstanceTypes(const std::string& dir) { return dir + "/instance-types.json"; }
 };
 
 // Creates the data directory if missing, its secret key, daemon id and operator credentials on

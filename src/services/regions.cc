@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "services/filters.h"
+#include "services/vpcs.h"
 
 namespace kumo::services {
 
@@ -137,10 +138,11 @@ absl::StatusOr<json> Regions::DescribeAvailabilityZones(const Caller& caller,
   return out;
 }
 
-absl::StatusOr<json> DescribeAccountAttributes(const json& input) {
-  // default-vpc becomes the account's default VPC id once VPCs exist (instances issue).
-  static const std::vector<std::pair<std::string, std::vector<std::string>>> kAttributes = {
-      {"supported-platforms", {"VPC"}}, {"default-vpc", {"none"}},
+absl::StatusOr<json> DescribeAccountAttributes(store::Tx& tx, const Caller& caller,
+                                               const json& input) {
+  auto vpc = DefaultVpcId(tx, caller);
+  const std::vector<std::pair<std::string, std::vector<std::string>>> kAttributes = {
+      {"supported-platforms", {"VPC"}}, {"default-vpc", {vpc.ok() ? *vpc : std::string("none")}},
       {"max-instances", {"20"}},        {"vpc-max-security-groups-per-interface", {"5"}},
       {"max-elastic-ips", {"5"}},       {"vpc-max-elastic-ips", {"5"}},
   };

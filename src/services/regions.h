@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "services/caller.h"
+#include "store/store.h"
 
 namespace kumo::services {
 
@@ -32,6 +33,7 @@ class Regions {
   std::string endpoint_host_;
 };
 
-absl::StatusOr<nlohmann::json> DescribeAccountAttributes(const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> DescribeAccountAttributes(store::Tx& tx, const Caller& caller,
+                                                         const nlohmann::json& input);
 
 }  // namespace kumo::services

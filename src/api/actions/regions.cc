@@ -16,9 +16,7 @@ void RegisterRegionActions(ActionTable& t) {
                                           ctx.caller(), in);
                                     },
                                     false};
-  t["DescribeAccountAttributes"] = {
-      [](ActionContext& ctx, const json& in) { return services::DescribeAccountAttributes(in); },
-      false};
+  t["DescribeAccountAttributes"] = ReadAction(services::DescribeAccountAttributes);
 }
 
 }  // namespace kumo::api

@@ -1,0 +1,50 @@
+// CreateSecurityGroup, DeleteSecurityGroup, DescribeSecurityGroups, DescribeSecurityGroupRules,
+// Authorize/RevokeSecurityGroupIngress/Egress.
+#include "services/security_groups.h"
+
+#include "api/action.h"
+
+namespace kumo::api {
+namespace {
+
+using nlohmann::json;
+
+ActionSpec Authorize(bool egress) {
+  return {[egress](ActionContext& ctx, const json& in) {
+            return ctx.Write([&](store::Tx& tx) {
+              return services::AuthorizeSecurityGroupRules(tx, ctx.caller(), *ctx.deps().ids, in,
+                                                           egress);
+            });
+          },
+          true};
+}
+
+ActionSpec Revoke(bool egress) {
+  return {[egress](ActionContext& ctx, const json& in) {
+            return ctx.Write([&](store::Tx& tx) {
+              return services::RevokeSecurityGroupRules(tx, ctx.caller(), in, egress);
+            });
+          },
+          true};
+}
+
+}  // namespace
+
+void RegisterSecurityGroupActions(ActionTable& t) {
+  t["CreateSecurityGroup"] = {[](ActionContext& ctx, const json& in) {
+                                return ctx.Write([&](store::Tx& tx) {
+                                  return services::CreateSecurityGroup(tx, ctx.caller(),
+                                                                       *ctx.deps().ids, in);
+                                });
+                              },
+                              true};
+  t["DeleteSecurityGroup"] = WriteAction(services::DeleteSecurityGroup);
+  t["DescribeSecurityGroups"] = ReadAction(services::DescribeSecurityGroups);
+  t["DescribeSecurityGroupRules"] = ReadAction(services::DescribeSecurityGroupRules);
+  t["AuthorizeSecurityGroupIngress"] = Authorize(false);
+  t["AuthorizeSecurityGroupEgress"] = Authorize(true);
+  t["RevokeSecurityGroupIngress"] = Revoke(false);
+  t["RevokeSecurityGroupEgress"] = Revoke(true);
+}
+
+}  // namespace kumo::api

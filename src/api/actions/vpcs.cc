@@ -1,0 +1,17 @@
+// DescribeVpcs, DescribeSubnets, DescribeInstanceTypes.
+#include "services/vpcs.h"
+
+#include "api/action.h"
+
+namespace kumo::api {
+
+void RegisterVpcActions(ActionTable& t) {
+  t["DescribeVpcs"] = ReadAction(services::DescribeVpcs);
+  t["DescribeSubnets"] = ReadAction(services::DescribeSubnets);
+  t["DescribeInstanceTypes"] = {[](ActionContext& ctx, const nlohmann::json& in) {
+                                  return ctx.deps().catalog->DescribeInstanceTypes(in);
+                                },
+                                false};
+}
+
+}  // namespace kumo::api

@@ -1,0 +1,52 @@
+// The default network every account has in every region, as on EC2 since 2013: a default VPC
+// (172.31.0.0/16), one default subnet per availability zone (a /20 each) and the VPC's default
+// security group. Created on an account's first request in a region, idempotently.
+#pragma once
+
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "common/ids.h"
+#include "services/caller.h"
+#include "services/regions.h"
+#include "store/store.h"
+
+namespace kumo::services {
+
+inline constexpr std::string_view kVpcType = "vpc";
+inline constexpr std::string_view kSubnetType = "subnet";
+inline constexpr std::string_view kDefaultVpcCidr = "172.31.0.0/16";
+
+// Makes sure the caller's account has its default network in the caller's region. Remembers what
+// it has ensured, so the usual cost is one set lookup.
+class DefaultNetwork {
+ public:
+  DefaultNetwork(store::Store& store, const Regions& regions, IdGenerator& ids)
+      : store_(store), regions_(regions), ids_(ids) {}
+  absl::Status Ensure(const Caller& caller);
+
+ private:
+  store::Store& store_;
+  const Regions& regions_;
+  IdGenerator& ids_;
+  std::mutex mu_;
+  std::set<std::pair<std::string, std::string>> done_;
+};
+
+// Creates the default VPC, subnets and security group inside tx unless they exist.
+absl::Status CreateDefaultNetwork(store::Tx& tx, const Caller& caller, const Regions& regions,
+                                  IdGenerator& ids);
+
+// The default VPC's id, or NotFound.
+absl::StatusOr<std::string> DefaultVpcId(store::Tx& tx, const Caller& caller);
+
+absl::StatusOr<nlohmann::json> DescribeVpcs(store::Tx& tx, const Caller& caller,
+                                            const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> DescribeSubnets(store::Tx& tx, const Caller& caller,
+                                               const nlohmann::json& input);
+
+}  // namespace kumo::services
