@@ -110,8 +110,12 @@ def pid_alive(pid: int) -> bool:
 class Kumod:
     """One foreground kumod with its own data dir and port."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, regions=REGIONS):
+    def __init__(self, data_dir: Path, port: int | None = None, regions=REGIONS,
+                 image_dir: Path | None = None):
         self.data_dir = Path(data_dir)
+        # Tests never touch the host's real image store unless told to.
+        self.image_dir = Path(image_dir) if image_dir else self.data_dir.parent / "images"
+
         self.port = port or free_port()
         self.regions = tuple(regions)
         self.proc: subprocess.Popen | None = None
@@ -124,7 +128,7 @@ class Kumod:
     def start(self, timeout: float = 20.0) -> "Kumod":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [str(kumod_bin()), "--data-dir", str(self.data_dir), "--listen",
-                f"127.0.0.1:{self.port}"]
+                f"127.0.0.1:{self.port}", "--image-dir", str(self.image_dir)]
         for r in self.regions:
             args += ["--region", r]
         log = open(self.log_path, "ab")

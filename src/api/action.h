@@ -13,6 +13,7 @@
 #include "common/ids.h"
 #include "services/accounts.h"
 #include "services/caller.h"
+#include "services/images.h"
 #include "services/instance_types.h"
 #include "services/regions.h"
 #include "services/vpcs.h"
@@ -30,6 +31,7 @@ struct Deps {
   const Ec2Model* model;
   services::DefaultNetwork* network;
   const services::InstanceTypeCatalog* catalog;
+  const services::ImageStore* images;
 };
 
 class ActionContext {

@@ -28,7 +28,8 @@ class Ec2ApiTest : public ::testing::Test {
     catalog_ = std::move(
         *services::InstanceTypeCatalog::FromJson(services::InstanceTypeCatalog::EmbeddedJson()));
     api_ = std::make_unique<Ec2Api>(Deps{store_.get(), accounts_.get(), &regions_, &ids_, &clock_,
-                                         &Ec2Model::Embedded(), network_.get(), catalog_.get()});
+                                         &Ec2Model::Embedded(), network_.get(), catalog_.get(),
+                                         &images_});
     auto alice = accounts_->Create("alice", "a@example.com", "");
     ASSERT_TRUE(alice.ok()) << alice.status();
     alice_ = *alice;
@@ -61,6 +62,7 @@ class Ec2ApiTest : public ::testing::Test {
   std::unique_ptr<services::Accounts> accounts_;
   std::unique_ptr<services::DefaultNetwork> network_;
   std::unique_ptr<services::InstanceTypeCatalog> catalog_;
+  services::ImageStore images_{"/nonexistent"};
   std::unique_ptr<Ec2Api> api_;
   services::Accounts::NewKey alice_;
   std::vector<std::pair<std::string, std::string>> headers_store_;
@@ -161,8 +163,8 @@ TEST_F(Ec2ApiTest, StsGetCallerIdentity) {
 }
 
 TEST_F(Ec2ApiTest, ClientTokenReplaysAndDetectsMismatch) {
-  Deps deps{store_.get(), accounts_.get(),       &regions_,      &ids_,
-            &clock_,      &Ec2Model::Embedded(), network_.get(), catalog_.get()};
+  Deps deps{store_.get(),          accounts_.get(), &regions_,      &ids_,   &clock_,
+            &Ec2Model::Embedded(), network_.get(),  catalog_.get(), &images_};
   services::Caller caller{alice_.account.id, "eu-west-1", "req-1", clock_.Now()};
   int calls = 0;
   auto fn = [&](store::Tx&) -> absl::StatusOr<json> {

@@ -12,6 +12,7 @@ struct Globals {
 
 void AddAccountCommands(CLI::App& app, Globals& g);
 void AddDaemonCommands(CLI::App& app, Globals& g);
+void AddImageCommands(CLI::App& app, Globals& g);
 
 // Writes the [profile] into the AWS shared credentials and config files (honouring
 // AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE), replacing an existing section of that name.

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   kumo::cli::AddAccountCommands(app, g);
   kumo::cli::AddDaemonCommands(app, g);
+  kumo::cli::AddImageCommands(app, g);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

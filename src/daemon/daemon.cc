@@ -22,6 +22,7 @@
 #include "common/status_macros.h"
 #include "crypto/secretbox.h"
 #include "services/accounts.h"
+#include "services/images.h"
 #include "services/instance_types.h"
 #include "services/regions.h"
 #include "services/vpcs.h"
@@ -85,9 +86,11 @@ absl::Status Run(const Options& opts) {
   }
   region_set = std::make_unique<services::Regions>(regions, endpoint_host);
   services::DefaultNetwork network(*store, *region_set, ids);
+  services::ImageStore images(opts.image_dir);
+  spdlog::info("image store {}: {} image(s)", opts.image_dir, images.List().size());
   api = std::make_unique<api::Ec2Api>(api::Deps{store.get(), &accounts, region_set.get(), &ids,
                                                 &clock, &api::Ec2Model::Embedded(), &network,
-                                                catalog.get()});
+                                                catalog.get(), &images});
 
   nlohmann::json info = {
       {"endpoint", "http://" + endpoint_host}, {"regions", regions}, {"pid", getpid()}};

@@ -18,6 +18,7 @@ struct Options {
   int listen_port = 8787;
   std::vector<std::string> regions;  // first is home; empty → {"eu-west-1"}
   int threads = 0;                   // 0 → one per core
+  std::string image_dir = "/var/lib/kumo/images";
 };
 
 // "HOST:PORT" → host, port ("[::1]:80" for IPv6).

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen, "HOST:PORT to serve the EC2 API on");
   app.add_option("--region", opts.regions, "Region to serve (repeatable; the first is home)");
   app.add_option("--threads", opts.threads, "I/O threads (default: one per core)");
+  app.add_option("--image-dir", opts.image_dir, "Host-wide image store");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   CLI11_PARSE(app, argc, argv);
 

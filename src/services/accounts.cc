@@ -4,6 +4,7 @@
 
 #include "common/errors.h"
 #include "common/status_macros.h"
+#include "services/images.h"
 
 namespace kumo::services {
 
@@ -47,6 +48,9 @@ absl::StatusOr<Accounts::NewKey> Accounts::Create(const std::string& name, const
                    UnixMillis(clock_.Now())};
   if (a.id.size() != 12 || a.id.find_first_not_of("0123456789") != std::string::npos) {
     return absl::InvalidArgumentError("Account ids are exactly 12 digits");
+  }
+  if (a.id == kOperatorOwnerId) {
+    return absl::InvalidArgumentError("Account id 000000000000 is the operator's (image owner)");
   }
   NewKey out;
   RETURN_IF_ERROR(store_.Write([&](store::Tx& tx) -> absl::Status {
