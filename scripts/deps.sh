@@ -11,6 +11,8 @@ PACKAGES=(
   # run and test
   python3 python3-boto3 python3-botocore python3-pytest awscli openssh-client putty-tools
   curl ca-certificates wrk
+  # images
+  mmdebstrap
 )
 
 missing=()

@@ -12,6 +12,8 @@ region=${KUMO_REGION:-eu-west-1}
 [ "$(id -u)" = 0 ] || { echo "kumo: install.sh must run as root" >&2; exit 1; }
 "$root/scripts/deps.sh"
 "$root/scripts/build.sh"
+# The default image (Debian 12) for instances, built once into the host-wide image store.
+"$root/scripts/build-image.sh" /var/lib/kumo/images debian-12
 
 if [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; then
   install -m 0755 "$root/build/bin/kumod" "$root/build/bin/kumo" /usr/local/bin/
@@ -21,7 +23,7 @@ Description=Kumo, an EC2-compatible compute cloud
 After=network-online.target
 
 [Service]
-ExecStart=/usr/local/bin/kumod --data-dir $data_dir --listen $listen --region $region
+ExecStart=/usr/local/bin/kumod --data-dir $data_dir --listen $listen --region $region --image-dir /var/lib/kumo/images
 Restart=on-failure
 KillSignal=SIGTERM
 
@@ -45,6 +47,7 @@ Kumo is running: http://$listen (region $region, data in $data_dir)
 
 Create an account and its aws profile:
   kumo --data-dir $data_dir account create alice --email alice@example.com --write-profile alice
+Images: aws ec2 describe-images --owners amazon   (kumo image import NAME rootfs.tar adds more)
 Then use the Debian aws CLI v2 (v2.9 ignores endpoint_url in profiles, hence the alias):
   alias aws='/usr/bin/aws --endpoint-url http://$listen'
   aws --profile alice ec2 describe-regions

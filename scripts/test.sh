@@ -14,6 +14,9 @@ scripts/deps.sh
 step "build (RelWithDebInfo)"
 KUMO_BUILD_DIR=build scripts/build.sh
 
+step "default image (mmdebstrap, built once into /var/lib/kumo/images)"
+scripts/build-image.sh /var/lib/kumo/images debian-12
+
 step "unit tests"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
@@ -46,4 +49,5 @@ step "EC2 model and coverage table match botocore"
 /usr/bin/python3 tools/gen_ec2_model.py --check
 
 step "end-to-end tests"
-KUMO_BIN_DIR="$root/build/bin" /usr/bin/python3 -m pytest tests/ -q -p no:cacheprovider
+KUMO_BIN_DIR="$root/build/bin" KUMO_IMAGE_DIR=/var/lib/kumo/images \
+  /usr/bin/python3 -m pytest tests/ -q -p no:cacheprovider

@@ -1,8 +1,10 @@
 """The host-wide image store: `kumo image import`, DescribeImages with owners, ids and filters."""
 
 import json
+import os
 import subprocess
 import tarfile
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -46,7 +48,7 @@ def test_import_registers_a_stable_id(kumod, imported, tmp_path):
     listed = json.loads(image_cli(kumod, "list").stdout)
     (mine,) = [i for i in listed if i["Name"] == name]
     assert mine["ImageId"] == image_id
-    assert (k.Path(mine["RootFs"]) / "etc" / "os-release").read_text().find(name) >= 0
+    assert (Path(mine["RootFs"]) / "etc" / "os-release").read_text().find(name) >= 0
     # Same name again is refused; the store keeps the first.
     tar = make_rootfs_tar(tmp_path / "again.tar.gz", "again")
     proc = image_cli(kumod, "import", name, str(tar), check=False)
@@ -91,3 +93,30 @@ def test_describe_images_errors_boto3(ec2, imported):
                                          {"Name": "architecture", "Values": ["x86_64"]}])
     assert image_id in [i["ImageId"] for i in found["Images"]]
     assert ec2.describe_images(Filters=[{"Name": "architecture", "Values": ["arm64"]}])["Images"] == []
+
+
+DEFAULT_IMAGE_DIR = os.environ.get("KUMO_IMAGE_DIR")
+
+
+@pytest.mark.skipif(not DEFAULT_IMAGE_DIR, reason="KUMO_IMAGE_DIR not set (scripts/test.sh sets it "
+                    "after building the default image)")
+def test_default_debian_image_is_built_and_registered(tmp_path):
+    """The image scripts/build-image.sh built: registered by any daemon on the store, and what
+    the instances issue needs inside it."""
+    rootfs = Path(DEFAULT_IMAGE_DIR) / "debian-12" / "rootfs"
+    assert (rootfs / "usr/sbin/sshd").exists()
+    assert (rootfs / "usr/bin/cloud-init").exists()
+    assert (rootfs / "lib/systemd/systemd").exists()
+    assert "admin:" in (rootfs / "etc/passwd").read_text()
+    assert (rootfs / "etc/sudoers.d/90-kumo-admin").read_text().strip() == \
+        "admin ALL=(ALL) NOPASSWD:ALL"
+    assert not list((rootfs / "etc/ssh").glob("ssh_host_*")), "host keys must be per instance"
+    for timer in ("apt-daily.timer", "apt-daily-upgrade.timer", "man-db.timer"):
+        assert os.readlink(rootfs / "etc/systemd/system" / timer) == "/dev/null", timer
+    with k.Kumod(tmp_path / "data", image_dir=Path(DEFAULT_IMAGE_DIR)) as d:
+        acct = k.create_account(d.data_dir, d.endpoint,
+                                k.AwsFiles(tmp_path / "config", tmp_path / "credentials"))
+        images = k.make_client(acct).describe_images(
+            Owners=["amazon"], Filters=[{"Name": "name", "Values": ["debian-12"]}])["Images"]
+        assert len(images) == 1
+        assert images[0]["ImageOwnerAlias"] == "amazon"
