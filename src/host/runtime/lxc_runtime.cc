@@ -1,0 +1,201 @@
+// Runtime on liblxc. liblxc reports failure as a bool and leaves the detail in
+// c->error_string; every call here turns that into a Status with the container's name.
+#include <fmt/format.h>
+#include <ftw.h>
+#include <lxc/lxccontainer.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+
+#include "common/status_macros.h"
+#include "host/runtime/runtime.h"
+
+namespace kumo::host {
+namespace {
+
+struct ContainerPut {
+  void operator()(lxc_container* c) const { lxc_container_put(c); }
+};
+using Container = std::unique_ptr<lxc_container, ContainerPut>;
+
+constexpr char kCommonConfig[] = "/usr/share/lxc/config/common.conf";
+
+absl::Status MakeDirs(const std::string& path, mode_t mode) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      std::string p = path.substr(0, i);
+      if (mkdir(p.c_str(), mode) != 0 && errno != EEXIST) {
+        return absl::InternalError(fmt::format("Failed to create {}: {}", p, strerror(errno)));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RemoveTree(const std::string& path) {
+  int rc = nftw(
+      path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); },
+      16, FTW_DEPTH | FTW_PHYS);
+  if (rc != 0 && errno != ENOENT) {
+    return absl::InternalError(fmt::format("Failed to remove {}: {}", path, strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+class LxcRuntime : public Runtime {
+ public:
+  explicit LxcRuntime(std::string lxcpath) : lxcpath_(std::move(lxcpath)) {}
+
+  absl::Status Create(const ContainerSpec& spec) override {
+    RETURN_IF_ERROR(MakeDirs(lxcpath_, 0755));
+    ASSIGN_OR_RETURN(Container c, Open(spec.name));
+    std::string rootfs = fmt::format("overlay:{}:{}", spec.rootfs, spec.upper_dir);
+    if (c->is_defined(c.get())) {
+      char buf[4096] = {};
+      c->get_config_item(c.get(), "lxc.rootfs.path", buf, sizeof buf);
+      // liblxc reports the path without its "overlay:" backend prefix.
+      if (rootfs != buf && rootfs != std::string("overlay:") + buf) {
+        return absl::AlreadyExistsError(
+            fmt::format("Container {} exists with rootfs {}", spec.name, buf));
+      }
+      return absl::OkStatus();
+    }
+    RETURN_IF_ERROR(MakeDirs(spec.upper_dir + "/etc", 0755));
+    // systemd sets the hostname from /etc/hostname, overriding LXC's uts name: write both.
+    {
+      std::ofstream h(spec.upper_dir + "/etc/hostname", std::ios::trunc);
+      h << spec.hostname << "\n";
+      if (!h)
+        return absl::InternalError(fmt::format("Failed to write {}/etc/hostname", spec.upper_dir));
+    }
+    bool v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 &&
+              access("/sys/fs/cgroup/memory", F_OK) != 0;
+    std::vector<std::pair<std::string, std::string>> items = {
+        {"lxc.include", kCommonConfig},
+        {"lxc.uts.name", spec.hostname},
+        {"lxc.rootfs.path", rootfs},
+        {"lxc.net.0.type", "empty"},  // the network issue attaches veths
+        {"lxc.mount.auto", "proc:mixed sys:mixed cgroup:mixed"},
+        {"lxc.apparmor.profile", "unconfined"},
+        // systemd halts on SIGRTMIN+3; liblxc's default SIGPWR would wait out the timeout.
+        {"lxc.signal.halt", "SIGRTMIN+3"},
+        {"lxc.log.file", fmt::format("{}/{}/lxc.log", lxcpath_, spec.name)},
+        {"lxc.log.level", "WARN"},
+        {v2 ? "lxc.cgroup2.cpu.weight" : "lxc.cgroup.cpu.shares",
+         std::to_string(v2 ? 100 * spec.vcpus : 1024 * spec.vcpus)},
+    };
+    if (!spec.cpuset.empty()) {
+      items.emplace_back(v2 ? "lxc.cgroup2.cpuset.cpus" : "lxc.cgroup.cpuset.cpus", spec.cpuset);
+    }
+    if (spec.memory_bytes > 0) {
+      items.emplace_back(v2 ? "lxc.cgroup2.memory.max" : "lxc.cgroup.memory.limit_in_bytes",
+                         std::to_string(spec.memory_bytes));
+    }
+    for (const auto& [k, v] : items) {
+      if (!c->set_config_item(c.get(), k.c_str(), v.c_str())) {
+        return Error(c, fmt::format("set {}={}", k, v));
+      }
+    }
+    if (!c->save_config(c.get(), nullptr)) return Error(c, "save config");
+    return absl::OkStatus();
+  }
+
+  absl::Status Start(std::string_view name) override {
+    ASSIGN_OR_RETURN(Container c, OpenDefined(name));
+    if (c->is_running(c.get())) return absl::OkStatus();
+    c->want_daemonize(c.get(), true);
+    if (!c->start(c.get(), 0, nullptr)) return Error(c, "start");
+    if (!c->wait(c.get(), "RUNNING", 30)) return Error(c, "wait for RUNNING");
+    return absl::OkStatus();
+  }
+
+  absl::Status Stop(std::string_view name, std::chrono::seconds timeout) override {
+    ASSIGN_OR_RETURN(Container c, Open(name));
+    if (!c->is_defined(c.get()) || !c->is_running(c.get())) return absl::OkStatus();
+    // A clean shutdown lets systemd unmount and sync. The halt signal is re-sent every couple of
+    // seconds: one that lands before systemd has installed its handlers (right after start) is
+    // lost. A hung init is killed at the deadline.
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (c->is_running(c.get()) && std::chrono::steady_clock::now() < deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::seconds>(
+          deadline - std::chrono::steady_clock::now());
+      int step = int(std::clamp<int64_t>(left.count(), 1, 2));
+      if (c->shutdown(c.get(), step)) return absl::OkStatus();
+    }
+    if (c->is_running(c.get()) && !c->stop(c.get())) return Error(c, "stop");
+    return absl::OkStatus();
+  }
+
+  absl::Status Destroy(std::string_view name) override {
+    RETURN_IF_ERROR(Stop(name, std::chrono::seconds(10)));
+    ASSIGN_OR_RETURN(Container c, Open(name));
+    if (c->is_running(c.get()) && !c->stop(c.get())) return Error(c, "stop before destroy");
+    // Not c->destroy(): for an overlay rootfs liblxc would also delete the upper directory,
+    // which is the instance's root volume and belongs to storage. The container is only its
+    // configuration directory.
+    return RemoveTree(fmt::format("{}/{}", lxcpath_, name));
+  }
+
+  absl::StatusOr<ContainerState> State(std::string_view name) override {
+    ASSIGN_OR_RETURN(Container c, Open(name));
+    if (!c->is_defined(c.get())) return ContainerState::kAbsent;
+    std::string_view s = c->state(c.get());
+    if (s == "RUNNING") return ContainerState::kRunning;
+    if (s == "STOPPED") return ContainerState::kStopped;
+    return ContainerState::kBusy;
+  }
+
+  absl::StatusOr<pid_t> InitPid(std::string_view name) override {
+    ASSIGN_OR_RETURN(Container c, OpenDefined(name));
+    pid_t pid = c->init_pid(c.get());
+    if (pid <= 0)
+      return absl::FailedPreconditionError(fmt::format("Container {} is not running", name));
+    return pid;
+  }
+
+  absl::StatusOr<std::vector<std::string>> List() override {
+    char** names = nullptr;
+    int n = list_defined_containers(lxcpath_.c_str(), &names, nullptr);
+    if (n < 0) return absl::InternalError(fmt::format("Failed to list containers in {}", lxcpath_));
+    std::vector<std::string> out;
+    for (int i = 0; i < n; ++i) {
+      out.emplace_back(names[i]);
+      free(names[i]);
+    }
+    free(names);
+    return out;
+  }
+
+ private:
+  absl::StatusOr<Container> Open(std::string_view name) {
+    if (name.empty() || name.find('/') != std::string_view::npos) {
+      return absl::InvalidArgumentError(fmt::format("Bad container name '{}'", name));
+    }
+    Container c(lxc_container_new(std::string(name).c_str(), lxcpath_.c_str()));
+    if (!c) return absl::InternalError(fmt::format("liblxc cannot open container {}", name));
+    return c;
+  }
+  absl::StatusOr<Container> OpenDefined(std::string_view name) {
+    ASSIGN_OR_RETURN(Container c, Open(name));
+    if (!c->is_defined(c.get())) return absl::NotFoundError(fmt::format("No container {}", name));
+    return c;
+  }
+  static absl::Status Error(const Container& c, std::string_view what) {
+    return absl::InternalError(fmt::format("Failed to {} container '{}': {}", what, c->name,
+                                           c->error_string ? c->error_string : "see its lxc.log"));
+  }
+
+  std::string lxcpath_;
+};
+
+}  // namespace
+
+std::unique_ptr<Runtime> NewLxcRuntime(std::string lxcpath) {
+  return std::make_unique<LxcRuntime>(std::move(lxcpath));
+}
+
+}  // namespace kumo::host

@@ -1,0 +1,57 @@
+// The Runtime seam: system containers on this host, by name. The reconciler (instances issue)
+// drives it from the store's desired state, so every call is idempotent: creating what exists
+// with the same spec, starting what runs, stopping what is stopped, destroying what is gone all
+// succeed.
+//
+// Threading: implementations may fork (liblxc does real work after fork()); call them from a
+// single-threaded helper process, not from kumod's I/O threads.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace kumo::host {
+
+struct ContainerSpec {
+  std::string name;          // host-side name, prefixed with the daemon id
+  std::string rootfs;        // the read-only image root filesystem (overlay lower layer)
+  std::string upper_dir;     // this container's writable layer (overlay upper)
+  std::string hostname;      // e.g. "ip-172-31-3-7"
+  int vcpus = 1;             // cpu shares scale with it
+  std::string cpuset;        // e.g. "0-1"; empty: no pinning
+  int64_t memory_bytes = 0;  // 0: no limit
+};
+
+enum class ContainerState { kAbsent, kStopped, kRunning, kBusy };
+std::string_view ContainerStateName(ContainerState s);
+
+class Runtime {
+ public:
+  virtual ~Runtime() = default;
+  virtual absl::Status Create(const ContainerSpec& spec) = 0;
+  // Boots init (systemd) in the background; returns once the container is RUNNING.
+  virtual absl::Status Start(std::string_view name) = 0;
+  // Asks init to shut down cleanly, then kills after timeout.
+  virtual absl::Status Stop(std::string_view name, std::chrono::seconds timeout) = 0;
+  // Stops if needed and removes the container and its configuration (not the upper dir, which
+  // belongs to storage).
+  virtual absl::Status Destroy(std::string_view name) = 0;
+  virtual absl::StatusOr<ContainerState> State(std::string_view name) = 0;
+  // Init's pid as the host sees it (for entering the container's namespaces).
+  virtual absl::StatusOr<pid_t> InitPid(std::string_view name) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> List() = 0;
+};
+
+// liblxc, with containers defined under lxcpath (a host directory per daemon).
+std::unique_ptr<Runtime> NewLxcRuntime(std::string lxcpath);
+// In memory, for unit tests of what drives the runtime.
+std::unique_ptr<Runtime> NewFakeRuntime();
+
+}  // namespace kumo::host
