@@ -22,28 +22,21 @@ class NetworkTest : public ::testing::Test {
         Caller{"111111111111", "eu-west-1", "req", TimePoint(std::chrono::seconds(1700000000))};
     ASSERT_TRUE(network_->Ensure(alice_).ok());
   }
-  absl::StatusOr<json> Read(std::function<absl::StatusOr<json>(store::Tx&)> fn) {
+  using TxFn = std::function<absl::StatusOr<json>(store::Tx&)>;
+  absl::StatusOr<json> Run(bool write, const TxFn& fn) {
     json out;
-    absl::Status st = store_->Read([&](store::Tx& tx) -> absl::Status {
+    auto body = [&](store::Tx& tx) -> absl::Status {
       auto r = fn(tx);
       if (!r.ok()) return r.status();
       out = *r;
       return absl::OkStatus();
-    });
+    };
+    absl::Status st = write ? store_->Write(body) : store_->Read(body);
     if (!st.ok()) return st;
     return out;
   }
-  absl::StatusOr<json> Write(std::function<absl::StatusOr<json>(store::Tx&)> fn) {
-    json out;
-    absl::Status st = store_->Write([&](store::Tx& tx) -> absl::Status {
-      auto r = fn(tx);
-      if (!r.ok()) return r.status();
-      out = *r;
-      return absl::OkStatus();
-    });
-    if (!st.ok()) return st;
-    return out;
-  }
+  absl::StatusOr<json> Read(const TxFn& fn) { return Run(false, fn); }
+  absl::StatusOr<json> Write(const TxFn& fn) { return Run(true, fn); }
   std::string CreateGroup(const std::string& name) {
     auto r = Write([&](store::Tx& tx) {
       return CreateSecurityGroup(tx, alice_, ids_, {{"GroupName", name}, {"Description", "d"}});
