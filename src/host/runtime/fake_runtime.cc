@@ -74,6 +74,16 @@ class FakeRuntime : public Runtime {
     }
     return c->pid;
   }
+  absl::StatusOr<ExecResult> Exec(std::string_view name,
+                                  const std::vector<std::string>& argv) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto* c = Find(name);
+    if (!c || c->state != ContainerState::kRunning) {
+      return absl::FailedPreconditionError(fmt::format("Container {} is not running", name));
+    }
+    // The fake runs nothing; it answers like `true`.
+    return ExecResult{0, ""};
+  }
   absl::StatusOr<std::vector<std::string>> List() override {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<std::string> out;

@@ -1,15 +1,18 @@
 // Runtime on liblxc. liblxc reports failure as a bool and leaves the detail in
 // c->error_string; every call here turns that into a Status with the container's name.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <ftw.h>
 #include <lxc/lxccontainer.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <thread>
 
 #include "common/status_macros.h"
 #include "host/runtime/runtime.h"
@@ -155,6 +158,38 @@ class LxcRuntime : public Runtime {
     if (pid <= 0)
       return absl::FailedPreconditionError(fmt::format("Container {} is not running", name));
     return pid;
+  }
+
+  absl::StatusOr<ExecResult> Exec(std::string_view name,
+                                  const std::vector<std::string>& argv) override {
+    if (argv.empty()) return absl::InvalidArgumentError("Exec needs a program");
+    ASSIGN_OR_RETURN(Container c, OpenDefined(name));
+    if (!c->is_running(c.get())) {
+      return absl::FailedPreconditionError(fmt::format("Container {} is not running", name));
+    }
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
+    // Read while the command runs, so output larger than the pipe buffer cannot deadlock it.
+    std::string output;
+    std::thread reader([&] {
+      char buf[4096];
+      ssize_t n;
+      while ((n = read(fds[0], buf, sizeof buf)) > 0) {
+        if (output.size() < kMaxExecOutput) output.append(buf, size_t(n));
+      }
+    });
+    lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
+    opts.stdout_fd = fds[1];
+    std::vector<const char*> args;
+    for (const auto& a : argv) args.push_back(a.c_str());
+    args.push_back(nullptr);
+    int status = c->attach_run_wait(c.get(), &opts, args[0], args.data());
+    close(fds[1]);
+    reader.join();
+    close(fds[0]);
+    if (status < 0) return Error(c, "attach to");
+    return ExecResult{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+                      std::move(output)};
   }
 
   absl::StatusOr<std::vector<std::string>> List() override {

@@ -47,7 +47,21 @@ class Runtime {
   // Init's pid as the host sees it (for entering the container's namespaces).
   virtual absl::StatusOr<pid_t> InitPid(std::string_view name) = 0;
   virtual absl::StatusOr<std::vector<std::string>> List() = 0;
+
+  struct ExecResult {
+    int exit_code = 0;
+    std::string output;  // stdout, at most kMaxExecOutput bytes
+  };
+  static constexpr size_t kMaxExecOutput = 1 << 20;
+  // Runs argv inside the running container (all its namespaces and cgroups) and waits.
+  virtual absl::StatusOr<ExecResult> Exec(std::string_view name,
+                                          const std::vector<std::string>& argv) = 0;
 };
+
+// lxcfs gives containers their own /proc/meminfo, /proc/cpuinfo, … from their cgroups, so
+// `free` and `nproc` inside an instance show its type. Starts lxcfs on /var/lib/lxcfs unless it
+// already serves there; liblxc's common.conf.d hook then mounts it into every container.
+absl::Status EnsureLxcfs();
 
 // liblxc, with containers defined under lxcpath (a host directory per daemon).
 std::unique_ptr<Runtime> NewLxcRuntime(std::string lxcpath);

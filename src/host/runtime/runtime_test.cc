@@ -38,6 +38,8 @@ class RuntimeContract : public ::testing::TestWithParam<std::string> {
       if (stat(ImageRootfs().c_str(), &st) != 0) {
         GTEST_SKIP() << "no default image at " << ImageRootfs() << " (scripts/build-image.sh)";
       }
+      auto lxcfs = EnsureLxcfs();
+      ASSERT_TRUE(lxcfs.ok()) << lxcfs;
       runtime_ = NewLxcRuntime(dir_ + "/lxc");
     } else {
       runtime_ = NewFakeRuntime();
@@ -47,6 +49,7 @@ class RuntimeContract : public ::testing::TestWithParam<std::string> {
     spec_.upper_dir = dir_ + "/upper";
     spec_.hostname = "ip-172-31-3-7";
     spec_.vcpus = 1;
+    spec_.cpuset = "0";
     spec_.memory_bytes = 512ll << 20;
     overlays_before_ = OverlayMounts();
   }
@@ -91,6 +94,16 @@ TEST_P(RuntimeContract, LifecycleIsIdempotentAndLeavesNothing) {
     std::string hostname;
     host >> hostname;
     EXPECT_EQ(hostname, spec_.hostname);
+    // Inside, the instance looks its size: lxcfs answers from its cgroup.
+    auto mem = runtime_->Exec(spec_.name, {"/usr/bin/grep", "MemTotal", "/proc/meminfo"});
+    ASSERT_TRUE(mem.ok()) << mem.status();
+    EXPECT_EQ(mem->exit_code, 0);
+    EXPECT_NE(mem->output.find(std::to_string(spec_.memory_bytes >> 10) + " kB"), std::string::npos)
+        << mem->output;
+    auto nproc = runtime_->Exec(spec_.name, {"/usr/bin/nproc"});
+    ASSERT_TRUE(nproc.ok()) << nproc.status();
+    EXPECT_EQ(nproc->output, "1\n");
+    EXPECT_EQ(runtime_->Exec(spec_.name, {"/bin/false"})->exit_code, 1);
   }
 
   auto stopped = runtime_->Stop(spec_.name, std::chrono::seconds(20));
