@@ -12,6 +12,7 @@ region=${KUMO_REGION:-eu-west-1}
 [ "$(id -u)" = 0 ] || { echo "kumo: install.sh must run as root" >&2; exit 1; }
 "$root/scripts/deps.sh"
 "$root/scripts/build.sh"
+"$root/scripts/install-host.sh" "$root/build"
 # The default image (Debian 12) for instances, built once into the host-wide image store.
 "$root/scripts/build-image.sh" /var/lib/kumo/images debian-12
 

@@ -14,6 +14,9 @@ scripts/deps.sh
 step "build (RelWithDebInfo)"
 KUMO_BUILD_DIR=build scripts/build.sh
 
+step "host integration (libnss_kumo)"
+scripts/install-host.sh build
+
 step "default image (mmdebstrap, built once into /var/lib/kumo/images)"
 scripts/build-image.sh /var/lib/kumo/images debian-12
 

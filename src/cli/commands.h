@@ -13,6 +13,7 @@ struct Globals {
 void AddAccountCommands(CLI::App& app, Globals& g);
 void AddDaemonCommands(CLI::App& app, Globals& g);
 void AddImageCommands(CLI::App& app, Globals& g);
+void AddSshConfigCommand(CLI::App& app);
 
 // Writes the [profile] into the AWS shared credentials and config files (honouring
 // AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE), replacing an existing section of that name.

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   kumo::cli::AddAccountCommands(app, g);
   kumo::cli::AddDaemonCommands(app, g);
   kumo::cli::AddImageCommands(app, g);
+  kumo::cli::AddSshConfigCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Host integration that needs root, shared by install.sh and test.sh (idempotent):
+# libnss_kumo, so instances' public names (ec2-A-B-C-D.<region>.compute.kumo) resolve on the host
+# with no per-name state. Usage: scripts/install-host.sh BUILD_DIR
+set -euo pipefail
+build=${1:?build dir}
+libdir=/usr/lib/$(gcc -print-multiarch)
+install -m 0644 "$build/lib/libnss_kumo.so.2" "$libdir/libnss_kumo.so.2"
+ldconfig
+# "kumo" goes right after "files" on the hosts line; other lines and sources stay as they are.
+if ! grep -Eq '^hosts:.*\bkumo\b' /etc/nsswitch.conf; then
+  if grep -Eq '^hosts:' /etc/nsswitch.conf; then
+    sed -i -E '/^hosts:/ { /\bfiles\b/ s/\bfiles\b/files kumo/; t; s/^hosts:[[:space:]]*/hosts: kumo /; }' \
+      /etc/nsswitch.conf
+  else
+    echo "hosts: files kumo dns" >> /etc/nsswitch.conf
+  fi
+fi
