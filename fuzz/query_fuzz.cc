@@ -12,8 +12,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!kumo::api::AppendForm(text, &params).ok()) return 0;
   if (!kumo::api::CheckUnique(params).ok()) return 0;
   const auto& model = kumo::api::Ec2Model::Embedded();
-  for (const char* action : {"DescribeKeyPairs", "CreateKeyPair", "ImportKeyPair", "DescribeTags",
-                             "CreateTags", "DescribeRegions"}) {
+  for (const char* action :
+       {"DescribeKeyPairs", "CreateKeyPair", "ImportKeyPair", "DescribeTags", "CreateTags",
+        "DescribeRegions", "AuthorizeSecurityGroupIngress", "DescribeSecurityGroups",
+        "DescribeInstanceTypes", "DescribeImages", "DescribeSubnets"}) {
     auto decoded = model.DecodeRequest(action, params);
     if (decoded.ok()) (void)model.RenderResponse(action, *decoded, "fuzz");
   }

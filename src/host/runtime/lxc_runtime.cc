@@ -8,7 +8,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -119,15 +118,12 @@ class LxcRuntime : public Runtime {
   absl::Status Stop(std::string_view name, std::chrono::seconds timeout) override {
     ASSIGN_OR_RETURN(Container c, Open(name));
     if (!c->is_defined(c.get()) || !c->is_running(c.get())) return absl::OkStatus();
-    // A clean shutdown lets systemd unmount and sync. The halt signal is re-sent every couple of
-    // seconds: one that lands before systemd has installed its handlers (right after start) is
-    // lost. A hung init is killed at the deadline.
+    // A clean shutdown lets systemd unmount and sync. The halt signal is re-sent every second
+    // (liblxc's finest wait): one that lands before systemd has installed its handlers, right
+    // after start, is lost. A hung init is killed at the deadline.
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (c->is_running(c.get()) && std::chrono::steady_clock::now() < deadline) {
-      auto left = std::chrono::duration_cast<std::chrono::seconds>(
-          deadline - std::chrono::steady_clock::now());
-      int step = int(std::clamp<int64_t>(left.count(), 1, 2));
-      if (c->shutdown(c.get(), step)) return absl::OkStatus();
+      if (c->shutdown(c.get(), 1)) return absl::OkStatus();
     }
     if (c->is_running(c.get()) && !c->stop(c.get())) return Error(c, "stop");
     return absl::OkStatus();
