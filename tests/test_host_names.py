@@ -48,3 +48,18 @@ def test_ssh_config_stanza(tmp_path):
     other = subprocess.run(["ssh", "-G", "-F", str(cfg), "other"], capture_output=True, text=True,
                            check=True).stdout.splitlines()
     assert "user someone" in other
+
+
+def test_ssh_config_relative_file_and_broken_block(tmp_path, monkeypatch):
+    import kumo_e2e as k
+    monkeypatch.chdir(tmp_path)
+    run = lambda *a: subprocess.run([str(k.kumo_bin()), "ssh-config", "-i", "key.pem", *a],
+                                    capture_output=True, text=True)
+    assert run("--file", "myconfig").returncode == 0  # no directory part
+    assert (tmp_path / "myconfig").is_file()
+    # A begin marker whose end was deleted by hand: refuse instead of dropping what follows.
+    text = (tmp_path / "myconfig").read_text().replace("# <<< kumo\n", "")
+    (tmp_path / "myconfig").write_text(text + "Host mine\n    User me\n")
+    proc = run("--file", "myconfig")
+    assert proc.returncode != 0
+    assert "Host mine" in (tmp_path / "myconfig").read_text()

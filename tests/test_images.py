@@ -120,3 +120,27 @@ def test_default_debian_image_is_built_and_registered(tmp_path):
             Owners=["amazon"], Filters=[{"Name": "name", "Values": ["debian-12"]}])["Images"]
         assert len(images) == 1
         assert images[0]["ImageOwnerAlias"] == "amazon"
+
+
+def test_import_of_a_quoted_name_that_fails_deletes_nothing_else(kumod, tmp_path, monkeypatch):
+    """Regression: cleanup after a failed import once went through a shell with the name in it."""
+    sentinel = tmp_path / "etc"
+    sentinel.mkdir()
+    (sentinel / "keep").write_text("keep")
+    monkeypatch.chdir(tmp_path)
+    not_a_tar = tmp_path / "notatar.txt"
+    not_a_tar.write_text("plain text")
+    proc = image_cli(kumod, "import", "x' etc 'y", str(not_a_tar), check=False)
+    assert proc.returncode != 0 and "tar could not extract" in proc.stderr
+    assert (sentinel / "keep").read_text() == "keep"
+    assert not [p for p in kumod.image_dir.iterdir() if p.name.startswith(".import")]
+
+
+def test_hand_edited_metadata_of_the_wrong_type_falls_back(kumod, ec2, tmp_path):
+    name = k.unique("handmade")
+    tar = make_rootfs_tar(tmp_path / "r.tar.gz", name)
+    image_id = json.loads(image_cli(kumod, "import", name, str(tar)).stdout)["ImageId"]
+    meta = kumod.image_dir / name / "image.json"
+    meta.write_text(json.dumps({"description": None, "root_size_gib": "eight"}))
+    (img,) = ec2.describe_images(ImageIds=[image_id])["Images"]
+    assert img["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"] == 8

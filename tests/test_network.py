@@ -207,3 +207,20 @@ def test_instance_types_cli_and_boto3(account, aws, ec2):
     with pytest.raises(ClientError) as e:
         ec2.describe_instance_types(InstanceTypes=["x1e.32xlarge"])
     assert k.error_code(e.value) == "InvalidParameterValue"
+
+
+def test_source_group_owner_and_names_with_ids(new_account, client):
+    a, b = new_account(), new_account()
+    ea = client(a)
+    web = ea.create_security_group(GroupName=k.unique("web"), Description="w")["GroupId"]
+    name = ea.describe_security_groups(GroupIds=[web])["SecurityGroups"][0]["GroupName"]
+    # Another account's group, named through the flat form's owner id, is not found (no silent
+    # fallback to the caller's own group of that name).
+    with pytest.raises(ClientError) as e:
+        ea.authorize_security_group_ingress(
+            GroupId=web, IpProtocol="tcp", FromPort=22, ToPort=22,
+            SourceSecurityGroupName=name, SourceSecurityGroupOwnerId=b.account_id)
+    assert k.error_code(e.value) == "InvalidGroup.NotFound"
+    # GroupNames and GroupIds together select both.
+    got = ea.describe_security_groups(GroupNames=["default"], GroupIds=[web])["SecurityGroups"]
+    assert sorted(g["GroupName"] for g in got) == sorted(["default", name])

@@ -70,7 +70,14 @@ HttpResponse StsGetCallerIdentity(const store::Account& account, const std::stri
 
 HttpResponse Ec2Api::Handle(const auth::HttpRequestView& request) {
   std::string request_id = deps_.ids->RequestId();
-  auto r = HandleAuthenticated(request, request_id);
+  absl::StatusOr<HttpResponse> r;
+  // Our code returns Status; a third-party exception that escapes a handler (nlohmann on data
+  // an operator edited by hand, say) becomes a 500 for this request, never a dead daemon.
+  try {
+    r = HandleAuthenticated(request, request_id);
+  } catch (const std::exception& e) {
+    r = absl::InternalError(fmt::format("Unhandled exception: {}", e.what()));
+  }
   if (r.ok()) return std::move(*r);
   ErrorResponse e = RenderError(r.status(), request_id);
   if (e.http_status >= 500) {

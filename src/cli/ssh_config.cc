@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -32,8 +33,12 @@ void AddSshConfigCommand(CLI::App& app) {
   cmd->add_option("--file", file, "ssh config file (default ~/.ssh/config)");
   cmd->callback([] {
     std::string path = file.empty() ? Home() + "/.ssh/config" : file;
-    std::string dir = path.substr(0, path.rfind('/'));
-    if (!dir.empty()) mkdir(dir.c_str(), 0700);
+    // A symlinked config (dotfile managers) is updated where it points, not replaced by a file.
+    std::error_code ec;
+    if (std::filesystem::is_symlink(path, ec)) path = std::filesystem::canonical(path, ec).string();
+    if (size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0) {
+      mkdir(path.substr(0, slash).c_str(), 0700);
+    }
     std::stringstream kept;
     {
       std::ifstream in(path);
@@ -43,6 +48,9 @@ void AddSshConfigCommand(CLI::App& app) {
         if (!inside) kept << line << "\n";
         if (line == kEnd) inside = false;
       }
+      // A begin marker without its end: rather than guess where Kumo's block stopped (and drop
+      // the user's lines after it), refuse.
+      if (inside) Fail(path + " has \"" + kBegin + "\" without \"" + kEnd + "\"; fix it by hand");
     }
     // Public addresses come back to the pool and are handed to new instances, each with new host
     // keys: a known_hosts of Kumo's own keeps those changes away from the user's other hosts.

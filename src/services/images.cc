@@ -47,11 +47,18 @@ std::vector<Image> ImageStore::List() const {
     Image img;
     img.name = name;
     img.id = ImageIdForName(name);
-    img.description = meta.value("description", "");
-    img.architecture = meta.value("architecture", "x86_64");
-    img.created = meta.value("created", "");
-    img.login_user = meta.value("login_user", "admin");
-    img.root_size_gib = meta.value("root_size_gib", 8);
+    // Operators edit these files by hand: a field of the wrong type falls back to its default
+    // instead of failing every DescribeImages.
+    auto text = [&](const char* key, const char* def) {
+      auto it = meta.find(key);
+      return it != meta.end() && it->is_string() ? it->get<std::string>() : std::string(def);
+    };
+    img.description = text("description", "");
+    img.architecture = text("architecture", "x86_64");
+    img.created = text("created", "");
+    img.login_user = text("login_user", "admin");
+    auto size = meta.find("root_size_gib");
+    img.root_size_gib = size != meta.end() && size->is_number_integer() ? size->get<int>() : 8;
     img.rootfs = base + "/rootfs";
     out.push_back(std::move(img));
   }

@@ -51,10 +51,10 @@ absl::StatusOr<std::unique_ptr<InstanceTypeCatalog>> InstanceTypeCatalog::FromJs
       }
       c->types_.push_back(std::move(it));
     }
+    c->default_type_ = j.value("default_type", "m1.small");
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(fmt::format("Instance-type catalog: {}", e.what()));
   }
-  c->default_type_ = j.value("default_type", "m1.small");
   if (!c->Find(c->default_type_)) {
     return absl::InvalidArgumentError(
         fmt::format("Catalog default_type '{}' is not in the catalog", c->default_type_));

@@ -117,7 +117,7 @@ absl::Status Malformed(std::string_view message) {
 // IpPermissions, or the flat IpProtocol/FromPort/ToPort/CidrIp/SourceSecurityGroupName form the
 // aws CLI sends for --protocol/--port/--cidr/--source-group, as rules without ids.
 absl::StatusOr<std::vector<Rule>> ExpandPermissions(store::Tx& tx, const Caller& caller,
-                                                    const json& input) {
+                                                    const json& input, const std::string& vpc_id) {
   json perms = input.value("IpPermissions", json::array());
   if (input.contains("IpProtocol")) {
     json p = {{"IpProtocol", input["IpProtocol"]}};
@@ -125,7 +125,11 @@ absl::StatusOr<std::vector<Rule>> ExpandPermissions(store::Tx& tx, const Caller&
     if (input.contains("ToPort")) p["ToPort"] = input["ToPort"];
     if (input.contains("CidrIp")) p["IpRanges"] = {{{"CidrIp", input["CidrIp"]}}};
     if (input.contains("SourceSecurityGroupName")) {
-      p["UserIdGroupPairs"] = {{{"GroupName", input["SourceSecurityGroupName"]}}};
+      json pair = {{"GroupName", input["SourceSecurityGroupName"]}};
+      if (input.contains("SourceSecurityGroupOwnerId")) {
+        pair["UserId"] = input["SourceSecurityGroupOwnerId"];
+      }
+      p["UserIdGroupPairs"] = {pair};
     }
     perms.push_back(p);
   } else if (input.contains("CidrIp") || input.contains("SourceSecurityGroupName")) {
@@ -184,6 +188,11 @@ absl::StatusOr<std::vector<Rule>> ExpandPermissions(store::Tx& tx, const Caller&
       auto g = gid.empty() ? FindSecurityGroup(tx, caller, pair.value("GroupName", ""), true)
                            : FindSecurityGroup(tx, caller, gid, false);
       if (!g.ok()) return g.status();
+      // Without VPC peering a rule can only name groups of its own VPC, as on EC2.
+      if (g->data.value("vpc_id", "") != vpc_id) {
+        return InvalidParameterValue(fmt::format(
+            "Security group {} and the source group {} belong to different VPCs", vpc_id, g->id));
+      }
       r.group_id = g->id;
       r.group_owner = caller.account_id;
       r.description = pair.value("Description", "");
@@ -411,7 +420,8 @@ absl::StatusOr<json> DeleteSecurityGroup(store::Tx& tx, const Caller& caller, co
 absl::StatusOr<json> AuthorizeSecurityGroupRules(store::Tx& tx, const Caller& caller,
                                                  IdGenerator& ids, const json& input, bool egress) {
   ASSIGN_OR_RETURN(store::Resource g, TargetGroup(tx, caller, input, egress));
-  ASSIGN_OR_RETURN(std::vector<Rule> added, ExpandPermissions(tx, caller, input));
+  ASSIGN_OR_RETURN(std::vector<Rule> added,
+                   ExpandPermissions(tx, caller, input, g.data.value("vpc_id", "")));
   std::vector<Rule> rules = RulesOf(g, egress);
   std::set<std::string> keys;
   for (const auto& r : rules) keys.insert(r.Key());
@@ -458,7 +468,8 @@ absl::StatusOr<json> RevokeSecurityGroupRules(store::Tx& tx, const Caller& calle
                       fmt::format("The security group rule ID '{}' does not exist", *ids.begin()));
     }
   } else {
-    ASSIGN_OR_RETURN(std::vector<Rule> targets, ExpandPermissions(tx, caller, input));
+    ASSIGN_OR_RETURN(std::vector<Rule> targets,
+                     ExpandPermissions(tx, caller, input, g.data.value("vpc_id", "")));
     std::set<std::string> wanted;
     for (const auto& t : targets) wanted.insert(t.Key());
     for (const auto& r : rules) {
@@ -485,7 +496,7 @@ absl::StatusOr<json> RevokeSecurityGroupRules(store::Tx& tx, const Caller& calle
 
 absl::StatusOr<json> DescribeSecurityGroups(store::Tx& tx, const Caller& caller,
                                             const json& input) {
-  std::set<std::string> names;
+  std::set<std::string> names;  // ids of the groups named
   for (const auto& n : input.value("GroupNames", json::array())) {
     // A missing name is an error even when filters would have hidden it.
     ASSIGN_OR_RETURN(auto g, FindSecurityGroup(tx, caller, n.get<std::string>(), true));
@@ -512,7 +523,17 @@ absl::StatusOr<json> DescribeSecurityGroups(store::Tx& tx, const Caller& caller,
                        "egress.ip-permission.group-id"};
   spec.not_found = GroupNotFound;
   if (!names.empty()) {
-    spec.scope = [&names](const store::Resource& r) { return names.count(r.id) > 0; };
+    // Names and ids together select the union of both, as on EC2; ids are checked here since
+    // the generic id filter would intersect instead.
+    std::set<std::string> ids;
+    for (const auto& id : input.value("GroupIds", json::array())) {
+      ASSIGN_OR_RETURN(auto g, FindSecurityGroup(tx, caller, id.get<std::string>(), false));
+      ids.insert(g.id);
+    }
+    spec.ids_member = "";
+    spec.scope = [names, ids](const store::Resource& r) {
+      return names.count(r.id) > 0 || ids.count(r.id) > 0;
+    };
   }
   spec.fields = [](const store::Resource& r) {
     FilterFields f = {{"group-id", r.id},

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <cctype>
 #include <map>
 #include <mutex>
 
@@ -21,11 +22,24 @@ std::string_view ContainerStateName(ContainerState s) {
   return "?";
 }
 
+bool ValidContainerName(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name[0] == '.') return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 namespace {
 
 class FakeRuntime : public Runtime {
  public:
   absl::Status Create(const ContainerSpec& spec) override {
+    if (!ValidContainerName(spec.name)) {
+      return absl::InvalidArgumentError(fmt::format("Bad container name '{}'", spec.name));
+    }
     std::lock_guard<std::mutex> lock(mu_);
     auto it = containers_.find(spec.name);
     if (it != containers_.end()) {
@@ -57,6 +71,9 @@ class FakeRuntime : public Runtime {
     return absl::OkStatus();
   }
   absl::Status Destroy(std::string_view name) override {
+    if (!ValidContainerName(name)) {
+      return absl::InvalidArgumentError(fmt::format("Bad container name '{}'", name));
+    }
     std::lock_guard<std::mutex> lock(mu_);
     containers_.erase(std::string(name));
     return absl::OkStatus();

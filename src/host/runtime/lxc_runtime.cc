@@ -4,10 +4,12 @@
 #include <fmt/format.h>
 #include <ftw.h>
 #include <lxc/lxccontainer.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -67,12 +69,22 @@ class LxcRuntime : public Runtime {
       return absl::OkStatus();
     }
     RETURN_IF_ERROR(MakeDirs(spec.upper_dir + "/etc", 0755));
-    // systemd sets the hostname from /etc/hostname, overriding LXC's uts name: write both.
+    // systemd sets the hostname from /etc/hostname, overriding LXC's uts name: write both. The
+    // upper dir is the guest's root volume, so a guest-made symlink must not redirect this write
+    // onto a host file: no following links at either step.
     {
-      std::ofstream h(spec.upper_dir + "/etc/hostname", std::ios::trunc);
-      h << spec.hostname << "\n";
-      if (!h)
+      int etc =
+          open((spec.upper_dir + "/etc").c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int fd = etc < 0 ? -1
+                       : openat(etc, "hostname",
+                                O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+      std::string line = spec.hostname + "\n";
+      bool ok = fd >= 0 && write(fd, line.data(), line.size()) == ssize_t(line.size());
+      if (fd >= 0) close(fd);
+      if (etc >= 0) close(etc);
+      if (!ok) {
         return absl::InternalError(fmt::format("Failed to write {}/etc/hostname", spec.upper_dir));
+      }
     }
     bool v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 &&
               access("/sys/fs/cgroup/memory", F_OK) != 0;
@@ -167,11 +179,25 @@ class LxcRuntime : public Runtime {
     if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
     // Read while the command runs, so output larger than the pipe buffer cannot deadlock it.
     std::string output;
+    // A background process the command started may keep the pipe open forever, so the reader
+    // polls and gives up two seconds after the command itself has exited.
+    std::atomic<bool> exited{false};
     std::thread reader([&] {
       char buf[4096];
-      ssize_t n;
-      while ((n = read(fds[0], buf, sizeof buf)) > 0) {
-        if (output.size() < kMaxExecOutput) output.append(buf, size_t(n));
+      auto give_up = std::chrono::steady_clock::time_point::max();
+      for (;;) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        int r = poll(&p, 1, 100);
+        if (r > 0) {
+          ssize_t n = read(fds[0], buf, sizeof buf);
+          if (n <= 0) break;
+          if (output.size() < kMaxExecOutput) output.append(buf, size_t(n));
+          continue;
+        }
+        if (exited && give_up == std::chrono::steady_clock::time_point::max()) {
+          give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        }
+        if (std::chrono::steady_clock::now() > give_up) break;
       }
     });
     lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
@@ -181,6 +207,7 @@ class LxcRuntime : public Runtime {
     args.push_back(nullptr);
     int status = c->attach_run_wait(c.get(), &opts, args[0], args.data());
     close(fds[1]);
+    exited = true;
     reader.join();
     close(fds[0]);
     if (status < 0) return Error(c, "attach to");
@@ -203,7 +230,8 @@ class LxcRuntime : public Runtime {
 
  private:
   absl::StatusOr<Container> Open(std::string_view name) {
-    if (name.empty() || name.find('/') != std::string_view::npos) {
+    // The name becomes a directory under lxcpath that Destroy removes.
+    if (!ValidContainerName(name)) {
       return absl::InvalidArgumentError(fmt::format("Bad container name '{}'", name));
     }
     Container c(lxc_container_new(std::string(name).c_str(), lxcpath_.c_str()));

@@ -29,6 +29,9 @@ struct ContainerSpec {
   int64_t memory_bytes = 0;  // 0: no limit
 };
 
+// Names become directories that Destroy removes: 1-64 of [A-Za-z0-9_.-], not starting with '.'.
+bool ValidContainerName(std::string_view name);
+
 enum class ContainerState { kAbsent, kStopped, kRunning, kBusy };
 std::string_view ContainerStateName(ContainerState s);
 

@@ -124,6 +124,17 @@ TEST_P(RuntimeContract, LifecycleIsIdempotentAndLeavesNothing) {
   }
 }
 
+TEST_P(RuntimeContract, NamesThatWouldEscapeTheirDirectoryAreRefused) {
+  for (const char* bad : {"..", ".", ".hidden", "a/b", "", "x y"}) {
+    ContainerSpec s = spec_;
+    s.name = bad;
+    EXPECT_FALSE(runtime_->Create(s).ok()) << bad;
+    EXPECT_FALSE(runtime_->Destroy(bad).ok()) << bad;
+  }
+  struct stat st;
+  EXPECT_EQ(stat(dir_.c_str(), &st), 0);  // the parent of lxcpath is still there
+}
+
 TEST_P(RuntimeContract, StartingWhatDoesNotExistIsNotFound) {
   EXPECT_FALSE(runtime_->Start("kumotest-missing").ok());
   EXPECT_TRUE(runtime_->Destroy("kumotest-missing").ok());
