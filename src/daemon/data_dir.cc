@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/encoding.h"
+#include "common/files.h"
 #include "common/hash.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
@@ -18,21 +19,6 @@
 
 namespace kumo::daemon {
 
-absl::Status MakeDirs(const std::string& path) {
-  std::string partial;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || (path[i] == '/' && i > 0)) {
-      partial = path.substr(0, i);
-      if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
-        return absl::InternalError(
-            fmt::format("Failed to create {}: {}", partial, strerror(errno)));
-      }
-    }
-  }
-  return absl::OkStatus();
-}
-
-// Writes content to path only if it does not exist yet (O_EXCL), mode 0600.
 namespace {
 
 absl::Status WriteOnce(const std::string& path, const std::string& content) {

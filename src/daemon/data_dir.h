@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/files.h"
 
 namespace kumo::daemon {
 
@@ -30,7 +31,7 @@ struct DataDir {
 // first use (all 0600). Safe to race with another process doing the same.
 absl::Status PrepareDataDir(const std::string& dir);
 
-absl::Status MakeDirs(const std::string& path);
+using ::kumo::MakeDirs;
 absl::Status WriteFileAtomic(const std::string& path, const std::string& content);
 
 }  // namespace kumo::daemon

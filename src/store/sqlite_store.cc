@@ -65,6 +65,11 @@ CREATE TABLE idempotency (
 )sql",
 };
 
+// The columns ReadResource expects, in its order (a macro so statements stay string literals,
+// which the statement cache keys on).
+#define KUMO_RESOURCE_SELECT \
+  "SELECT id, account_id, region, type, name, data, version, created_ms FROM resources "
+
 // Steps s to the end, turning each row into a T.
 template <typename T, typename ReadFn>
 absl::StatusOr<std::vector<T>> Collect(Stmt& s, ReadFn read) {
@@ -168,10 +173,8 @@ class SqliteTx : public Tx {
   }
   absl::StatusOr<Resource> GetResource(std::string_view account_id, std::string_view region,
                                        std::string_view id) override {
-    ASSIGN_OR_RETURN(auto s,
-                     db_->Prepare("SELECT id, account_id, region, type, name, data, version, "
-                                  "created_ms FROM resources WHERE id = ?1 AND account_id = ?2 "
-                                  "AND region = ?3"));
+    ASSIGN_OR_RETURN(auto s, db_->Prepare(KUMO_RESOURCE_SELECT "WHERE id = ?1 AND account_id = ?2 "
+                                                               "AND region = ?3"));
     s->Bind(1, id).Bind(2, account_id).Bind(3, region);
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) return absl::NotFoundError(fmt::format("Resource {} does not exist", id));
@@ -182,9 +185,8 @@ class SqliteTx : public Tx {
                                                              std::string_view type,
                                                              std::string_view name) override {
     ASSIGN_OR_RETURN(auto s,
-                     db_->Prepare("SELECT id, account_id, region, type, name, data, version, "
-                                  "created_ms FROM resources WHERE account_id = ?1 AND region = ?2 "
-                                  "AND type = ?3 AND name = ?4"));
+                     db_->Prepare(KUMO_RESOURCE_SELECT "WHERE account_id = ?1 AND region = ?2 "
+                                                       "AND type = ?3 AND name = ?4"));
     s->Bind(1, account_id).Bind(2, region).Bind(3, type).Bind(4, name);
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) return std::optional<Resource>();
@@ -195,9 +197,8 @@ class SqliteTx : public Tx {
                                                       std::string_view region,
                                                       std::string_view type) override {
     ASSIGN_OR_RETURN(auto s,
-                     db_->Prepare("SELECT id, account_id, region, type, name, data, version, "
-                                  "created_ms FROM resources WHERE account_id = ?1 AND region = ?2 "
-                                  "AND type = ?3 ORDER BY id"));
+                     db_->Prepare(KUMO_RESOURCE_SELECT "WHERE account_id = ?1 AND region = ?2 "
+                                                       "AND type = ?3 ORDER BY id"));
     s->Bind(1, account_id).Bind(2, region).Bind(3, type);
     return Collect<Resource>(*s, ReadResource);
   }

@@ -2,7 +2,6 @@
 // c->error_string; every call here turns that into a Status with the container's name.
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <ftw.h>
 #include <lxc/lxccontainer.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -15,6 +14,7 @@
 #include <memory>
 #include <thread>
 
+#include "common/files.h"
 #include "common/status_macros.h"
 #include "host/runtime/runtime.h"
 
@@ -28,34 +28,12 @@ using Container = std::unique_ptr<lxc_container, ContainerPut>;
 
 constexpr char kCommonConfig[] = "/usr/share/lxc/config/common.conf";
 
-absl::Status MakeDirs(const std::string& path, mode_t mode) {
-  for (size_t i = 1; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      std::string p = path.substr(0, i);
-      if (mkdir(p.c_str(), mode) != 0 && errno != EEXIST) {
-        return absl::InternalError(fmt::format("Failed to create {}: {}", p, strerror(errno)));
-      }
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status RemoveTree(const std::string& path) {
-  int rc = nftw(
-      path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); },
-      16, FTW_DEPTH | FTW_PHYS);
-  if (rc != 0 && errno != ENOENT) {
-    return absl::InternalError(fmt::format("Failed to remove {}: {}", path, strerror(errno)));
-  }
-  return absl::OkStatus();
-}
-
 class LxcRuntime : public Runtime {
  public:
   explicit LxcRuntime(std::string lxcpath) : lxcpath_(std::move(lxcpath)) {}
 
   absl::Status Create(const ContainerSpec& spec) override {
-    RETURN_IF_ERROR(MakeDirs(lxcpath_, 0755));
+    RETURN_IF_ERROR(MakeDirs(lxcpath_));
     ASSIGN_OR_RETURN(Container c, Open(spec.name));
     std::string rootfs = fmt::format("overlay:{}:{}", spec.rootfs, spec.upper_dir);
     if (c->is_defined(c.get())) {
@@ -68,7 +46,7 @@ class LxcRuntime : public Runtime {
       }
       return absl::OkStatus();
     }
-    RETURN_IF_ERROR(MakeDirs(spec.upper_dir + "/etc", 0755));
+    RETURN_IF_ERROR(MakeDirs(spec.upper_dir + "/etc"));
     // systemd sets the hostname from /etc/hostname, overriding LXC's uts name: write both. The
     // upper dir is the guest's root volume, so a guest-made symlink must not redirect this write
     // onto a host file: no following links at either step.
