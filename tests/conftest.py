@@ -35,6 +35,7 @@ def kumod(tmp_path_factory):
         yield daemon
     finally:
         daemon.stop()
+        daemon.teardown()
 
 
 @pytest.fixture(scope="session")

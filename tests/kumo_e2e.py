@@ -111,10 +111,12 @@ class Kumod:
     """One foreground kumod with its own data dir and port."""
 
     def __init__(self, data_dir: Path, port: int | None = None, regions=REGIONS,
-                 image_dir: Path | None = None):
+                 image_dir: Path | None = None, host_root: Path | None = None):
         self.data_dir = Path(data_dir)
         # Tests never touch the host's real image store unless told to.
         self.image_dir = Path(image_dir) if image_dir else self.data_dir.parent / "images"
+        # Nor the host's instance storage: containers and volumes live beside the data dir.
+        self.host_root = Path(host_root) if host_root else self.data_dir.parent / "host"
 
         self.port = port or free_port()
         self.regions = tuple(regions)
@@ -128,7 +130,8 @@ class Kumod:
     def start(self, timeout: float = 20.0) -> "Kumod":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [str(kumod_bin()), "--data-dir", str(self.data_dir), "--listen",
-                f"127.0.0.1:{self.port}", "--image-dir", str(self.image_dir)]
+                f"127.0.0.1:{self.port}", "--image-dir", str(self.image_dir),
+                "--host-root", str(self.host_root)]
         for r in self.regions:
             args += ["--region", r]
         log = open(self.log_path, "ab")
@@ -174,11 +177,24 @@ class Kumod:
         rc, self.proc = self.proc.returncode, None
         return rc, killed
 
+    def teardown(self):
+        """`kumod --teardown`: removes every host resource this daemon created (containers,
+        namespaces, links, nft tables, storage) and gives its public pool back."""
+        if not (self.data_dir / "daemon-id").exists():
+            return None
+        return subprocess.run([str(kumod_bin()), "--data-dir", str(self.data_dir), "--host-root",
+                               str(self.host_root), "--teardown"], capture_output=True, text=True,
+                              timeout=120, stdin=subprocess.DEVNULL)
+
+    def daemon_id(self) -> str:
+        return (self.data_dir / "daemon-id").read_text().strip()
+
     def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc):
         self.stop()
+        self.teardown()
 
 
 def kumo(data_dir, *args, check: bool = True, env=None, timeout: float = 60):

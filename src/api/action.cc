@@ -84,6 +84,7 @@ ActionTable AllActions() {
   RegisterRegionActions(t);
   RegisterVpcActions(t);
   RegisterSecurityGroupActions(t);
+  RegisterInstanceActions(t);
   return t;
 }
 

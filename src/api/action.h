@@ -15,9 +15,14 @@
 #include "services/caller.h"
 #include "services/images.h"
 #include "services/instance_types.h"
+#include "services/instances.h"
 #include "services/regions.h"
 #include "services/vpcs.h"
 #include "store/store.h"
+
+namespace kumo::host {
+class Host;
+}  // namespace kumo::host
 
 namespace kumo::api {
 
@@ -32,6 +37,11 @@ struct Deps {
   services::DefaultNetwork* network;
   const services::InstanceTypeCatalog* catalog;
   const services::ImageStore* images;
+  const services::InstanceEnv* instance_env = nullptr;
+  // For what only the host knows (console output); null where there is none (unit tests).
+  host::Host* host = nullptr;
+  // Wakes the reconciler after a committed change to instances.
+  std::function<void()> instances_changed;
 };
 
 class ActionContext {
@@ -88,6 +98,7 @@ void RegisterTagActions(ActionTable& table);
 void RegisterRegionActions(ActionTable& table);
 void RegisterVpcActions(ActionTable& table);
 void RegisterSecurityGroupActions(ActionTable& table);
+void RegisterInstanceActions(ActionTable& table);
 
 ActionTable AllActions();
 

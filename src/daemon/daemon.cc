@@ -1,7 +1,9 @@
 #include "daemon/daemon.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <limits.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "api/ec2_api.h"
@@ -21,6 +24,8 @@
 #include "common/ids.h"
 #include "common/status_macros.h"
 #include "crypto/secretbox.h"
+#include "host/agent/host.h"
+#include "reconcile/reconciler.h"
 #include "services/accounts.h"
 #include "services/images.h"
 #include "services/instance_types.h"
@@ -51,6 +56,103 @@ absl::Status ParseListen(const std::string& listen, Options* options) {
   }
   options->listen_host = host;
   options->listen_port = port;
+  return absl::OkStatus();
+}
+
+namespace {
+
+absl::StatusOr<std::string> ReadDaemonId(const std::string& data_dir) {
+  std::ifstream in(DataDir::DaemonId(data_dir));
+  std::string id;
+  if (!(in >> id) || id.size() != 6 ||
+      id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return absl::FailedPreconditionError(
+        fmt::format("{} is missing or not 6 hex digits", DataDir::DaemonId(data_dir)));
+  }
+  return id;
+}
+
+std::string PoolClaims(const Options& opts) { return opts.pool_dir; }
+
+// Next to each pool claim (a file named after the pool, holding the daemon id) the daemon leaves
+// "<id>.owner" naming its data dir. A claim whose data dir is gone, or belongs to another daemon
+// now, was never given back (a data dir deleted without `kumod --teardown`): it is freed here.
+void FreeAbandonedPools(const std::string& pool_dir) {
+  DIR* d = opendir(pool_dir.c_str());
+  if (!d) return;
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) names.emplace_back(e->d_name);
+  closedir(d);
+  std::set<std::string> abandoned;
+  for (const auto& name : names) {
+    if (name.size() != 12 || name.substr(6) != ".owner") continue;
+    std::string id = name.substr(0, 6);
+    std::ifstream in(pool_dir + "/" + name);
+    std::string data_dir, current;
+    std::getline(in, data_dir);
+    std::ifstream(DataDir::DaemonId(data_dir)) >> current;
+    if (!data_dir.empty() && current == id) continue;
+    abandoned.insert(id);
+    unlink((pool_dir + "/" + name).c_str());
+  }
+  for (const auto& name : names) {
+    if (name.empty() || name[0] == '.' || name.find('_') == std::string::npos) continue;
+    std::string owner;
+    std::ifstream(pool_dir + "/" + name) >> owner;
+    if (abandoned.count(owner)) unlink((pool_dir + "/" + name).c_str());
+  }
+}
+
+std::unique_ptr<host::Host> NewHostFor(const HostOptions& o) {
+  host::LocalHostOptions lo{o.daemon_id, o.host_dir};
+  host::NetworkOptions no{o.daemon_id, o.public_cidr, o.host_dir + "/net"};
+  return host::NewLocalHost(lo, host::NewLxcRuntime(o.host_dir + "/lxc"),
+                            host::NewLinuxNetwork(no));
+}
+
+std::string SelfExe() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, size_t(n)) : "kumod";
+}
+
+}  // namespace
+
+int RunHostAgent(int fd, const HostOptions& options) {
+  if (auto st = host::EnsureLxcfs(); !st.ok()) {
+    spdlog::warn("lxcfs: {} (instances will see the host's memory and cores)",
+                 std::string(st.message()));
+  }
+  auto host = NewHostFor(options);
+  return host::ServeHostAgent(fd, *host);
+}
+
+absl::Status Teardown(const Options& opts) {
+  ASSIGN_OR_RETURN(std::string id, ReadDaemonId(opts.data_dir));
+  std::string host_dir = opts.host_root + "/" + id;
+  // The pool this daemon claimed (a file named after it, holding the daemon id) goes back to
+  // the host once its addresses are gone.
+  std::string public_cidr = opts.public_cidr;
+  std::vector<std::string> claims;
+  if (DIR* d = opendir(PoolClaims(opts).c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string name = e->d_name;
+      std::ifstream in(PoolClaims(opts) + "/" + name);
+      std::string owner;
+      if (name[0] == '.' || !(in >> owner) || owner != id) continue;
+      claims.push_back(PoolClaims(opts) + "/" + name);
+      if (public_cidr.empty() && name.find('_') != std::string::npos) {
+        public_cidr = name.substr(0, name.find('_')) + "/" + name.substr(name.find('_') + 1);
+      }
+    }
+    closedir(d);
+  }
+  if (public_cidr.empty()) public_cidr = "100.64.0.0/24";  // nothing was ever published
+  auto host = NewHostFor({id, host_dir, public_cidr});
+  RETURN_IF_ERROR(host->Teardown());
+  for (const auto& c : claims) unlink(c.c_str());
+  unlink(fmt::format("{}/{}.owner", PoolClaims(opts), id).c_str());
+  spdlog::info("removed the host state of daemon {}", id);
   return absl::OkStatus();
 }
 
@@ -88,9 +190,40 @@ absl::Status Run(const Options& opts) {
   services::DefaultNetwork network(*store, *region_set, ids);
   services::ImageStore images(opts.image_dir);
   spdlog::info("image store {}: {} image(s)", opts.image_dir, images.List().size());
-  api = std::make_unique<api::Ec2Api>(api::Deps{store.get(), &accounts, region_set.get(), &ids,
-                                                &clock, &api::Ec2Model::Embedded(), &network,
-                                                catalog.get(), &images});
+
+  ASSIGN_OR_RETURN(std::string daemon_id, ReadDaemonId(opts.data_dir));
+  HostOptions host_opts{daemon_id, opts.host_root + "/" + daemon_id, opts.public_cidr};
+  if (host_opts.public_cidr.empty()) {
+    FreeAbandonedPools(PoolClaims(opts));
+    auto pool = host::ClaimPublicPool(PoolClaims(opts), daemon_id);
+    if (pool.ok()) {
+      host_opts.public_cidr = *pool;
+      char real[PATH_MAX];
+      std::string data_dir = realpath(opts.data_dir.c_str(), real) ? real : opts.data_dir;
+      (void)WriteFileAtomic(fmt::format("{}/{}.owner", PoolClaims(opts), daemon_id),
+                            data_dir + "\n");
+    } else {
+      spdlog::warn("no public address pool ({}): instances cannot launch",
+                   std::string(pool.status().message()));
+    }
+  }
+  services::InstanceEnv instance_env;
+  instance_env.catalog = catalog.get();
+  instance_env.images = &images;
+  instance_env.public_cidr = host_opts.public_cidr;
+  instance_env.host_cpus = int(std::max(1u, std::thread::hardware_concurrency()));
+  instance_env.host_memory_mib =
+      int64_t(sysconf(_SC_PHYS_PAGES)) * int64_t(sysconf(_SC_PAGESIZE)) / (1 << 20);
+  auto host = host::NewAgentClient(
+      SelfExe(), {"--data-dir", opts.data_dir, "--daemon-id", host_opts.daemon_id, "--host-dir",
+                  host_opts.host_dir, "--public-cidr", host_opts.public_cidr});
+  reconcile::Reconciler reconciler(*store, *host, clock);
+  spdlog::info("daemon {}: host state in {}, public addresses from {}", daemon_id,
+               host_opts.host_dir, host_opts.public_cidr);
+
+  api = std::make_unique<api::Ec2Api>(api::Deps{
+      store.get(), &accounts, region_set.get(), &ids, &clock, &api::Ec2Model::Embedded(), &network,
+      catalog.get(), &images, &instance_env, host.get(), [&reconciler] { reconciler.Poke(); }});
 
   nlohmann::json info = {
       {"endpoint", "http://" + endpoint_host}, {"regions", regions}, {"pid", getpid()}};
@@ -103,6 +236,7 @@ absl::Status Run(const Options& opts) {
     ioc.stop();
   });
   server->Start();
+  reconciler.Start();
   spdlog::info("kumod serving http://{} (regions: {}), data in {}", endpoint_host,
                fmt::join(regions, ", "), opts.data_dir);
 
@@ -112,6 +246,7 @@ absl::Status Run(const Options& opts) {
   for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
   ioc.run();
   for (auto& t : pool) t.join();
+  reconciler.Stop();
   spdlog::info("kumod stopped");
   return absl::OkStatus();
 }

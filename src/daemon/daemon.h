@@ -19,7 +19,25 @@ struct Options {
   std::vector<std::string> regions;  // first is home; empty → {"eu-west-1"}
   int threads = 0;                   // 0 → one per core
   std::string image_dir = "/var/lib/kumo/images";
+  // Host-side state (instance storage, liblxc definitions, network state) goes under
+  // host_root/<daemon id>, never under the data dir.
+  std::string host_root = "/var/lib/kumo";
+  std::string public_cidr;  // empty: claim a free /24 in 100.64.0.0/10
+  // Host-wide, whatever host_root says: every daemon on the host claims its pool here.
+  std::string pool_dir = "/var/lib/kumo/pools";
 };
+
+// What the host agent and teardown need to build this daemon's LocalHost.
+struct HostOptions {
+  std::string daemon_id;
+  std::string host_dir;
+  std::string public_cidr;
+};
+
+// `kumod --host-agent FD`: serves the host seam on FD until kumod goes away.
+int RunHostAgent(int fd, const HostOptions& options);
+// `kumod --teardown`: removes everything the daemon of options.data_dir created on this host.
+absl::Status Teardown(const Options& options);
 
 // "HOST:PORT" → host, port ("[::1]:80" for IPv6).
 absl::Status ParseListen(const std::string& listen, Options* options);

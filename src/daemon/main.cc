@@ -17,6 +17,20 @@ int main(int argc, char** argv) {
   app.add_option("--threads", opts.threads, "I/O threads (default: one per core)");
   app.add_option("--image-dir", opts.image_dir, "Host-wide image store");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  app.add_option("--host-root", opts.host_root,
+                 "Where host-side state goes, under <host-root>/<daemon id>");
+  app.add_option("--public-cidr", opts.public_cidr,
+                 "Public address pool (default: a free /24 in 100.64.0.0/10)");
+  app.add_option("--pool-dir", opts.pool_dir, "Where daemons on this host claim public pools");
+  bool teardown = false;
+  app.add_flag("--teardown", teardown,
+               "Remove everything this daemon created on the host (containers, network, storage)");
+  // Internal: kumod starts itself as its host agent (see host/agent/host.h).
+  int agent_fd = -1;
+  kumo::daemon::HostOptions agent;
+  app.add_option("--host-agent", agent_fd)->group("");
+  app.add_option("--daemon-id", agent.daemon_id)->group("");
+  app.add_option("--host-dir", agent.host_dir)->group("");
   CLI11_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("kumod");
@@ -26,7 +40,11 @@ int main(int argc, char** argv) {
     spdlog::error("{}", std::string(st.message()));
     return 2;
   }
-  absl::Status st = kumo::daemon::Run(opts);
+  if (agent_fd >= 0) {
+    agent.public_cidr = opts.public_cidr;
+    return kumo::daemon::RunHostAgent(agent_fd, agent);
+  }
+  absl::Status st = teardown ? kumo::daemon::Teardown(opts) : kumo::daemon::Run(opts);
   if (!st.ok()) {
     spdlog::error("{}", st.ToString());
     return 1;

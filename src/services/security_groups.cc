@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "services/describe.h"
+#include "services/instances.h"
 #include "services/pagination.h"
 #include "services/tags.h"
 #include "services/vpcs.h"
@@ -412,7 +413,11 @@ absl::StatusOr<json> DeleteSecurityGroup(store::Tx& tx, const Caller& caller, co
       }
     }
   }
-  // Instances that use the group will also block deletion once instances exist.
+  ASSIGN_OR_RETURN(bool in_use, GroupInUse(tx, caller, g.id));
+  if (in_use) {
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "DependencyViolation",
+                    fmt::format("resource {} has a dependent object", g.id));
+  }
   RETURN_IF_ERROR(tx.DeleteResource(caller.account_id, caller.region, g.id));
   return json{{"Return", true}, {"GroupId", g.id}};
 }

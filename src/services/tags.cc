@@ -55,6 +55,10 @@ absl::Status ResourceNotFound(std::string_view id) {
     return Ec2Error(absl::StatusCode::kNotFound, "InvalidKeyPair.NotFound",
                     fmt::format("The key pair ID '{}' does not exist", id));
   }
+  if (type == "instance") {
+    return Ec2Error(absl::StatusCode::kNotFound, "InvalidInstanceID.NotFound",
+                    fmt::format("The instance ID '{}' does not exist", id));
+  }
   if (type.empty()) {
     return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidID",
                     fmt::format("The ID '{}' is not valid", id));

@@ -63,6 +63,8 @@ CREATE TABLE idempotency (
   PRIMARY KEY (account_id, region, token)
 );
 )sql",
+    // 2: the reconciler lists one type across tenants.
+    "CREATE INDEX resources_type ON resources(type, id);",
 };
 
 // The columns ReadResource expects, in its order (a macro so statements stay string literals,
@@ -200,6 +202,11 @@ class SqliteTx : public Tx {
                      db_->Prepare(KUMO_RESOURCE_SELECT "WHERE account_id = ?1 AND region = ?2 "
                                                        "AND type = ?3 ORDER BY id"));
     s->Bind(1, account_id).Bind(2, region).Bind(3, type);
+    return Collect<Resource>(*s, ReadResource);
+  }
+  absl::StatusOr<std::vector<Resource>> ListAllResources(std::string_view type) override {
+    ASSIGN_OR_RETURN(auto s, db_->Prepare(KUMO_RESOURCE_SELECT "WHERE type = ?1 ORDER BY id"));
+    s->Bind(1, type);
     return Collect<Resource>(*s, ReadResource);
   }
   absl::Status UpdateResource(const Resource& r) override {

@@ -96,6 +96,9 @@ class Tx {
   virtual absl::StatusOr<std::vector<Resource>> ListResources(std::string_view account_id,
                                                               std::string_view region,
                                                               std::string_view type) = 0;
+  // Every account's and region's resources of one type, ordered by id: for the reconciler and
+  // for what is shared across tenants (host capacity, the public address pool).
+  virtual absl::StatusOr<std::vector<Resource>> ListAllResources(std::string_view type) = 0;
   // Succeeds only if the stored version equals resource.version (then stores version + 1);
   // otherwise Aborted, so a read-modify-write never loses a concurrent update.
   virtual absl::Status UpdateResource(const Resource& resource) = 0;

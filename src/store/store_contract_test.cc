@@ -92,6 +92,9 @@ TEST_P(StoreContractTest, ResourcesAreScopedToAccountAndRegion) {
             EXPECT_TRUE(found.ok() && found->has_value());
             EXPECT_EQ((*found)->id, "key-2");
             EXPECT_EQ(tx.ListResources("111111111111", "eu-west-1", "key-pair")->size(), 1u);
+            auto all = tx.ListAllResources("key-pair");
+            EXPECT_TRUE(all.ok() && all->size() == 2u);
+            EXPECT_TRUE(tx.ListAllResources("instance")->empty());
             return absl::OkStatus();
           })
           .ok());

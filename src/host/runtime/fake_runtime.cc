@@ -47,6 +47,7 @@ class FakeRuntime : public Runtime {
         return absl::AlreadyExistsError(
             fmt::format("Container {} exists with another root filesystem", spec.name));
       }
+      if (it->second.state != ContainerState::kRunning) it->second.spec = spec;
       return absl::OkStatus();
     }
     containers_[spec.name] = {spec, ContainerState::kStopped, 0};
@@ -68,6 +69,15 @@ class FakeRuntime : public Runtime {
     if (!c) return absl::NotFoundError(fmt::format("No container {}", name));
     c->state = ContainerState::kStopped;
     c->pid = 0;
+    return absl::OkStatus();
+  }
+  // The fake's init obeys at once.
+  absl::Status RequestStop(std::string_view name) override { return StopIfThere(name); }
+  absl::Status Kill(std::string_view name) override { return StopIfThere(name); }
+  absl::Status Reboot(std::string_view name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto* c = Find(name);
+    if (c && c->state == ContainerState::kRunning) c->pid = next_pid_++;
     return absl::OkStatus();
   }
   absl::Status Destroy(std::string_view name) override {
@@ -109,6 +119,15 @@ class FakeRuntime : public Runtime {
   }
 
  private:
+  absl::Status StopIfThere(std::string_view name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto* c = Find(name);
+    if (c) {
+      c->state = ContainerState::kStopped;
+      c->pid = 0;
+    }
+    return absl::OkStatus();
+  }
   struct Container {
     ContainerSpec spec;
     ContainerState state;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -44,7 +45,14 @@ class LxcRuntime : public Runtime {
         return absl::AlreadyExistsError(
             fmt::format("Container {} exists with rootfs {}", spec.name, buf));
       }
-      return absl::OkStatus();
+      if (c->is_running(c.get())) return absl::OkStatus();
+      // Redefined from scratch: liblxc appends to list-valued keys when set twice.
+      std::string config = fmt::format("{}/{}/config", lxcpath_, spec.name);
+      if (unlink(config.c_str()) != 0 && errno != ENOENT) {
+        return absl::InternalError(fmt::format("Failed to remove {}", config));
+      }
+      c.reset();
+      ASSIGN_OR_RETURN(c, Open(spec.name));
     }
     RETURN_IF_ERROR(MakeDirs(spec.upper_dir + "/etc"));
     // systemd sets the hostname from /etc/hostname, overriding LXC's uts name: write both. The
@@ -70,7 +78,6 @@ class LxcRuntime : public Runtime {
         {"lxc.include", kCommonConfig},
         {"lxc.uts.name", spec.hostname},
         {"lxc.rootfs.path", rootfs},
-        {"lxc.net.0.type", "empty"},  // the network issue attaches veths
         {"lxc.mount.auto", "proc:mixed sys:mixed cgroup:mixed"},
         {"lxc.apparmor.profile", "unconfined"},
         // systemd halts on SIGRTMIN+3; liblxc's default SIGPWR would wait out the timeout.
@@ -80,6 +87,23 @@ class LxcRuntime : public Runtime {
         {v2 ? "lxc.cgroup2.cpu.weight" : "lxc.cgroup.cpu.shares",
          std::to_string(v2 ? 100 * spec.vcpus : 1024 * spec.vcpus)},
     };
+    if (spec.net_link.empty()) {
+      items.emplace_back("lxc.net.0.type", "empty");
+    } else {
+      items.insert(items.end(), {{"lxc.net.0.type", "phys"},
+                                 {"lxc.net.0.link", spec.net_link},
+                                 {"lxc.net.0.name", "eth0"},
+                                 {"lxc.net.0.flags", "up"}});
+      if (!spec.net_hwaddr.empty()) items.emplace_back("lxc.net.0.hwaddr", spec.net_hwaddr);
+      if (!spec.net_ipv4.empty()) items.emplace_back("lxc.net.0.ipv4.address", spec.net_ipv4);
+      if (!spec.net_gateway.empty()) {
+        items.emplace_back("lxc.net.0.ipv4.gateway", spec.net_gateway);
+      }
+    }
+    if (!spec.console_log.empty()) {
+      items.emplace_back("lxc.console.logfile", spec.console_log);
+      items.emplace_back("lxc.console.size", "1MB");
+    }
     if (!spec.cpuset.empty()) {
       items.emplace_back(v2 ? "lxc.cgroup2.cpuset.cpus" : "lxc.cgroup.cpuset.cpus", spec.cpuset);
     }
@@ -116,6 +140,27 @@ class LxcRuntime : public Runtime {
       if (c->shutdown(c.get(), 1)) return absl::OkStatus();
     }
     if (c->is_running(c.get()) && !c->stop(c.get())) return Error(c, "stop");
+    return absl::OkStatus();
+  }
+
+  absl::Status RequestStop(std::string_view name) override {
+    ASSIGN_OR_RETURN(Container c, Open(name));
+    if (!c->is_defined(c.get()) || !c->is_running(c.get())) return absl::OkStatus();
+    c->shutdown(c.get(), 0);  // 0: signal and return; the result says nothing yet
+    return absl::OkStatus();
+  }
+
+  absl::Status Kill(std::string_view name) override {
+    ASSIGN_OR_RETURN(Container c, Open(name));
+    if (!c->is_defined(c.get()) || !c->is_running(c.get())) return absl::OkStatus();
+    if (!c->stop(c.get())) return Error(c, "stop");
+    return absl::OkStatus();
+  }
+
+  absl::Status Reboot(std::string_view name) override {
+    ASSIGN_OR_RETURN(Container c, Open(name));
+    if (!c->is_defined(c.get()) || !c->is_running(c.get())) return absl::OkStatus();
+    if (!c->reboot2(c.get(), 0)) return Error(c, "reboot");
     return absl::OkStatus();
   }
 
@@ -194,6 +239,7 @@ class LxcRuntime : public Runtime {
   }
 
   absl::StatusOr<std::vector<std::string>> List() override {
+    if (access(lxcpath_.c_str(), F_OK) != 0) return std::vector<std::string>{};
     char** names = nullptr;
     int n = list_defined_containers(lxcpath_.c_str(), &names, nullptr);
     if (n < 0) return absl::InternalError(fmt::format("Failed to list containers in {}", lxcpath_));

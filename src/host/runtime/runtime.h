@@ -27,6 +27,13 @@ struct ContainerSpec {
   int vcpus = 1;             // cpu shares scale with it
   std::string cpuset;        // e.g. "0-1"; empty: no pinning
   int64_t memory_bytes = 0;  // 0: no limit
+  // The network: a host interface liblxc moves in as eth0 and addresses before init runs.
+  // Empty net_link: loopback only.
+  std::string net_link;
+  std::string net_hwaddr;   // "02:…"
+  std::string net_ipv4;     // "172.31.3.7/20"
+  std::string net_gateway;  // "172.31.0.1"
+  std::string console_log;  // where the console's output is kept; empty: not kept
 };
 
 // Names become directories that Destroy removes: 1-64 of [A-Za-z0-9_.-], not starting with '.'.
@@ -38,11 +45,19 @@ std::string_view ContainerStateName(ContainerState s);
 class Runtime {
  public:
   virtual ~Runtime() = default;
+  // Defines the container; redefines a stopped one whose spec changed (a new instance type, a
+  // new network port). A running one is left as it is.
   virtual absl::Status Create(const ContainerSpec& spec) = 0;
   // Boots init (systemd) in the background; returns once the container is RUNNING.
   virtual absl::Status Start(std::string_view name) = 0;
   // Asks init to shut down cleanly, then kills after timeout.
   virtual absl::Status Stop(std::string_view name, std::chrono::seconds timeout) = 0;
+  // Asks init to shut down and returns at once (callers poll State); no-op unless running.
+  virtual absl::Status RequestStop(std::string_view name) = 0;
+  // Kills the container now; no-op unless running.
+  virtual absl::Status Kill(std::string_view name) = 0;
+  // Asks init to reboot; no-op unless running.
+  virtual absl::Status Reboot(std::string_view name) = 0;
   // Stops if needed and removes the container and its configuration (not the upper dir, which
   // belongs to storage).
   virtual absl::Status Destroy(std::string_view name) = 0;

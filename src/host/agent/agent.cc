@@ -1,0 +1,280 @@
+// The host agent's wire: one JSON request per SOCK_SEQPACKET message, one JSON reply.
+//   request  {"op": "launch", "spec": {…}} | {"op": "state", "id": "i-…"} | …
+//   reply    {"ok": true, "result": …} | {"ok": false, "code": <absl code>, "message": "…"}
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mutex>
+
+#include "common/status_macros.h"
+#include "host/agent/host.h"
+
+namespace kumo::host {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMaxMessage = 4 << 20;
+
+json StatusJson(const absl::Status& s) {
+  return {{"ok", false}, {"code", int(s.code())}, {"message", std::string(s.message())}};
+}
+
+absl::StatusOr<json> Dispatch(Host& host, const json& req) {
+  std::string op = req.value("op", "");
+  std::string id = req.value("id", "");
+  auto spec = [&]() { return InstanceSpecFromJson(req.value("spec", json::object())); };
+  auto done = [](const absl::Status& s) -> absl::StatusOr<json> {
+    if (!s.ok()) return s;
+    return json(nullptr);
+  };
+  if (op == "launch") {
+    ASSIGN_OR_RETURN(auto s, spec());
+    return done(host.Launch(s));
+  }
+  if (op == "request_stop") return done(host.RequestStop(id));
+  if (op == "kill") return done(host.Kill(id));
+  if (op == "reboot") return done(host.Reboot(id));
+  if (op == "state") {
+    ASSIGN_OR_RETURN(auto st, host.State(id));
+    return json(int(st));
+  }
+  if (op == "release") {
+    ASSIGN_OR_RETURN(auto s, spec());
+    return done(host.Release(s));
+  }
+  if (op == "destroy") {
+    ASSIGN_OR_RETURN(auto s, spec());
+    return done(host.Destroy(s));
+  }
+  if (op == "probe_ssh") {
+    ASSIGN_OR_RETURN(auto s, spec());
+    ASSIGN_OR_RETURN(bool up, host.ProbeSsh(s));
+    return json(up);
+  }
+  if (op == "console") {
+    ASSIGN_OR_RETURN(auto out, host.ConsoleOutput(id));
+    return json(out);  // not always UTF-8: the reply's dump replaces what is not
+  }
+  if (op == "list") {
+    ASSIGN_OR_RETURN(auto ids, host.ListInstances());
+    return json(ids);
+  }
+  if (op == "boot_id") {
+    ASSIGN_OR_RETURN(auto b, host.BootId());
+    return json(b);
+  }
+  if (op == "teardown") return done(host.Teardown());
+  return absl::InvalidArgumentError(fmt::format("Unknown host agent op '{}'", op));
+}
+
+class AgentClient : public Host {
+ public:
+  AgentClient(std::string exe, std::vector<std::string> args)
+      : exe_(std::move(exe)), args_(std::move(args)) {}
+  ~AgentClient() override {
+    if (fd_ >= 0) close(fd_);
+    if (pid_ > 0) waitpid(pid_, nullptr, 0);
+  }
+
+  absl::Status Launch(const InstanceSpec& s) override { return Void("launch", s); }
+  absl::Status RequestStop(std::string_view id) override { return Void("request_stop", id); }
+  absl::Status Kill(std::string_view id) override { return Void("kill", id); }
+  absl::Status Reboot(std::string_view id) override { return Void("reboot", id); }
+  absl::StatusOr<ContainerState> State(std::string_view id) override {
+    ASSIGN_OR_RETURN(json r, Call({{"op", "state"}, {"id", id}}));
+    if (!r.is_number_integer()) return absl::InternalError("Bad state from the host agent");
+    return ContainerState(r.get<int>());
+  }
+  absl::Status Release(const InstanceSpec& s) override { return Void("release", s); }
+  absl::Status Destroy(const InstanceSpec& s) override { return Void("destroy", s); }
+  absl::StatusOr<bool> ProbeSsh(const InstanceSpec& s) override {
+    ASSIGN_OR_RETURN(json r, Call({{"op", "probe_ssh"}, {"spec", ToJson(s)}}));
+    return r.is_boolean() && r.get<bool>();
+  }
+  absl::StatusOr<std::string> ConsoleOutput(std::string_view id) override {
+    ASSIGN_OR_RETURN(json r, Call({{"op", "console"}, {"id", id}}));
+    if (!r.is_string()) return absl::InternalError("Bad console from the host agent");
+    return r.get<std::string>();
+  }
+  absl::StatusOr<std::vector<std::string>> ListInstances() override {
+    ASSIGN_OR_RETURN(json r, Call({{"op", "list"}}));
+    if (!r.is_array()) return absl::InternalError("Bad list from the host agent");
+    return r.get<std::vector<std::string>>();
+  }
+  absl::StatusOr<std::string> BootId() override {
+    ASSIGN_OR_RETURN(json r, Call({{"op", "boot_id"}}));
+    if (!r.is_string()) return absl::InternalError("Bad boot id from the host agent");
+    return r.get<std::string>();
+  }
+  absl::Status Teardown() override { return Call({{"op", "teardown"}}).status(); }
+
+ private:
+  absl::Status Void(const char* op, std::string_view id) {
+    return Call({{"op", op}, {"id", id}}).status();
+  }
+  absl::Status Void(const char* op, const InstanceSpec& s) {
+    return Call({{"op", op}, {"spec", ToJson(s)}}).status();
+  }
+
+  absl::Status Spawn() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+      return absl::InternalError("socketpair failed");
+    }
+    std::vector<std::string> argv = {exe_, "--host-agent", "3"};
+    argv.insert(argv.end(), args_.begin(), args_.end());
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    pid_t pid = fork();
+    if (pid < 0) return absl::InternalError("fork failed");
+    if (pid == 0) {
+      // Only async-signal-safe calls between fork and exec: kumod is threaded.
+      if (dup2(sv[1], 3) < 0) _exit(127);  // dup2 clears FD_CLOEXEC on 3
+      execv(cargv[0], cargv.data());
+      _exit(127);
+    }
+    close(sv[1]);
+    fd_ = sv[0];
+    pid_ = pid;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<json> Call(const json& req) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string msg = req.dump(-1, ' ', false, json::error_handler_t::replace);
+    // One retry through a fresh agent: every op is idempotent, so repeating one that a dying
+    // agent may have half done is safe.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (fd_ < 0) RETURN_IF_ERROR(Spawn());
+      if (send(fd_, msg.data(), msg.size(), MSG_NOSIGNAL) != ssize_t(msg.size())) {
+        close(fd_);
+        fd_ = -1;
+        continue;
+      }
+      std::string buf(kMaxMessage, '\0');
+      ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
+      if (n <= 0) {
+        close(fd_);
+        fd_ = -1;
+        continue;
+      }
+      buf.resize(size_t(n));
+      json reply = json::parse(buf, nullptr, false);
+      if (reply.is_discarded() || !reply.is_object()) {
+        return absl::InternalError("Unreadable reply from the host agent");
+      }
+      if (reply.value("ok", false)) return reply.value("result", json(nullptr));
+      return absl::Status(absl::StatusCode(reply.value("code", 13)),
+                          reply.value("message", std::string("host agent error")));
+    }
+    return absl::UnavailableError("The host agent is not answering");
+  }
+
+  std::string exe_;
+  std::vector<std::string> args_;
+  std::mutex mu_;
+  int fd_ = -1;
+  pid_t pid_ = -1;
+};
+
+}  // namespace
+
+json ToJson(const InstanceSpec& s) {
+  return {{"instance_id", s.instance_id},
+          {"rootfs", s.rootfs},
+          {"hostname", s.hostname},
+          {"vcpus", s.vcpus},
+          {"memory_bytes", s.memory_bytes},
+          {"login_user", s.login_user},
+          {"public_key", s.public_key},
+          {"vpc",
+           {{"vpc_id", s.vpc.vpc_id},
+            {"cidr", s.vpc.cidr},
+            {"subnet_cidrs", s.vpc.subnet_cidrs},
+            {"dns_domain", s.vpc.dns_domain}}},
+          {"port",
+           {{"instance_id", s.port.instance_id},
+            {"vpc_id", s.port.vpc_id},
+            {"mac", s.port.mac},
+            {"private_ip", s.port.private_ip},
+            {"prefix_len", s.port.prefix_len},
+            {"gateway", s.port.gateway},
+            {"public_ip", s.port.public_ip}}}};
+}
+
+absl::StatusOr<InstanceSpec> InstanceSpecFromJson(const json& j) {
+  try {
+    InstanceSpec s;
+    s.instance_id = j.at("instance_id").get<std::string>();
+    s.rootfs = j.at("rootfs").get<std::string>();
+    s.hostname = j.at("hostname").get<std::string>();
+    s.vcpus = j.at("vcpus").get<int>();
+    s.memory_bytes = j.at("memory_bytes").get<int64_t>();
+    s.login_user = j.at("login_user").get<std::string>();
+    s.public_key = j.at("public_key").get<std::string>();
+    const json& v = j.at("vpc");
+    s.vpc.vpc_id = v.at("vpc_id").get<std::string>();
+    s.vpc.cidr = v.at("cidr").get<std::string>();
+    s.vpc.subnet_cidrs = v.at("subnet_cidrs").get<std::vector<std::string>>();
+    s.vpc.dns_domain = v.at("dns_domain").get<std::string>();
+    const json& p = j.at("port");
+    s.port.instance_id = p.at("instance_id").get<std::string>();
+    s.port.vpc_id = p.at("vpc_id").get<std::string>();
+    s.port.mac = p.at("mac").get<std::string>();
+    s.port.private_ip = p.at("private_ip").get<std::string>();
+    s.port.prefix_len = p.at("prefix_len").get<int>();
+    s.port.gateway = p.at("gateway").get<std::string>();
+    s.port.public_ip = p.at("public_ip").get<std::string>();
+    return s;
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(fmt::format("Bad instance spec: {}", e.what()));
+  }
+}
+
+int ServeHostAgent(int fd, Host& host) {
+  // The agent lives and dies with kumod; the containers it started do not (liblxc daemonizes
+  // their monitors), so instances outlive a kumod restart.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() == 1) return 1;
+  std::string buf(kMaxMessage, '\0');
+  for (;;) {
+    ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0) return 0;
+    json req = json::parse(buf.begin(), buf.begin() + n, nullptr, false);
+    json reply;
+    if (req.is_discarded() || !req.is_object()) {
+      reply = StatusJson(absl::InvalidArgumentError("Unreadable request"));
+    } else {
+      absl::StatusOr<json> r = absl::InternalError("unreached");
+      try {
+        r = Dispatch(host, req);
+      } catch (const std::exception& e) {
+        r = absl::InternalError(fmt::format("host agent: {}", e.what()));
+      }
+      reply = r.ok() ? json{{"ok", true}, {"result", *r}} : StatusJson(r.status());
+    }
+    std::string out = reply.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (send(fd, out.data(), out.size(), MSG_NOSIGNAL) < 0) return 0;
+  }
+}
+
+std::unique_ptr<Host> NewAgentClient(std::string exe, std::vector<std::string> args) {
+  return std::make_unique<AgentClient>(std::move(exe), std::move(args));
+}
+
+}  // namespace kumo::host

@@ -1,0 +1,84 @@
+// The Host seam: everything the control plane asks of the machine an instance runs on. The
+// reconciler drives it from the store's desired state, so every call is idempotent and keyed by
+// the instance id.
+//
+// Two implementations: LocalHost does the work (liblxc runtime + Linux network + instance storage
+// under a host directory), and AgentClient forwards each call to a single-threaded host agent
+// process (kumod's own binary, `kumod --host-agent`) that runs a LocalHost. The agent exists
+// because liblxc forks and does real work in the child, which is unsafe in kumod's threaded
+// server; it is also the seam along which a control plane and remote host agents split later.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "host/network/network.h"
+#include "host/runtime/runtime.h"
+#include "nlohmann/json.hpp"
+
+namespace kumo::host {
+
+struct InstanceSpec {
+  std::string instance_id;
+  std::string rootfs;  // the image's root filesystem
+  std::string hostname;
+  int vcpus = 1;
+  int64_t memory_bytes = 0;
+  std::string login_user;  // gets public_key in ~/.ssh/authorized_keys
+  std::string public_key;  // OpenSSH line; empty: none
+  VpcNet vpc;
+  InstancePort port;
+};
+
+nlohmann::json ToJson(const InstanceSpec& spec);
+absl::StatusOr<InstanceSpec> InstanceSpecFromJson(const nlohmann::json& j);
+
+class Host {
+ public:
+  virtual ~Host() = default;
+  // Storage (first time: the overlay's upper layer seeded with the hostname, login key, host
+  // keys, resolver), network (VPC, port, public address), container definition, start.
+  // Returns once init runs.
+  virtual absl::Status Launch(const InstanceSpec& spec) = 0;
+  // Asks init to halt and returns; poll State. Kill ends it now.
+  virtual absl::Status RequestStop(std::string_view instance_id) = 0;
+  virtual absl::Status Kill(std::string_view instance_id) = 0;
+  virtual absl::Status Reboot(std::string_view instance_id) = 0;
+  virtual absl::StatusOr<ContainerState> State(std::string_view instance_id) = 0;
+  // For a stopped instance: its port and public address go (EC2 releases the public address
+  // on stop); its storage stays.
+  virtual absl::Status Release(const InstanceSpec& spec) = 0;
+  // Everything: container, port, address, storage. For terminate.
+  virtual absl::Status Destroy(const InstanceSpec& spec) = 0;
+  // Whether sshd accepts TCP connections, tried from inside the instance's VPC.
+  virtual absl::StatusOr<bool> ProbeSsh(const InstanceSpec& spec) = 0;
+  // The tail of the console (at most 64 KiB).
+  virtual absl::StatusOr<std::string> ConsoleOutput(std::string_view instance_id) = 0;
+  // Instance ids that have a container on this host.
+  virtual absl::StatusOr<std::vector<std::string>> ListInstances() = 0;
+  // Changes when the host reboots: an instance that stopped with the host is started again,
+  // one that shut itself down is not.
+  virtual absl::StatusOr<std::string> BootId() = 0;
+  // Removes everything of this daemon from the host (containers, network, storage).
+  virtual absl::Status Teardown() = 0;
+};
+
+struct LocalHostOptions {
+  std::string daemon_id;  // 6 hex digits
+  std::string host_dir;   // e.g. /var/lib/kumo/<daemon id>: lxc/, instances/, net/
+};
+
+std::unique_ptr<Host> NewLocalHost(const LocalHostOptions& options, std::unique_ptr<Runtime> rt,
+                                   std::unique_ptr<Network> net);
+
+// The agent: serves requests on fd (a SOCK_SEQPACKET socket) until it closes. Returns when
+// the peer goes away.
+int ServeHostAgent(int fd, Host& host);
+// Starts `exe --host-agent FD …args` and returns a Host that talks to it; a dead agent is
+// restarted on the next call.
+std::unique_ptr<Host> NewAgentClient(std::string exe, std::vector<std::string> args);
+
+}  // namespace kumo::host

@@ -1,0 +1,282 @@
+#include "reconcile/reconciler.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "common/status_macros.h"
+#include "services/instances.h"
+
+namespace kumo::reconcile {
+namespace {
+
+using nlohmann::json;
+
+std::string Str(const store::Resource& r, const char* key) { return r.data.value(key, ""); }
+
+std::string Hostname(const std::string& private_ip) {
+  std::string h = "ip-" + private_ip;
+  std::replace(h.begin(), h.end(), '.', '-');
+  return h;
+}
+
+}  // namespace
+
+host::InstanceSpec SpecOf(const store::Resource& r) {
+  host::InstanceSpec s;
+  s.instance_id = r.id;
+  s.rootfs = Str(r, "rootfs");
+  s.hostname = Hostname(Str(r, "private_ip"));
+  s.vcpus = r.data.value("vcpus", 1);
+  s.memory_bytes = r.data.value("memory_mib", int64_t(0)) << 20;
+  s.login_user = Str(r, "login_user");
+  s.public_key = Str(r, "public_key");
+  s.vpc.vpc_id = Str(r, "vpc_id");
+  s.vpc.cidr = Str(r, "vpc_cidr");
+  s.vpc.subnet_cidrs = r.data.value("vpc_subnets", std::vector<std::string>{});
+  s.vpc.dns_domain = services::InternalDomain(r.region);
+  s.port.instance_id = r.id;
+  s.port.vpc_id = s.vpc.vpc_id;
+  s.port.mac = Str(r, "mac");
+  s.port.private_ip = Str(r, "private_ip");
+  s.port.prefix_len = r.data.value("prefix_len", 20);
+  s.port.gateway = Str(r, "gateway");
+  s.port.public_ip = Str(r, "public_ip");
+  return s;
+}
+
+Reconciler::Reconciler(store::Store& store, host::Host& host, const Clock& clock,
+                       ReconcilerOptions options)
+    : store_(store), host_(host), clock_(clock), opts_(options) {}
+
+Reconciler::~Reconciler() { Stop(); }
+
+void Reconciler::Start() {
+  thread_ = std::thread([this] {
+    for (;;) {
+      auto busy = RunOnce();
+      if (!busy.ok())
+        spdlog::warn("reconcile pass failed: {}", std::string(busy.status().message()));
+      std::unique_lock<std::mutex> lock(mu_);
+      auto wait = busy.ok() && *busy ? opts_.busy_poll : opts_.idle_poll;
+      cv_.wait_for(lock, wait, [this] { return poked_ || stopping_; });
+      if (stopping_) return;
+      poked_ = false;
+    }
+  });
+}
+
+void Reconciler::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Reconciler::Poke() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    poked_ = true;
+  }
+  cv_.notify_all();
+}
+
+absl::StatusOr<bool> Reconciler::RunOnce() {
+  std::vector<store::Resource> all;
+  RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(all, tx.ListAllResources(services::kInstanceType));
+    return absl::OkStatus();
+  }));
+  bool busy = false;
+  for (const auto& r : all) {
+    auto step = Step(r);
+    if (!step.ok()) {
+      spdlog::warn("instance {}: {}", r.id, std::string(step.status().message()));
+      busy = true;
+      continue;
+    }
+    busy = busy || *step;
+  }
+  int64_t now = UnixMillis(clock_.Now());
+  if (now - last_gc_ms_ > 10000) {
+    last_gc_ms_ = now;
+    auto gc = CollectGarbage(all);
+    if (!gc.ok()) spdlog::warn("instance garbage collection: {}", std::string(gc.message()));
+  }
+  return busy;
+}
+
+absl::Status Reconciler::Update(const store::Resource& seen,
+                                const std::function<void(store::Resource&)>& fn) {
+  return store_.Write([&](store::Tx& tx) -> absl::Status {
+    auto fresh = tx.GetResource(seen.account_id, seen.region, seen.id);
+    if (!fresh.ok() || fresh->version != seen.version) return absl::OkStatus();  // next pass
+    store::Resource r = std::move(*fresh);
+    fn(r);
+    if (Str(r, "state") == "stopped" || Str(r, "state") == "terminated") {
+      RETURN_IF_ERROR(services::ReleasePublicIp(tx, r));
+    }
+    return tx.UpdateResource(r);
+  });
+}
+
+absl::StatusOr<bool> Reconciler::Step(const store::Resource& r) {
+  std::string state = Str(r, "state");
+  std::string desired = Str(r, "desired");
+  int64_t now = UnixMillis(clock_.Now());
+  host::InstanceSpec spec = SpecOf(r);
+
+  if (state == "pending" && desired == "running") {
+    absl::Status launched = host_.Launch(spec);
+    if (!launched.ok()) {
+      int failures = ++launch_failures_[r.id];
+      spdlog::warn("launch of {} failed ({}): {}", r.id, failures, std::string(launched.message()));
+      if (failures < opts_.max_launch_failures) return true;
+      launch_failures_.erase(r.id);
+      RETURN_IF_ERROR(Update(r, [&](store::Resource& x) {
+        x.data["state"] = "shutting-down";
+        x.data["desired"] = "terminated";
+        x.data["state_reason"] = {{"code", "Server.InternalError"},
+                                  {"message", "Server.InternalError: Internal error on launch"}};
+      }));
+      return true;
+    }
+    launch_failures_.erase(r.id);
+    ASSIGN_OR_RETURN(std::string boot, host_.BootId());
+    RETURN_IF_ERROR(Update(r, [&](store::Resource& x) {
+      x.data["state"] = "running";
+      x.data["boot_id"] = boot;
+      x.data["state_reason"] = nullptr;
+      x.data["status_ok"] = false;
+    }));
+    return true;
+  }
+
+  if (state == "running") {
+    if (r.data.value("reboots_pending", 0) > 0) {
+      RETURN_IF_ERROR(host_.Reboot(r.id));
+      rebooted_ms_[r.id] = now;
+      RETURN_IF_ERROR(Update(r, [&](store::Resource& x) {
+        x.data["reboots_pending"] = 0;
+        x.data["status_ok"] = false;
+      }));
+      return true;
+    }
+    ASSIGN_OR_RETURN(auto actual, host_.State(r.id));
+    bool rebooting = now - rebooted_ms_[r.id] < 30000;
+    ASSIGN_OR_RETURN(std::string boot, host_.BootId());
+    if (actual == host::ContainerState::kAbsent ||
+        (actual == host::ContainerState::kStopped && Str(r, "boot_id") != boot)) {
+      // Lost with the host (a reboot, a teardown), not shut down from inside: start it again.
+      spdlog::info("instance {} is not on the host any more: starting it again", r.id);
+      RETURN_IF_ERROR(Update(r, [&](store::Resource& x) {
+        x.data["state"] = "pending";
+        x.data["status_ok"] = false;
+      }));
+      return true;
+    }
+    if ((actual == host::ContainerState::kStopped || actual == host::ContainerState::kAbsent) &&
+        !rebooting) {
+      // The instance shut itself down (poweroff inside): EC2 stops or terminates it, as its
+      // InstanceInitiatedShutdownBehavior says.
+      bool terminate = Str(r, "shutdown_behavior") == "terminate";
+      RETURN_IF_ERROR(Update(r, [&](store::Resource& x) {
+        x.data["state"] = terminate ? "shutting-down" : "stopping";
+        x.data["desired"] = terminate ? "terminated" : "stopped";
+        x.data["status_ok"] = false;
+        x.data["state_reason"] = {
+            {"code", "Client.InstanceInitiatedShutdown"},
+            {"message", "Client.InstanceInitiatedShutdown: Instance initiated shutdown"}};
+      }));
+      return true;
+    }
+    if (!r.data.value("status_ok", false)) {
+      if (actual != host::ContainerState::kRunning) return true;
+      ASSIGN_OR_RETURN(bool up, host_.ProbeSsh(spec));
+      if (!up) return true;
+      RETURN_IF_ERROR(Update(r, [](store::Resource& x) { x.data["status_ok"] = true; }));
+      return true;
+    }
+    rebooted_ms_.erase(r.id);
+    return false;
+  }
+
+  if (state == "stopping" || state == "shutting-down") {
+    bool terminating = state == "shutting-down";
+    ASSIGN_OR_RETURN(auto actual, host_.State(r.id));
+    if (actual == host::ContainerState::kRunning || actual == host::ContainerState::kBusy) {
+      int64_t requested = r.data.value("stop_requested_ms", int64_t(0));
+      if (requested == 0) requested = now;
+      auto grace = terminating ? opts_.terminate_grace : opts_.stop_grace;
+      if (r.data.value("force_stop", false) || now - requested > grace.count()) {
+        RETURN_IF_ERROR(host_.Kill(r.id));
+      } else if (now - last_halt_ms_[r.id] >= 1000) {
+        // Re-sent every second: a halt signal that lands before systemd handles it is lost.
+        last_halt_ms_[r.id] = now;
+        RETURN_IF_ERROR(host_.RequestStop(r.id));
+      }
+      if (!r.data.contains("stop_requested_ms")) {
+        RETURN_IF_ERROR(Update(r, [&](store::Resource& x) { x.data["stop_requested_ms"] = now; }));
+      }
+      return true;
+    }
+    last_halt_ms_.erase(r.id);
+    if (terminating) {
+      RETURN_IF_ERROR(host_.Destroy(spec));
+      RETURN_IF_ERROR(Update(r, [&](store::Resource& x) {
+        x.data["state"] = "terminated";
+        x.data["terminated_ms"] = now;
+        x.data["status_ok"] = false;
+        if (x.data.value("state_reason", json()).is_null()) {
+          x.data["state_reason"] = {
+              {"code", "Client.UserInitiatedShutdown"},
+              {"message", "Client.UserInitiatedShutdown: User initiated shutdown"}};
+        }
+      }));
+    } else {
+      RETURN_IF_ERROR(host_.Release(spec));
+      RETURN_IF_ERROR(Update(r, [&](store::Resource& x) {
+        x.data["state"] = "stopped";
+        x.data["status_ok"] = false;
+        x.data.erase("stop_requested_ms");
+        x.data.erase("force_stop");
+      }));
+    }
+    return true;
+  }
+  return false;
+}
+
+absl::Status Reconciler::CollectGarbage(const std::vector<store::Resource>& all) {
+  int64_t now = UnixMillis(clock_.Now());
+  std::map<std::string, const store::Resource*> by_id;
+  for (const auto& r : all) by_id[r.id] = &r;
+  // Containers no live instance owns (a launch rolled back, a record removed by hand).
+  ASSIGN_OR_RETURN(auto on_host, host_.ListInstances());
+  for (const auto& id : on_host) {
+    auto it = by_id.find(id);
+    if (it != by_id.end() && Str(*it->second, "state") != "terminated") continue;
+    host::InstanceSpec spec = it != by_id.end() ? SpecOf(*it->second) : host::InstanceSpec{};
+    spec.instance_id = id;
+    spec.port.instance_id = id;
+    spdlog::info("removing orphaned container of {}", id);
+    RETURN_IF_ERROR(host_.Destroy(spec));
+  }
+  // Terminated instances leave every listing after an hour.
+  for (const auto& r : all) {
+    if (Str(r, "state") != "terminated") continue;
+    if (now - r.data.value("terminated_ms", now) < services::kTerminatedVisibleMs) continue;
+    RETURN_IF_ERROR(store_.Write([&](store::Tx& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(auto tags, tx.ListTags(r.account_id, r.region, r.id));
+      for (const auto& t : tags) RETURN_IF_ERROR(tx.DeleteTag(r.account_id, r.region, r.id, t.key));
+      return tx.DeleteResource(r.account_id, r.region, r.id);
+    }));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kumo::reconcile

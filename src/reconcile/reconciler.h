@@ -1,0 +1,70 @@
+// The reconciler: makes the host match the store's desired state, and records in the store what
+// actually happened (pending → running, stopping → stopped, shutting-down → terminated, status
+// checks). Every host call is idempotent and keyed by the instance id, and every store update is
+// conditional on the version it read, so a crash or a concurrent API change at any point is
+// simply finished on the next pass.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "common/clock.h"
+#include "host/agent/host.h"
+#include "store/store.h"
+
+namespace kumo::reconcile {
+
+struct ReconcilerOptions {
+  // How long init gets to halt before the container is killed.
+  std::chrono::milliseconds stop_grace{30000};
+  std::chrono::milliseconds terminate_grace{5000};
+  // Poll intervals: while something is in transition, and otherwise (to notice instances that
+  // shut themselves down).
+  std::chrono::milliseconds busy_poll{100};
+  std::chrono::milliseconds idle_poll{2000};
+  int max_launch_failures = 3;
+};
+
+host::InstanceSpec SpecOf(const store::Resource& instance);
+
+class Reconciler {
+ public:
+  Reconciler(store::Store& store, host::Host& host, const Clock& clock,
+             ReconcilerOptions options = {});
+  ~Reconciler();
+
+  void Start();
+  void Stop();
+  // Something changed: run a pass now.
+  void Poke();
+  // One pass over every instance; true when something is still in transition.
+  absl::StatusOr<bool> RunOnce();
+
+ private:
+  absl::StatusOr<bool> Step(const store::Resource& r);
+  // Applies fn to the instance if it is still at the version we acted on.
+  absl::Status Update(const store::Resource& seen, const std::function<void(store::Resource&)>& fn);
+  absl::Status CollectGarbage(const std::vector<store::Resource>& all);
+
+  store::Store& store_;
+  host::Host& host_;
+  const Clock& clock_;
+  ReconcilerOptions opts_;
+  std::map<std::string, int> launch_failures_;
+  std::map<std::string, int64_t> last_halt_ms_;
+  std::map<std::string, int64_t> rebooted_ms_;
+  int64_t last_gc_ms_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool poked_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace kumo::reconcile

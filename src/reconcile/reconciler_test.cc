@@ -1,0 +1,278 @@
+// The lifecycle end to end below the API: services change desired state, the reconciler drives a
+// LocalHost over the fake runtime and network, and the store records what happened.
+#include "reconcile/reconciler.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "common/errors.h"
+#include "common/files.h"
+#include "services/instances.h"
+#include "services/vpcs.h"
+#include "store/sqlite_store.h"
+
+namespace kumo::reconcile {
+namespace {
+
+using nlohmann::json;
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  ReconcilerTest()
+      : regions_({"eu-west-1"}, "127.0.0.1:8787"),
+        clock_(TimePoint(std::chrono::seconds(1700000000))) {}
+
+  void SetUp() override {
+    char tmpl[] = "/tmp/kumo-reconcile-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    // A tiny image: what seeding reads from it is /etc/passwd.
+    ASSERT_TRUE(MakeDirs(dir_ + "/images/tiny/rootfs/etc").ok());
+    std::ofstream(dir_ + "/images/tiny/rootfs/etc/passwd") << "root:x:0:0::/root:/bin/sh\n";
+    std::ofstream(dir_ + "/images/tiny/image.json") << R"({"name": "tiny"})";
+    images_ = std::make_unique<services::ImageStore>(dir_ + "/images");
+    catalog_ = std::move(*services::InstanceTypeCatalog::Load(""));
+    env_.catalog = catalog_.get();
+    env_.images = images_.get();
+    env_.public_cidr = "100.64.200.0/24";
+    env_.host_cpus = 2;
+    env_.host_memory_mib = 4096;
+
+    store_ = std::move(*store::OpenSqliteStore(":memory:"));
+    caller_ = services::Caller{"111111111111", "eu-west-1", "req", clock_.Now()};
+    ASSERT_TRUE(store_
+                    ->Write([&](store::Tx& tx) {
+                      return services::CreateDefaultNetwork(tx, caller_, regions_, ids_);
+                    })
+                    .ok());
+    auto runtime = host::NewFakeRuntime();
+    runtime_ = runtime.get();
+    host::NetworkOptions net{"0000aa", env_.public_cidr, dir_ + "/host/net"};
+    host_ = host::NewLocalHost({"0000aa", dir_ + "/host"}, std::move(runtime),
+                               host::NewFakeNetwork(net));
+    reconciler_ = std::make_unique<Reconciler>(*store_, *host_, clock_);
+  }
+  void TearDown() override { (void)RemoveTree(dir_); }
+
+  absl::StatusOr<json> Write(const std::function<absl::StatusOr<json>(store::Tx&)>& fn) {
+    json out;
+    auto st = store_->Write([&](store::Tx& tx) -> absl::Status {
+      auto r = fn(tx);
+      if (!r.ok()) return r.status();
+      out = *r;
+      return absl::OkStatus();
+    });
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  std::string Launch(json extra = json::object()) {
+    json in = {{"ImageId", services::ImageIdForName("tiny")}, {"MinCount", 1}, {"MaxCount", 1}};
+    in.update(extra);
+    auto out =
+        Write([&](store::Tx& tx) { return services::RunInstances(tx, caller_, ids_, env_, in); });
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? (*out)["Instances"][0]["InstanceId"].get<std::string>() : "";
+  }
+
+  json Describe(const std::string& id) {
+    json out;
+    EXPECT_TRUE(store_
+                    ->Read([&](store::Tx& tx) -> absl::Status {
+                      auto r = services::DescribeInstances(tx, caller_, {{"InstanceIds", {id}}});
+                      if (!r.ok()) return r.status();
+                      out = (*r)["Reservations"][0]["Instances"][0];
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return out;
+  }
+  std::string StateOf(const std::string& id) { return Describe(id)["State"]["Name"]; }
+
+  // Passes until nothing is in transition (bounded).
+  void Settle() {
+    for (int i = 0; i < 20; ++i) {
+      auto busy = reconciler_->RunOnce();
+      ASSERT_TRUE(busy.ok()) << busy.status();
+      if (!*busy) return;
+    }
+    FAIL() << "the reconciler did not settle";
+  }
+
+  std::string dir_;
+  services::Regions regions_;
+  ManualClock clock_;
+  SequentialIdGenerator ids_;
+  std::unique_ptr<services::ImageStore> images_;
+  std::unique_ptr<services::InstanceTypeCatalog> catalog_;
+  services::InstanceEnv env_;
+  std::unique_ptr<store::Store> store_;
+  services::Caller caller_;
+  host::Runtime* runtime_ = nullptr;
+  std::unique_ptr<host::Host> host_;
+  std::unique_ptr<Reconciler> reconciler_;
+};
+
+TEST_F(ReconcilerTest, LaunchRunsAndPassesStatusChecks) {
+  std::string id = Launch();
+  json i = Describe(id);
+  EXPECT_EQ(i["State"]["Name"], "pending");
+  EXPECT_EQ(i["InstanceType"], "m1.small");  // EC2's default
+  EXPECT_EQ(i["PrivateIpAddress"], "172.31.0.4");
+  EXPECT_EQ(i["PublicIpAddress"], "100.64.200.2");
+  EXPECT_EQ(i["PrivateDnsName"], "ip-172-31-0-4.eu-west-1.compute.internal");
+  EXPECT_EQ(i["PublicDnsName"], "ec2-100-64-200-2.eu-west-1.compute.kumo");
+  Settle();
+  EXPECT_EQ(StateOf(id), "running");
+  EXPECT_EQ(*host_->State(id), host::ContainerState::kRunning);
+  ASSERT_TRUE(store_
+                  ->Read([&](store::Tx& tx) -> absl::Status {
+                    auto st = services::DescribeInstanceStatus(tx, caller_, json::object());
+                    EXPECT_EQ((*st)["InstanceStatuses"][0]["InstanceStatus"]["Status"], "ok");
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  // The root volume got its first-boot files.
+  struct stat st;
+  EXPECT_EQ(
+      stat((dir_ + "/host/instances/" + id + "/upper/etc/ssh/ssh_host_ed25519_key").c_str(), &st),
+      0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_F(ReconcilerTest, StopReleasesThePublicAddressAndStartGetsANewOne) {
+  std::string id = Launch();
+  std::string other = Launch();
+  Settle();
+  ASSERT_TRUE(Write([&](store::Tx& tx) {
+                return services::StopInstances(tx, caller_, {{"InstanceIds", {id}}});
+              }).ok());
+  EXPECT_EQ(StateOf(id), "stopping");
+  Settle();
+  json stopped = Describe(id);
+  EXPECT_EQ(stopped["State"]["Name"], "stopped");
+  EXPECT_FALSE(stopped.contains("PublicIpAddress"));
+  EXPECT_EQ(stopped["StateReason"]["Code"], "Client.UserInitiatedShutdown");
+  EXPECT_EQ(*host_->State(id), host::ContainerState::kStopped);
+
+  // A stopped instance's type can change; a running one's cannot.
+  auto modify = [&](const std::string& target) {
+    return Write([&](store::Tx& tx) {
+      return services::ModifyInstanceAttribute(
+          tx, caller_, env_, {{"InstanceId", target}, {"InstanceType", {{"Value", "t2.micro"}}}});
+    });
+  };
+  EXPECT_TRUE(modify(id).ok());
+  EXPECT_EQ(Ec2CodeOf(modify(other).status()), "IncorrectInstanceState");
+
+  Launch();  // takes the lowest free public address, the one the stop released
+  ASSERT_TRUE(Write([&](store::Tx& tx) {
+                return services::StartInstances(tx, caller_, env_, {{"InstanceIds", {id}}});
+              }).ok());
+  Settle();
+  json started = Describe(id);
+  EXPECT_EQ(started["State"]["Name"], "running");
+  EXPECT_EQ(started["InstanceType"], "t2.micro");
+  EXPECT_EQ(started["PublicIpAddress"], "100.64.200.4");
+  EXPECT_EQ(started["PrivateIpAddress"], "172.31.0.4");  // private addresses stay
+}
+
+TEST_F(ReconcilerTest, TerminateRemovesEverythingAndFreesAddresses) {
+  std::string id = Launch();
+  Settle();
+  ASSERT_TRUE(Write([&](store::Tx& tx) {
+                return services::TerminateInstances(tx, caller_, {{"InstanceIds", {id}}});
+              }).ok());
+  EXPECT_EQ(StateOf(id), "shutting-down");
+  Settle();
+  EXPECT_EQ(StateOf(id), "terminated");
+  EXPECT_EQ(*host_->State(id), host::ContainerState::kAbsent);
+  EXPECT_TRUE(host_->ListInstances()->empty());
+  struct stat st;
+  EXPECT_NE(stat((dir_ + "/host/instances/" + id).c_str(), &st), 0);
+  // Both addresses are free again.
+  std::string next = Launch();
+  EXPECT_EQ(Describe(next)["PrivateIpAddress"], "172.31.0.4");
+  EXPECT_EQ(Describe(next)["PublicIpAddress"], "100.64.200.2");
+  // Terminated instances are listed for an hour, then gone.
+  clock_.Advance(std::chrono::minutes(61));
+  caller_.now = clock_.Now();
+  Settle();
+  auto gone = store_->Read([&](store::Tx& tx) {
+    return services::DescribeInstances(tx, caller_, {{"InstanceIds", {id}}}).status();
+  });
+  EXPECT_EQ(Ec2CodeOf(gone), "InvalidInstanceID.NotFound");
+}
+
+TEST_F(ReconcilerTest, AnInstanceThatPowersItselfOffIsStopped) {
+  std::string id = Launch();
+  Settle();
+  ASSERT_TRUE(runtime_->Kill("k0000aa-" + id).ok());  // as `poweroff` inside would
+  Settle();
+  json i = Describe(id);
+  EXPECT_EQ(i["State"]["Name"], "stopped");
+  EXPECT_EQ(i["StateReason"]["Code"], "Client.InstanceInitiatedShutdown");
+}
+
+TEST_F(ReconcilerTest, QuotaAndCapacityAreChecked) {
+  // 2 host cores × 16 = 32 vCPUs of capacity; m4.10xlarge has 40.
+  auto big = Write([&](store::Tx& tx) {
+    return services::RunInstances(tx, caller_, ids_, env_,
+                                  {{"ImageId", services::ImageIdForName("tiny")},
+                                   {"InstanceType", "m4.10xlarge"},
+                                   {"MinCount", 1},
+                                   {"MaxCount", 1}});
+  });
+  EXPECT_EQ(Ec2CodeOf(big.status()), "InsufficientInstanceCapacity");
+  env_.host_cpus = 64;
+  env_.host_memory_mib = 1 << 20;
+  auto over_quota = Write([&](store::Tx& tx) {
+    return services::RunInstances(tx, caller_, ids_, env_,
+                                  {{"ImageId", services::ImageIdForName("tiny")},
+                                   {"InstanceType", "m4.10xlarge"},
+                                   {"MinCount", 2},
+                                   {"MaxCount", 2}});
+  });
+  EXPECT_EQ(Ec2CodeOf(over_quota.status()), "VcpuLimitExceeded");
+  auto gpu = Write([&](store::Tx& tx) {
+    return services::RunInstances(tx, caller_, ids_, env_,
+                                  {{"ImageId", services::ImageIdForName("tiny")},
+                                   {"InstanceType", "p2.xlarge"},
+                                   {"MinCount", 1},
+                                   {"MaxCount", 1}});
+  });
+  EXPECT_EQ(Ec2CodeOf(gpu.status()), "InsufficientInstanceCapacity");
+  auto no_image = Write([&](store::Tx& tx) {
+    return services::RunInstances(
+        tx, caller_, ids_, env_,
+        {{"ImageId", "ami-00000000000000000"}, {"MinCount", 1}, {"MaxCount", 1}});
+  });
+  EXPECT_EQ(Ec2CodeOf(no_image.status()), "InvalidAMIID.NotFound");
+}
+
+TEST_F(ReconcilerTest, ACrashedLaunchIsFinishedNotDuplicated) {
+  std::string id = Launch();
+  // The host did the work but the daemon died before recording it.
+  ASSERT_TRUE(host_
+                  ->Launch(SpecOf([&] {
+                    store::Resource r;
+                    EXPECT_TRUE(store_
+                                    ->Read([&](store::Tx& tx) -> absl::Status {
+                                      r = *tx.GetResource(caller_.account_id, caller_.region, id);
+                                      return absl::OkStatus();
+                                    })
+                                    .ok());
+                    return r;
+                  }()))
+                  .ok());
+  Reconciler restarted(*store_, *host_, clock_);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(restarted.RunOnce().ok());
+  EXPECT_EQ(StateOf(id), "running");
+  EXPECT_EQ(host_->ListInstances()->size(), 1u);
+}
+
+}  // namespace
+}  // namespace kumo::reconcile

@@ -1,0 +1,614 @@
+// RunInstances and the lifecycle actions: validation, placement in the default subnets, address
+// allocation, quotas and capacity, and desired-state changes. No host I/O here.
+#include "services/instances.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <set>
+
+#include "common/encoding.h"
+#include "common/errors.h"
+#include "common/hash.h"
+#include "common/status_macros.h"
+#include "services/keypairs.h"
+#include "services/security_groups.h"
+#include "services/tags.h"
+#include "services/vpcs.h"
+
+namespace kumo::services {
+namespace {
+
+using nlohmann::json;
+
+struct Cidr {
+  uint32_t base = 0;
+  int prefix = 0;
+  uint32_t size() const { return prefix == 0 ? 0 : (1u << (32 - prefix)); }
+};
+
+std::optional<uint32_t> ParseIp(const std::string& s) {
+  in_addr a{};
+  if (inet_pton(AF_INET, s.c_str(), &a) != 1) return std::nullopt;
+  return ntohl(a.s_addr);
+}
+
+std::string FormatIp(uint32_t ip) {
+  in_addr a{htonl(ip)};
+  char buf[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &a, buf, sizeof buf);
+  return buf;
+}
+
+std::optional<Cidr> ParseCidr(const std::string& s) {
+  size_t slash = s.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  auto ip = ParseIp(s.substr(0, slash));
+  int prefix = 0;
+  try {
+    prefix = std::stoi(s.substr(slash + 1));
+  } catch (...) {
+    return std::nullopt;
+  }
+  if (!ip || prefix < 8 || prefix > 30) return std::nullopt;
+  uint32_t mask = ~0u << (32 - prefix);
+  return Cidr{*ip & mask, prefix};
+}
+
+absl::Status InstanceNotFound(std::string_view id) {
+  return Ec2Error(absl::StatusCode::kNotFound, "InvalidInstanceID.NotFound",
+                  fmt::format("The instance ID '{}' does not exist", id));
+}
+
+absl::Status IncorrectState(const store::Resource& r, std::string_view wanted) {
+  return Ec2Error(
+      absl::StatusCode::kFailedPrecondition, "IncorrectInstanceState",
+      fmt::format("The instance '{}' is not in a state from which it can be {}.", r.id, wanted));
+}
+
+bool Live(const store::Resource& r) {
+  std::string s = r.data.value("state", "");
+  return s != "terminated";
+}
+
+// What counts against the vCPU quota and host capacity: instances holding or about to hold
+// a running container.
+bool Active(const store::Resource& r) {
+  std::string s = r.data.value("state", "");
+  return s == "pending" || s == "running" || s == "stopping" || s == "shutting-down";
+}
+
+std::string Mac(const std::string& instance_id) {
+  std::string h = HexEncode(Sha256(instance_id));
+  return fmt::format("02:{}:{}:{}:{}:{}", h.substr(0, 2), h.substr(2, 2), h.substr(4, 2),
+                     h.substr(6, 2), h.substr(8, 2));
+}
+
+json StateJson(std::string_view state) {
+  return {{"Code", StateCode(state)}, {"Name", std::string(state)}};
+}
+
+json Change(const store::Resource& before, const store::Resource& after) {
+  return {{"InstanceId", after.id},
+          {"PreviousState", StateJson(before.data.value("state", ""))},
+          {"CurrentState", StateJson(after.data.value("state", ""))}};
+}
+
+absl::StatusOr<std::vector<store::Resource>> InstancesById(store::Tx& tx, const Caller& caller,
+                                                           const json& input) {
+  std::vector<store::Resource> out;
+  auto ids = input.value("InstanceIds", json::array());
+  if (ids.empty()) return MissingParameter("The request must contain the parameter InstanceIds");
+  for (const auto& id : ids) {
+    ASSIGN_OR_RETURN(auto r, GetInstance(tx, caller, id.get<std::string>()));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// The lowest free address of the subnet after EC2's reserved ones (network, +1 router,
+// +2 DNS, +3 reserved; broadcast).
+absl::StatusOr<std::string> AllocatePrivateIp(const std::vector<store::Resource>& instances,
+                                              const std::string& subnet_id, const Cidr& subnet,
+                                              const std::set<std::string>& taken_now) {
+  std::set<uint32_t> used;
+  for (const auto& r : instances) {
+    if (!Live(r) || r.data.value("subnet_id", "") != subnet_id) continue;
+    if (auto ip = ParseIp(r.data.value("private_ip", ""))) used.insert(*ip);
+  }
+  for (const auto& s : taken_now) {
+    if (auto ip = ParseIp(s)) used.insert(*ip);
+  }
+  for (uint32_t ip = subnet.base + 4; ip < subnet.base + subnet.size() - 1; ++ip) {
+    if (!used.count(ip)) return FormatIp(ip);
+  }
+  return Ec2Error(
+      absl::StatusCode::kResourceExhausted, "InsufficientFreeAddressesInSubnet",
+      fmt::format("The specified subnet {} does not have enough free addresses", subnet_id));
+}
+
+// Public addresses are host-wide: the lowest free one in the daemon's pool (.1 is the host's
+// gateway), claimed by name so that no two instances of any tenant can hold it.
+absl::StatusOr<std::string> AllocatePublicIp(store::Tx& tx, const InstanceEnv& env,
+                                             const std::string& instance_id, int64_t now_ms) {
+  auto pool = ParseCidr(env.public_cidr);
+  if (!pool) return absl::FailedPreconditionError("No public address pool configured");
+  ASSIGN_OR_RETURN(auto taken, tx.ListAllResources(kPublicIpType));
+  std::set<std::string> names;
+  for (const auto& r : taken) names.insert(r.name);
+  for (uint32_t ip = pool->base + 2; ip < pool->base + pool->size() - 1; ++ip) {
+    std::string s = FormatIp(ip);
+    if (names.count(s)) continue;
+    store::Resource claim{"eipalloc-" + HexEncode(Sha256(s)).substr(0, 17),
+                          std::string(kOperatorOwnerId),
+                          "",
+                          std::string(kPublicIpType),
+                          s,
+                          {{"instance_id", instance_id}},
+                          0,
+                          now_ms};
+    RETURN_IF_ERROR(tx.InsertResource(claim));
+    return s;
+  }
+  return Ec2Error(absl::StatusCode::kResourceExhausted, "InsufficientAddressCapacity",
+                  "There are no free public IPv4 addresses in this host's pool");
+}
+
+absl::Status CheckCapacity(store::Tx& tx, const Caller& caller, const InstanceEnv& env,
+                           const InstanceType& type, int count, std::string_view skip_id) {
+  if (type.gpu_count > env.host_gpus) {
+    return Ec2Error(absl::StatusCode::kResourceExhausted, "InsufficientInstanceCapacity",
+                    fmt::format("We currently do not have sufficient {} capacity: this host has "
+                                "no free GPUs. Try another instance type.",
+                                type.name));
+  }
+  ASSIGN_OR_RETURN(auto all, tx.ListAllResources(kInstanceType));
+  int account_vcpus = 0;
+  int64_t host_vcpus = 0, host_mib = 0;
+  for (const auto& r : all) {
+    if (!Active(r) || r.id == skip_id) continue;
+    int v = r.data.value("vcpus", 1);
+    host_vcpus += v;
+    host_mib += r.data.value("memory_mib", int64_t(0));
+    if (r.account_id == caller.account_id && r.region == caller.region) account_vcpus += v;
+  }
+  if (account_vcpus + type.vcpus * count > env.vcpu_quota) {
+    return Ec2Error(absl::StatusCode::kResourceExhausted, "VcpuLimitExceeded",
+                    fmt::format("You have requested more vCPU capacity than your current vCPU "
+                                "limit of {} allows for the instance bucket that the specified "
+                                "instance type belongs to.",
+                                env.vcpu_quota));
+  }
+  if (host_vcpus + int64_t(type.vcpus) * count > int64_t(env.host_cpus * env.cpu_ratio) ||
+      host_mib + type.memory_mib * count > int64_t(double(env.host_memory_mib) * env.ram_ratio)) {
+    return Ec2Error(absl::StatusCode::kResourceExhausted, "InsufficientInstanceCapacity",
+                    fmt::format("We currently do not have sufficient {} capacity. Try a smaller "
+                                "instance type or fewer instances.",
+                                type.name));
+  }
+  return absl::OkStatus();
+}
+
+struct Placement {
+  store::Resource subnet;
+  std::string vpc_cidr;
+  std::vector<std::string> vpc_subnets;
+};
+
+absl::StatusOr<Placement> ChooseSubnet(store::Tx& tx, const Caller& caller, const json& input) {
+  ASSIGN_OR_RETURN(auto subnets, tx.ListResources(caller.account_id, caller.region, kSubnetType));
+  std::string subnet_id = input.value("SubnetId", "");
+  std::string zone = input.value("Placement", json::object()).value("AvailabilityZone", "");
+  const store::Resource* chosen = nullptr;
+  for (const auto& s : subnets) {
+    if (!subnet_id.empty()) {
+      if (s.id == subnet_id) chosen = &s;
+    } else if (s.data.value("default_for_az", false) &&
+               (zone.empty() || s.data.value("availability_zone", "") == zone)) {
+      if (!chosen) chosen = &s;
+    }
+  }
+  if (!chosen) {
+    if (!subnet_id.empty()) {
+      return Ec2Error(absl::StatusCode::kNotFound, "InvalidSubnetID.NotFound",
+                      fmt::format("The subnet ID '{}' does not exist", subnet_id));
+    }
+    return InvalidParameterValue(fmt::format("Invalid availability zone: [{}]", zone));
+  }
+  if (!zone.empty() && chosen->data.value("availability_zone", "") != zone) {
+    return InvalidParameterCombination("The subnet is not in the requested availability zone");
+  }
+  Placement p{*chosen, "", {}};
+  std::string vpc_id = chosen->data.value("vpc_id", "");
+  ASSIGN_OR_RETURN(auto vpc, tx.GetResource(caller.account_id, caller.region, vpc_id));
+  p.vpc_cidr = vpc.data.value("cidr", "");
+  for (const auto& s : subnets) {
+    if (s.data.value("vpc_id", "") == vpc_id) p.vpc_subnets.push_back(s.data.value("cidr", ""));
+  }
+  return p;
+}
+
+absl::StatusOr<json> ResolveGroups(store::Tx& tx, const Caller& caller, const json& input,
+                                   const std::string& vpc_id) {
+  json groups = json::array();
+  std::set<std::string> seen;
+  auto add = [&](const store::Resource& g) -> absl::Status {
+    if (g.data.value("vpc_id", "") != vpc_id) {
+      return InvalidParameterCombination(
+          fmt::format("Security group {} and subnet belong to different networks.", g.id));
+    }
+    if (seen.insert(g.id).second) {
+      groups.push_back({{"id", g.id}, {"name", g.data.value("group_name", "")}});
+    }
+    return absl::OkStatus();
+  };
+  for (const auto& id : input.value("SecurityGroupIds", json::array())) {
+    ASSIGN_OR_RETURN(auto g, FindSecurityGroup(tx, caller, id.get<std::string>(), false));
+    RETURN_IF_ERROR(add(g));
+  }
+  for (const auto& name : input.value("SecurityGroups", json::array())) {
+    ASSIGN_OR_RETURN(auto g, FindSecurityGroup(tx, caller, name.get<std::string>(), true));
+    RETURN_IF_ERROR(add(g));
+  }
+  if (groups.empty()) {
+    ASSIGN_OR_RETURN(auto g, FindSecurityGroup(tx, caller, "default", true));
+    RETURN_IF_ERROR(add(g));
+  }
+  return groups;
+}
+
+}  // namespace
+
+int StateCode(std::string_view state) {
+  if (state == "pending") return 0;
+  if (state == "running") return 16;
+  if (state == "shutting-down") return 32;
+  if (state == "terminated") return 48;
+  if (state == "stopping") return 64;
+  if (state == "stopped") return 80;
+  return 0;
+}
+
+std::string PublicDnsName(const std::string& ip, const std::string& region) {
+  if (ip.empty()) return "";
+  std::string dashed = ip;
+  std::replace(dashed.begin(), dashed.end(), '.', '-');
+  return fmt::format("ec2-{}.{}.compute.kumo", dashed, region);
+}
+
+std::string InternalDomain(const std::string& region) {
+  return region == "us-east-1" ? "ec2.internal" : region + ".compute.internal";
+}
+
+std::string PrivateDnsName(const std::string& ip, const std::string& region) {
+  if (ip.empty()) return "";
+  std::string dashed = ip;
+  std::replace(dashed.begin(), dashed.end(), '.', '-');
+  return fmt::format("ip-{}.{}", dashed, InternalDomain(region));
+}
+
+absl::StatusOr<store::Resource> GetInstance(store::Tx& tx, const Caller& caller,
+                                            const std::string& id) {
+  if (id.rfind("i-", 0) != 0) {
+    return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidInstanceID.Malformed",
+                    fmt::format("Invalid id: \"{}\"", id));
+  }
+  auto r = tx.GetResource(caller.account_id, caller.region, id);
+  if (absl::IsNotFound(r.status()) || (r.ok() && r->type != kInstanceType)) {
+    return InstanceNotFound(id);
+  }
+  return r;
+}
+
+absl::Status ReleasePublicIp(store::Tx& tx, store::Resource& instance) {
+  std::string ip = instance.data.value("public_ip", "");
+  if (ip.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(auto claim,
+                   tx.FindResourceByName(std::string(kOperatorOwnerId), "", kPublicIpType, ip));
+  if (claim && claim->data.value("instance_id", "") == instance.id) {
+    RETURN_IF_ERROR(tx.DeleteResource(std::string(kOperatorOwnerId), "", claim->id));
+  }
+  instance.data["public_ip"] = "";
+  return absl::OkStatus();
+}
+
+absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerator& ids,
+                                  const InstanceEnv& env, const json& input) {
+  int64_t min_count = input.value("MinCount", int64_t(1));
+  int64_t max_count = input.value("MaxCount", int64_t(1));
+  if (min_count < 1 || max_count < 1) {
+    return InvalidParameterValue("MinCount and MaxCount must be at least 1");
+  }
+  if (min_count > max_count) {
+    return InvalidParameterValue("MinCount must be less than or equal to MaxCount");
+  }
+  std::string image_id = input.value("ImageId", "");
+  if (image_id.empty()) return MissingParameter("The request must contain the parameter ImageId");
+  auto image = env.images->Find(image_id);
+  if (!image) {
+    return Ec2Error(absl::StatusCode::kNotFound, "InvalidAMIID.NotFound",
+                    fmt::format("The image id '[{}]' does not exist", image_id));
+  }
+  std::string type_name = input.value("InstanceType", env.catalog->default_type());
+  const InstanceType* type = env.catalog->Find(type_name);
+  if (!type) {
+    return InvalidParameterValue(
+        fmt::format("The instance type '{}' is not supported on this host", type_name));
+  }
+  std::string key_name = input.value("KeyName", "");
+  std::string public_key;
+  if (!key_name.empty()) {
+    ASSIGN_OR_RETURN(auto key, FindKeyPairByName(tx, caller, key_name));
+    public_key = key.data.value("public_key", "");
+  }
+  std::string behavior = input.value("InstanceInitiatedShutdownBehavior", "stop");
+  if (behavior != "stop" && behavior != "terminate") {
+    return InvalidParameterValue("InstanceInitiatedShutdownBehavior must be stop or terminate");
+  }
+  if (input.contains("NetworkInterfaces") || input.contains("PrivateIpAddress") ||
+      input.contains("InstanceMarketOptions") || input.contains("BlockDeviceMappings")) {
+    return Ec2Error(absl::StatusCode::kUnimplemented, "Unsupported",
+                    "NetworkInterfaces, PrivateIpAddress, InstanceMarketOptions and "
+                    "BlockDeviceMappings are not supported yet");
+  }
+  json specs = input.value("TagSpecifications", json::array());
+  json instance_specs = json::array();
+  for (const auto& s : specs) {
+    std::string t = s.value("ResourceType", "");
+    if (t == "instance") {
+      instance_specs.push_back(s);
+    } else if (t != "volume" && t != "network-interface") {
+      return InvalidParameterValue(
+          fmt::format("'{}' is not a valid taggable resource type for this operation.", t));
+    }
+  }
+  ASSIGN_OR_RETURN(auto tags, TagsFromSpecifications(instance_specs, "instance"));
+  ASSIGN_OR_RETURN(Placement placement, ChooseSubnet(tx, caller, input));
+  const store::Resource& subnet = placement.subnet;
+  std::string vpc_id = subnet.data.value("vpc_id", "");
+  ASSIGN_OR_RETURN(json groups, ResolveGroups(tx, caller, input, vpc_id));
+  auto subnet_cidr = ParseCidr(subnet.data.value("cidr", ""));
+  if (!subnet_cidr) return absl::InternalError("Stored subnet has a bad CIDR");
+
+  // As many as fit, down to MinCount, as EC2 launches.
+  int count = int(std::min<int64_t>(max_count, 1000));
+  absl::Status capacity;
+  for (; count >= min_count; --count) {
+    capacity = CheckCapacity(tx, caller, env, *type, count, "");
+    if (capacity.ok()) break;
+  }
+  if (!capacity.ok()) return capacity;
+
+  ASSIGN_OR_RETURN(auto existing,
+                   tx.ListResources(caller.account_id, caller.region, kInstanceType));
+  int64_t now = UnixMillis(caller.now);
+  std::string reservation_id = ids.ResourceId("r");
+  std::set<std::string> taken_now;
+  json instances = json::array();
+  std::vector<store::Resource> created;
+  for (int i = 0; i < count; ++i) {
+    store::Resource r{ids.ResourceId("i"),
+                      caller.account_id,
+                      caller.region,
+                      std::string(kInstanceType),
+                      "",
+                      json::object(),
+                      0,
+                      now};
+    ASSIGN_OR_RETURN(std::string private_ip,
+                     AllocatePrivateIp(existing, subnet.id, *subnet_cidr, taken_now));
+    taken_now.insert(private_ip);
+    std::string public_ip;
+    if (subnet.data.value("map_public_ip_on_launch", false)) {
+      ASSIGN_OR_RETURN(public_ip, AllocatePublicIp(tx, env, r.id, now));
+    }
+    r.data = {{"image_id", image->id},
+              {"rootfs", image->rootfs},
+              {"login_user", image->login_user},
+              {"instance_type", type->name},
+              {"vcpus", type->vcpus},
+              {"memory_mib", type->memory_mib},
+              {"key_name", key_name},
+              {"public_key", public_key},
+              {"reservation_id", reservation_id},
+              {"launch_index", i},
+              {"client_token", input.value("ClientToken", "")},
+              {"launch_ms", now},
+              {"subnet_id", subnet.id},
+              {"vpc_id", vpc_id},
+              {"vpc_cidr", placement.vpc_cidr},
+              {"vpc_subnets", placement.vpc_subnets},
+              {"availability_zone", subnet.data.value("availability_zone", "")},
+              {"private_ip", private_ip},
+              {"prefix_len", subnet_cidr->prefix},
+              {"gateway", FormatIp(subnet_cidr->base + 1)},
+              {"public_ip", public_ip},
+              {"mac", Mac(r.id)},
+              {"groups", groups},
+              {"state", "pending"},
+              {"desired", "running"},
+              {"transition_reason", ""},
+              {"state_reason", {{"code", "pending"}, {"message", "pending"}}},
+              {"status_ok", false},
+              {"reboots_pending", 0},
+              {"shutdown_behavior", behavior},
+              {"disable_api_termination", input.value("DisableApiTermination", false)}};
+    RETURN_IF_ERROR(tx.InsertResource(r));
+    RETURN_IF_ERROR(ApplyTags(tx, caller, r.id, "instance", tags));
+    created.push_back(std::move(r));
+  }
+  ASSIGN_OR_RETURN(auto described, DescribeInstances(tx, caller, {{"InstanceIds", [&] {
+                                                                     json a = json::array();
+                                                                     for (auto& r : created)
+                                                                       a.push_back(r.id);
+                                                                     return a;
+                                                                   }()}}));
+  json reservation = described["Reservations"].at(0);
+  return reservation;
+}
+
+absl::StatusOr<json> StartInstances(store::Tx& tx, const Caller& caller, const InstanceEnv& env,
+                                    const json& input) {
+  ASSIGN_OR_RETURN(auto list, InstancesById(tx, caller, input));
+  json changes = json::array();
+  int64_t now = UnixMillis(caller.now);
+  for (auto& r : list) {
+    store::Resource before = r;
+    std::string state = r.data.value("state", "");
+    if (state == "pending" || state == "running") {
+      changes.push_back(Change(before, r));
+      continue;
+    }
+    if (state != "stopped") return IncorrectState(r, "started");
+    const InstanceType* type = env.catalog->Find(r.data.value("instance_type", ""));
+    if (!type) return absl::FailedPreconditionError("The instance's type left the catalog");
+    RETURN_IF_ERROR(CheckCapacity(tx, caller, env, *type, 1, r.id));
+    if (r.data.value("public_ip", "").empty()) {
+      ASSIGN_OR_RETURN(std::string ip, AllocatePublicIp(tx, env, r.id, now));
+      r.data["public_ip"] = ip;
+    }
+    r.data["state"] = "pending";
+    r.data["desired"] = "running";
+    r.data["status_ok"] = false;
+    r.data["transition_reason"] = "";
+    r.data["state_reason"] = nullptr;
+    r.data["launch_ms"] = now;
+    RETURN_IF_ERROR(tx.UpdateResource(r));
+    changes.push_back(Change(before, r));
+  }
+  return json{{"StartingInstances", changes}};
+}
+
+absl::StatusOr<json> StopInstances(store::Tx& tx, const Caller& caller, const json& input) {
+  ASSIGN_OR_RETURN(auto list, InstancesById(tx, caller, input));
+  json changes = json::array();
+  bool force = input.value("Force", false);
+  for (auto& r : list) {
+    store::Resource before = r;
+    std::string state = r.data.value("state", "");
+    if (state == "stopped" || (state == "stopping" && !force)) {
+      changes.push_back(Change(before, r));
+      continue;
+    }
+    if (state != "pending" && state != "running" && state != "stopping") {
+      return IncorrectState(r, "stopped");
+    }
+    r.data["state"] = "stopping";
+    r.data["desired"] = "stopped";
+    r.data["force_stop"] = force;
+    r.data["stop_requested_ms"] = UnixMillis(caller.now);
+    r.data["transition_reason"] =
+        fmt::format("User initiated ({})", FormatIso8601(caller.now).substr(0, 19) + " GMT");
+    r.data["state_reason"] = {{"code", "Client.UserInitiatedShutdown"},
+                              {"message", "Client.UserInitiatedShutdown: User initiated shutdown"}};
+    RETURN_IF_ERROR(tx.UpdateResource(r));
+    changes.push_back(Change(before, r));
+  }
+  return json{{"StoppingInstances", changes}};
+}
+
+absl::StatusOr<json> RebootInstances(store::Tx& tx, const Caller& caller, const json& input) {
+  ASSIGN_OR_RETURN(auto list, InstancesById(tx, caller, input));
+  for (auto& r : list) {
+    std::string state = r.data.value("state", "");
+    if (state == "terminated" || state == "shutting-down") return IncorrectState(r, "rebooted");
+    // EC2 ignores reboots of instances that are not running.
+    if (state != "running") continue;
+    r.data["reboots_pending"] = r.data.value("reboots_pending", 0) + 1;
+    RETURN_IF_ERROR(tx.UpdateResource(r));
+  }
+  return json::object();
+}
+
+absl::StatusOr<json> TerminateInstances(store::Tx& tx, const Caller& caller, const json& input) {
+  ASSIGN_OR_RETURN(auto list, InstancesById(tx, caller, input));
+  for (const auto& r : list) {
+    if (r.data.value("disable_api_termination", false)) {
+      return Ec2Error(absl::StatusCode::kFailedPrecondition, "OperationNotPermitted",
+                      fmt::format("The instance '{}' may not be terminated. Modify its "
+                                  "'disableApiTermination' instance attribute and try again.",
+                                  r.id));
+    }
+  }
+  json changes = json::array();
+  for (auto& r : list) {
+    store::Resource before = r;
+    std::string state = r.data.value("state", "");
+    if (state == "terminated" || state == "shutting-down") {
+      changes.push_back(Change(before, r));
+      continue;
+    }
+    r.data["state"] = "shutting-down";
+    r.data["desired"] = "terminated";
+    r.data["transition_reason"] =
+        fmt::format("User initiated ({})", FormatIso8601(caller.now).substr(0, 19) + " GMT");
+    r.data["state_reason"] = {{"code", "Client.UserInitiatedShutdown"},
+                              {"message", "Client.UserInitiatedShutdown: User initiated shutdown"}};
+    RETURN_IF_ERROR(tx.UpdateResource(r));
+    changes.push_back(Change(before, r));
+  }
+  return json{{"TerminatingInstances", changes}};
+}
+
+absl::StatusOr<json> ModifyInstanceAttribute(store::Tx& tx, const Caller& caller,
+                                             const InstanceEnv& env, const json& input) {
+  ASSIGN_OR_RETURN(auto r, GetInstance(tx, caller, input.value("InstanceId", "")));
+  std::string state = r.data.value("state", "");
+  if (state == "terminated" || state == "shutting-down") return IncorrectState(r, "modified");
+  // Each attribute comes either as its own member or as Attribute + Value.
+  std::string attribute = input.value("Attribute", "");
+  std::string value = input.value("Value", "");
+  auto attr_value = [&](const char* member, const char* name) -> std::optional<json> {
+    if (input.contains(member)) return input[member].value("Value", json());
+    if (attribute == name) return json(value);
+    return std::nullopt;
+  };
+  bool changed = false;
+  if (auto v = attr_value("InstanceType", "instanceType")) {
+    std::string name = v->is_string() ? v->get<std::string>() : "";
+    const InstanceType* type = env.catalog->Find(name);
+    if (!type) return InvalidParameterValue(fmt::format("Invalid instance type '{}'", name));
+    if (state != "stopped") {
+      return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectInstanceState",
+                      fmt::format("The instance '{}' is not in the 'stopped' state.", r.id));
+    }
+    r.data["instance_type"] = type->name;
+    r.data["vcpus"] = type->vcpus;
+    r.data["memory_mib"] = type->memory_mib;
+    changed = true;
+  }
+  if (auto v = attr_value("DisableApiTermination", "disableApiTermination")) {
+    bool b = v->is_boolean() ? v->get<bool>() : (v->is_string() && v->get<std::string>() == "true");
+    r.data["disable_api_termination"] = b;
+    changed = true;
+  }
+  if (auto v =
+          attr_value("InstanceInitiatedShutdownBehavior", "instanceInitiatedShutdownBehavior")) {
+    std::string b = v->is_string() ? v->get<std::string>() : "";
+    if (b != "stop" && b != "terminate") {
+      return InvalidParameterValue("InstanceInitiatedShutdownBehavior must be stop or terminate");
+    }
+    r.data["shutdown_behavior"] = b;
+    changed = true;
+  }
+  if (!changed) {
+    return Ec2Error(absl::StatusCode::kUnimplemented, "Unsupported",
+                    "Only instanceType, disableApiTermination and "
+                    "instanceInitiatedShutdownBehavior can be modified");
+  }
+  RETURN_IF_ERROR(tx.UpdateResource(r));
+  return json::object();
+}
+
+absl::StatusOr<bool> GroupInUse(store::Tx& tx, const Caller& caller, const std::string& group_id) {
+  ASSIGN_OR_RETURN(auto all, tx.ListResources(caller.account_id, caller.region, kInstanceType));
+  for (const auto& r : all) {
+    if (!Live(r)) continue;
+    for (const auto& g : r.data.value("groups", json::array())) {
+      if (g.value("id", "") == group_id) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace kumo::services
