@@ -264,6 +264,7 @@ def test_accounts_get_isolated_vpcs_with_the_same_addresses(cloud):
         ImageId=image, MinCount=2, MaxCount=2, KeyName="mykey", SecurityGroups=["ssh"],
         Placement={"AvailabilityZone": zone})["Instances"]
     # Same default VPC range, same first address: their networks overlap, and never meet.
+    assert [i["AmiLaunchIndex"] for i in b] == [0, 1]
     assert a[0]["PrivateIpAddress"] == b[0]["PrivateIpAddress"]
     assert a[0]["PublicIpAddress"] != b[0]["PublicIpAddress"]
     for key, inst in [(alice_key, a[0]), (bob_key, b[0]), (bob_key, b[1])]:

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "common/encoding.h"
@@ -444,6 +445,9 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
                                                                      return a;
                                                                    }()}}));
   json reservation = described["Reservations"].at(0);
+  // In launch order, as EC2 answers (the describe above orders by id).
+  std::sort(reservation["Instances"].begin(), reservation["Instances"].end(),
+            [](const json& a, const json& b) { return a["AmiLaunchIndex"] < b["AmiLaunchIndex"]; });
   return reservation;
 }
 
