@@ -96,8 +96,7 @@ def main():
                    stdout=subprocess.DEVNULL)
 
     tmp = Path(tempfile.mkdtemp(prefix="kumo-launch-bench-"))
-    daemon = k.Kumod(tmp / "data", regions=(k.HOME_REGION,), image_dir=Path("/var/lib/kumo/images"),
-                     host_root=tmp / "host")
+    daemon = k.Kumod(tmp / "data", regions=(k.HOME_REGION,), image_dir=Path("/var/lib/kumo/images"))
     try:
         daemon.start()
         files = k.AwsFiles(tmp / "aws-config", tmp / "aws-credentials")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Host integration that needs root, shared by install.sh and test.sh (idempotent):
-# libnss_kumo, so instances' public names (ec2-A-B-C-D.<region>.compute.kumo) resolve on the host
-# with no per-name state. Usage: scripts/install-host.sh BUILD_DIR
+# Host integration that needs root, shared by install.sh and test.sh (idempotent): libnss_kumo,
+# so instances' public names (ec2-A-B-C-D.<region>.compute.kumo) resolve on the host with no
+# per-name state, and root's subordinate ids for unprivileged instances.
+# Usage: scripts/install-host.sh BUILD_DIR
 set -euo pipefail
 build=${1:?build dir}
 libdir=/usr/lib/$(gcc -print-multiarch)
@@ -16,3 +17,9 @@ if ! grep -Eq '^hosts:.*\bkumo\b' /etc/nsswitch.conf; then
     echo "hosts: files kumo dns" >> /etc/nsswitch.conf
   fi
 fi
+
+# Unprivileged instances: container root is a host uid from root's subordinate range. High above
+# where useradd hands out ranges (SUB_UID_MAX is 600100000), so no user's namespace overlaps it.
+for f in /etc/subuid /etc/subgid; do
+  grep -q '^root:' "$f" 2>/dev/null || echo "root:1000000000:65536" >> "$f"
+done

@@ -115,8 +115,10 @@ class Kumod:
         self.data_dir = Path(data_dir)
         # Tests never touch the host's real image store unless told to.
         self.image_dir = Path(image_dir) if image_dir else self.data_dir.parent / "images"
-        # Nor the host's instance storage: containers and volumes live beside the data dir.
-        self.host_root = Path(host_root) if host_root else self.data_dir.parent / "host"
+        # Nor the host's instance storage: each daemon's lives in a directory of its own that an
+        # unprivileged container's root can reach (pytest's temporary directories are 0700).
+        self.host_root = Path(host_root) if host_root else Path("/var/lib/kumo/test-hosts") / \
+            unique("host")
 
         self.port = port or free_port()
         self.regions = tuple(regions)
@@ -182,9 +184,12 @@ class Kumod:
         namespaces, links, nft tables, storage) and gives its public pool back."""
         if not (self.data_dir / "daemon-id").exists():
             return None
-        return subprocess.run([str(kumod_bin()), "--data-dir", str(self.data_dir), "--host-root",
-                               str(self.host_root), "--teardown"], capture_output=True, text=True,
-                              timeout=120, stdin=subprocess.DEVNULL)
+        result = subprocess.run([str(kumod_bin()), "--data-dir", str(self.data_dir), "--host-root",
+                                 str(self.host_root), "--teardown"], capture_output=True,
+                                text=True, timeout=120, stdin=subprocess.DEVNULL)
+        with contextlib.suppress(OSError):
+            self.host_root.rmdir()  # empty once torn down
+        return result
 
     def daemon_id(self) -> str:
         return (self.data_dir / "daemon-id").read_text().strip()

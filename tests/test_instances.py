@@ -51,8 +51,7 @@ class Cloud:
     """One daemon with an account, a key pair and an ssh security group."""
 
     def __init__(self, tmp: Path, name: str = "cloud"):
-        self.daemon = k.Kumod(tmp / f"{name}-data", regions=(k.HOME_REGION,), image_dir=IMAGE_DIR,
-                              host_root=tmp / f"{name}-host")
+        self.daemon = k.Kumod(tmp / f"{name}-data", regions=(k.HOME_REGION,), image_dir=IMAGE_DIR)
         self.tmp = tmp
         self.files = k.AwsFiles(tmp / f"{name}-aws-config", tmp / f"{name}-aws-credentials")
 
@@ -155,7 +154,8 @@ def test_launch_ssh_stop_start_reboot_terminate(cloud):
 
     out = ssh(cloud.key_path, host, "hostname; nproc; grep MemTotal /proc/meminfo; "
               f"getent hosts {inst['PrivateDnsName']}; cat /etc/resolv.conf; "
-              "echo kept > ~/file; sudo -n true && echo sudo-ok").stdout.split("\n")
+              "echo kept > ~/file; sudo -n true && echo sudo-ok; "
+              "cat /proc/self/uid_map").stdout.split("\n")
     assert out[0] == "ip-" + inst["PrivateIpAddress"].replace(".", "-")
     assert int(out[1]) == min(types["t2.micro"]["VCpuInfo"]["DefaultVCpus"], os.cpu_count())
     mem_kib = int(out[2].split()[1])
@@ -163,6 +163,9 @@ def test_launch_ssh_stop_start_reboot_terminate(cloud):
     assert out[3].split()[0] == inst["PrivateIpAddress"]  # the VPC's resolver at +2
     assert "nameserver 172.31.0.2" in out
     assert "sudo-ok" in out
+    # Unprivileged: the instance's root is an unprivileged host uid (root's subuid range).
+    uid_map = next(l for l in out if l.strip().startswith("0 ")).split()
+    assert int(uid_map[1]) >= 100000, uid_map
 
     console = cloud.ec2.get_console_output(InstanceId=iid)
     assert "Debian GNU/Linux 12" in console["Output"]

@@ -25,6 +25,7 @@
 #include "common/status_macros.h"
 #include "crypto/secretbox.h"
 #include "host/agent/host.h"
+#include "host/agent/idmap.h"
 #include "reconcile/reconciler.h"
 #include "services/accounts.h"
 #include "services/images.h"
@@ -105,6 +106,7 @@ void FreeAbandonedPools(const std::string& pool_dir) {
 
 std::unique_ptr<host::Host> NewHostFor(const HostOptions& o) {
   host::LocalHostOptions lo{o.daemon_id, o.host_dir};
+  lo.id_base = host::RootSubordinateRange().base;
   host::NetworkOptions no{o.daemon_id, o.public_cidr, o.host_dir + "/net"};
   return host::NewLocalHost(lo, host::NewLxcRuntime(o.host_dir + "/lxc"),
                             host::NewLinuxNetwork(no));

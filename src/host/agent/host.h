@@ -69,6 +69,10 @@ class Host {
 struct LocalHostOptions {
   std::string daemon_id;  // 6 hex digits
   std::string host_dir;   // e.g. /var/lib/kumo/<daemon id>: lxc/, instances/, net/
+  // Unprivileged instances map container root to id_base.. (0: privileged), with images'
+  // shifted copies kept host-wide in shifted_dir (see idmap.h).
+  uint32_t id_base = 0;
+  std::string shifted_dir = "/var/lib/kumo/shifted";
 };
 
 std::unique_ptr<Host> NewLocalHost(const LocalHostOptions& options, std::unique_ptr<Runtime> rt,

@@ -22,6 +22,7 @@
 #include "common/files.h"
 #include "common/status_macros.h"
 #include "host/agent/host.h"
+#include "host/agent/idmap.h"
 #include "host/agent/seed.h"
 
 namespace kumo::host {
@@ -56,23 +57,37 @@ class LocalHost : public Host {
     if (state == ContainerState::kRunning) return net_->Publish(spec.port);
 
     std::string dir = InstanceDir(spec.instance_id);
+    std::string rootfs = spec.rootfs;
+    IdRange range{opts_.id_base, 65536};
+    if (range.base) {
+      ASSIGN_OR_RETURN(rootfs, ShiftedRootfs(spec.rootfs, range, opts_.shifted_dir));
+    }
     if (access((dir + "/seeded").c_str(), F_OK) != 0) {
       // A crash half-way through seeding leaves a partial layer: start it over.
       RETURN_IF_ERROR(RemoveTree(dir + "/upper"));
       RETURN_IF_ERROR(
-          SeedRootVolume({spec.rootfs, dir + "/upper", spec.hostname, spec.login_user,
-                          spec.public_key, DnsServer(spec.vpc.cidr), spec.vpc.dns_domain}));
+          SeedRootVolume({rootfs, dir + "/upper", spec.hostname, spec.login_user, spec.public_key,
+                          DnsServer(spec.vpc.cidr), spec.vpc.dns_domain, range.base}));
       int fd = open((dir + "/seeded").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
       if (fd < 0) return absl::InternalError("Cannot mark the root volume seeded");
       fsync(fd);
       close(fd);
+    }
+    if (range.base) {
+      // liblxc makes the overlay's work dir as the container's root, which cannot write here.
+      RETURN_IF_ERROR(MakeDirs(dir + "/work"));
+      if (chown((dir + "/work").c_str(), range.base, range.base) != 0) {
+        return absl::InternalError("Cannot hand the overlay work dir to the container");
+      }
     }
     ASSIGN_OR_RETURN(std::string link, net_->EnsurePort(spec.port));
     RETURN_IF_ERROR(net_->Publish(spec.port));
 
     ContainerSpec c;
     c.name = name;
-    c.rootfs = spec.rootfs;
+    c.rootfs = rootfs;
+    c.id_base = range.base;
+    c.id_count = range.count;
     c.upper_dir = dir + "/upper";
     c.hostname = spec.hostname;
     c.vcpus = spec.vcpus;

@@ -53,8 +53,8 @@ absl::Status MakeDirLike(const std::string& lower, const std::string& upper, con
 }
 
 // uid/gid -1: the writer's (root, who owns the image's files).
-absl::Status WriteFile(const std::string& path, const std::string& content, mode_t mode,
-                       uid_t uid = uid_t(-1), gid_t gid = gid_t(-1)) {
+absl::Status WriteFile(const std::string& path, const std::string& content, mode_t mode, uid_t uid,
+                       gid_t gid) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return absl::InternalError(fmt::format("open {} failed: {}", path, strerror(errno)));
   bool ok = write(fd, content.data(), content.size()) == ssize_t(content.size());
@@ -64,9 +64,9 @@ absl::Status WriteFile(const std::string& path, const std::string& content, mode
   return absl::OkStatus();
 }
 
-absl::Status Symlink(const std::string& target, const std::string& path) {
+absl::Status Symlink(const std::string& target, const std::string& path, uid_t uid, gid_t gid) {
   unlink(path.c_str());
-  if (symlink(target.c_str(), path.c_str()) != 0) {
+  if (symlink(target.c_str(), path.c_str()) != 0 || lchown(path.c_str(), uid, gid) != 0) {
     return absl::InternalError(fmt::format("symlink {} failed: {}", path, strerror(errno)));
   }
   return absl::OkStatus();
@@ -107,6 +107,10 @@ constexpr const char* kMaskedUnits[] = {
     "systemd-pstore.service",
     "e2scrub_reap.service",
     "dpkg-db-backup.timer",
+    // Kernel filesystems an unprivileged container may not mount.
+    "sys-kernel-debug.mount",
+    "sys-kernel-tracing.mount",
+    "sys-kernel-config.mount",
 };
 
 }  // namespace
@@ -115,34 +119,42 @@ absl::Status SeedRootVolume(const SeedSpec& spec) {
   const std::string& up = spec.upper_dir;
   const std::string& lo = spec.rootfs;
   RETURN_IF_ERROR(MakeDirs(up));
-  const uid_t me = uid_t(-1);
-  const gid_t my_group = gid_t(-1);
+  if (spec.id_base && chown(up.c_str(), spec.id_base, spec.id_base) != 0) {
+    return absl::InternalError(fmt::format("chown {} failed", up));
+  }
+  // Files of ours belong to the container's root: the writer (root) when privileged, else the
+  // host id container root maps to.
+  const uid_t me = spec.id_base ? uid_t(spec.id_base) : uid_t(-1);
+  const gid_t my_group = spec.id_base ? gid_t(spec.id_base) : gid_t(-1);
   RETURN_IF_ERROR(MakeDirLike(lo, up, "/etc/ssh/sshd_config.d", 0755, me, my_group));
   ASSIGN_OR_RETURN(auto host_key,
                    crypto::GenerateKeyPair(crypto::KeyType::kEd25519, crypto::KeyFormat::kPem,
                                            "root@" + spec.hostname));
-  RETURN_IF_ERROR(WriteFile(up + "/etc/ssh/ssh_host_ed25519_key", host_key.private_key, 0600));
   RETURN_IF_ERROR(
-      WriteFile(up + "/etc/ssh/ssh_host_ed25519_key.pub", host_key.public_openssh + "\n", 0644));
+      WriteFile(up + "/etc/ssh/ssh_host_ed25519_key", host_key.private_key, 0600, me, my_group));
+  RETURN_IF_ERROR(WriteFile(up + "/etc/ssh/ssh_host_ed25519_key.pub",
+                            host_key.public_openssh + "\n", 0644, me, my_group));
   RETURN_IF_ERROR(WriteFile(up + "/etc/ssh/sshd_config.d/50-kumo.conf",
                             "# Written by Kumo at launch: this instance's own host key.\n"
                             "HostKey /etc/ssh/ssh_host_ed25519_key\n",
-                            0644));
+                            0644, me, my_group));
   // A machine id of its own, stable across reboots, as a VM's would be.
-  RETURN_IF_ERROR(WriteFile(up + "/etc/machine-id", HexEncode(RandomBytes(16)) + "\n", 0444));
+  RETURN_IF_ERROR(
+      WriteFile(up + "/etc/machine-id", HexEncode(RandomBytes(16)) + "\n", 0444, me, my_group));
   RETURN_IF_ERROR(WriteFile(up + "/etc/resolv.conf",
                             fmt::format("# The VPC's resolver (Kumo)\nnameserver {}\nsearch {}\n",
                                         spec.dns_server, spec.dns_domain),
-                            0644));
+                            0644, me, my_group));
   // cloud-init waits for a metadata service that arrives with the metadata issue; until then
   // it would only delay boot.
   RETURN_IF_ERROR(MakeDirLike(lo, up, "/etc/cloud", 0755, me, my_group));
-  RETURN_IF_ERROR(WriteFile(up + "/etc/cloud/cloud-init.disabled", "", 0644));
+  RETURN_IF_ERROR(WriteFile(up + "/etc/cloud/cloud-init.disabled", "", 0644, me, my_group));
 
   RETURN_IF_ERROR(
       MakeDirLike(lo, up, "/etc/systemd/system/sockets.target.wants", 0755, me, my_group));
   for (const char* unit : kMaskedUnits) {
-    RETURN_IF_ERROR(Symlink("/dev/null", fmt::format("{}/etc/systemd/system/{}", up, unit)));
+    RETURN_IF_ERROR(
+        Symlink("/dev/null", fmt::format("{}/etc/systemd/system/{}", up, unit), me, my_group));
   }
   // Debian 12's ssh.socket (Accept=no) would start the masked ssh.service: an inetd-style pair
   // instead, so port 22 listens as soon as sockets.target is reached and each connection gets
@@ -154,24 +166,27 @@ absl::Status SeedRootVolume(const SeedSpec& spec) {
                             "ConditionPathExists=!/etc/ssh/sshd_not_to_be_run\n"
                             "[Socket]\nListenStream=22\nAccept=yes\n"
                             "[Install]\nWantedBy=sockets.target\n",
-                            0644));
+                            0644, me, my_group));
   RETURN_IF_ERROR(
       WriteFile(up + "/etc/systemd/system/ssh@.service",
                 "[Unit]\nDescription=OpenBSD Secure Shell server per-connection daemon\n"
                 "[Service]\nExecStart=-/usr/sbin/sshd -i\nStandardInput=socket\n"
                 "RuntimeDirectory=sshd\nRuntimeDirectoryPreserve=yes\n",
-                0644));
+                0644, me, my_group));
   RETURN_IF_ERROR(Symlink("/etc/systemd/system/ssh.socket",
-                          up + "/etc/systemd/system/sockets.target.wants/ssh.socket"));
+                          up + "/etc/systemd/system/sockets.target.wants/ssh.socket", me,
+                          my_group));
 
   if (!spec.login_user.empty() && !spec.public_key.empty()) {
     ASSIGN_OR_RETURN(auto user, FindUser(lo, spec.login_user));
     if (user.home.empty() || user.home[0] != '/' || user.home.find("..") != std::string::npos) {
       return absl::FailedPreconditionError(fmt::format("Odd home for {}", spec.login_user));
     }
-    RETURN_IF_ERROR(MakeDirLike(lo, up, user.home + "/.ssh", 0700, user.uid, user.gid));
+    uid_t uid = user.uid + spec.id_base;
+    gid_t gid = user.gid + spec.id_base;
+    RETURN_IF_ERROR(MakeDirLike(lo, up, user.home + "/.ssh", 0700, uid, gid));
     RETURN_IF_ERROR(WriteFile(up + user.home + "/.ssh/authorized_keys", spec.public_key + "\n",
-                              0600, user.uid, user.gid));
+                              0600, uid, gid));
   }
   return absl::OkStatus();
 }

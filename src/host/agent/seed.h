@@ -14,6 +14,7 @@ struct SeedSpec {
   std::string public_key;  // OpenSSH line or empty
   std::string dns_server;  // the VPC's resolver
   std::string dns_domain;
+  uint32_t id_base = 0;  // unprivileged: container uid 0 is this host uid
 };
 
 // Writes what the instance's first boot needs into its (empty) upper layer.

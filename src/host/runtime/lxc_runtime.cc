@@ -28,6 +28,9 @@ struct ContainerPut {
 using Container = std::unique_ptr<lxc_container, ContainerPut>;
 
 constexpr char kCommonConfig[] = "/usr/share/lxc/config/common.conf";
+// Unprivileged containers: no device cgroup rules or capability drops (the user namespace is
+// the boundary), and a writable /sys.
+constexpr char kUsernsConfig[] = "/usr/share/lxc/config/userns.conf";
 
 class LxcRuntime : public Runtime {
  public:
@@ -66,6 +69,7 @@ class LxcRuntime : public Runtime {
                                 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
       std::string line = spec.hostname + "\n";
       bool ok = fd >= 0 && write(fd, line.data(), line.size()) == ssize_t(line.size());
+      if (ok && spec.id_base > 0) ok = fchown(fd, spec.id_base, spec.id_base) == 0;
       if (fd >= 0) close(fd);
       if (etc >= 0) close(etc);
       if (!ok) {
@@ -87,6 +91,12 @@ class LxcRuntime : public Runtime {
         {v2 ? "lxc.cgroup2.cpu.weight" : "lxc.cgroup.cpu.shares",
          std::to_string(v2 ? 100 * spec.vcpus : 1024 * spec.vcpus)},
     };
+    if (spec.id_base > 0) {
+      std::string map = fmt::format("0 {} {}", spec.id_base, spec.id_count);
+      items.insert(items.begin() + 1, {"lxc.include", kUsernsConfig});
+      items.emplace_back("lxc.idmap", "u " + map);
+      items.emplace_back("lxc.idmap", "g " + map);
+    }
     if (spec.net_link.empty()) {
       items.emplace_back("lxc.net.0.type", "empty");
     } else {
@@ -267,9 +277,22 @@ class LxcRuntime : public Runtime {
     if (!c->is_defined(c.get())) return absl::NotFoundError(fmt::format("No container {}", name));
     return c;
   }
-  static absl::Status Error(const Container& c, std::string_view what) {
+  absl::Status Error(const Container& c, std::string_view what) const {
+    if (c->error_string) {
+      return absl::InternalError(
+          fmt::format("Failed to {} container '{}': {}", what, c->name, c->error_string));
+    }
+    // liblxc keeps the reason in the container's log: its first ERROR line says most.
+    std::ifstream log(fmt::format("{}/{}/lxc.log", lxcpath_, c->name));
+    std::string line, first_error;
+    while (std::getline(log, line)) {
+      if (line.find(" ERROR ") != std::string::npos && first_error.empty()) first_error = line;
+    }
+    if (size_t at = first_error.find(" - "); at != std::string::npos) {
+      first_error = first_error.substr(at + 3);
+    }
     return absl::InternalError(fmt::format("Failed to {} container '{}': {}", what, c->name,
-                                           c->error_string ? c->error_string : "see its lxc.log"));
+                                           first_error.empty() ? "see its lxc.log" : first_error));
   }
 
   std::string lxcpath_;

@@ -34,6 +34,10 @@ struct ContainerSpec {
   std::string net_ipv4;     // "172.31.3.7/20"
   std::string net_gateway;  // "172.31.0.1"
   std::string console_log;  // where the console's output is kept; empty: not kept
+  // Unprivileged: container uids/gids 0..id_count-1 are host ids id_base.. (rootfs and upper
+  // dir must be owned accordingly). id_base 0: a privileged container.
+  uint32_t id_base = 0;
+  uint32_t id_count = 65536;
 };
 
 // Names become directories that Destroy removes: 1-64 of [A-Za-z0-9_.-], not starting with '.'.
