@@ -234,6 +234,9 @@ def test_bad_requests_get_ec2_errors(cloud):
             call(InstanceIds=["i-0123456789abcdef0"])
         assert k.error_code(e.value) == "InvalidInstanceID.NotFound"
     assert ec2.describe_instances()["Reservations"] == []
+    with pytest.raises(Exception) as e:
+        ec2.describe_instances(Filters=[{"Name": "no-such-filter", "Values": ["x"]}])
+    assert k.error_code(e.value) == "InvalidParameterValue"
 
     # Starting a running instance is fine; modifying its type is not.
     iid = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1,
@@ -246,6 +249,28 @@ def test_bad_requests_get_ec2_errors(cloud):
     assert k.error_code(e.value) == "IncorrectInstanceState"
     group = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]
     assert cloud.instance(iid)["SecurityGroups"][0]["GroupId"] == group["GroupId"]
+    # A group in use by an instance cannot be deleted; filters and pages see the instance.
+    sg = ec2.create_security_group(GroupName="used", Description="used")["GroupId"]
+    ec2.modify_instance_attribute(InstanceId=iid, DisableApiTermination={"Value": True})
+    with pytest.raises(Exception) as e:
+        ec2.terminate_instances(InstanceIds=[iid])
+    assert k.error_code(e.value) == "OperationNotPermitted"
+    ec2.modify_instance_attribute(InstanceId=iid, DisableApiTermination={"Value": False})
+    other = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SecurityGroupIds=[sg],
+                              TagSpecifications=[{"ResourceType": "instance", "Tags": [
+                                  {"Key": "role", "Value": "worker"}]}])["Instances"][0]
+    with pytest.raises(Exception) as e:
+        ec2.delete_security_group(GroupId=sg)
+    assert k.error_code(e.value) == "DependencyViolation"
+    found = ec2.describe_instances(Filters=[{"Name": "tag:role", "Values": ["work*"]}])
+    assert [i["InstanceId"] for r in found["Reservations"] for i in r["Instances"]] == [
+        other["InstanceId"]]
+    pages = list(ec2.get_paginator("describe_instances").paginate(
+        PaginationConfig={"PageSize": 5}))
+    assert sum(len(r["Instances"]) for p in pages for r in p["Reservations"]) == 2
+    ec2.terminate_instances(InstanceIds=[other["InstanceId"]])
+    wait_state(ec2, other["InstanceId"], "terminated")
+    ec2.delete_security_group(GroupId=sg)
     ec2.terminate_instances(InstanceIds=[iid])
     wait_state(ec2, iid, "terminated")
     with pytest.raises(Exception) as e:
@@ -333,6 +358,18 @@ def test_kill9_during_launch_and_terminate_converges(tmp_path):
         assert ssh(c.key_path, inst["PublicIpAddress"], "true").returncode == 0
         c.daemon.start()
         assert c.instance(iid)["State"]["Name"] == "running"
+
+        # kill -9 right after a stop, then after a start: each finishes after the restart.
+        c.ec2.stop_instances(InstanceIds=[iid])
+        c.daemon.kill9()
+        c.daemon.start()
+        wait_state(c.ec2, iid, "stopped")
+        c.ec2.start_instances(InstanceIds=[iid])
+        c.daemon.kill9()
+        c.daemon.start()
+        inst = wait_state(c.ec2, iid, "running")
+        wait_ssh(c.key_path, inst["PublicIpAddress"])
+        assert len(os.listdir(c.daemon.host_root / c.daemon.daemon_id() / "lxc")) == 1
 
         c.ec2.terminate_instances(InstanceIds=[iid])
         c.daemon.kill9()

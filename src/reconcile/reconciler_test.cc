@@ -51,8 +51,10 @@ class ReconcilerTest : public ::testing::Test {
     auto runtime = host::NewFakeRuntime();
     runtime_ = runtime.get();
     host::NetworkOptions net{"0000aa", env_.public_cidr, dir_ + "/host/net"};
-    host_ = host::NewLocalHost({"0000aa", dir_ + "/host"}, std::move(runtime),
-                               host::NewFakeNetwork(net));
+    host::LocalHostOptions local{"0000aa", dir_ + "/host"};
+    local.boot_id_path = dir_ + "/boot_id";
+    std::ofstream(local.boot_id_path) << "first-boot\n";
+    host_ = host::NewLocalHost(local, std::move(runtime), host::NewFakeNetwork(net));
     reconciler_ = std::make_unique<Reconciler>(*store_, *host_, clock_);
   }
   void TearDown() override { (void)RemoveTree(dir_); }
@@ -215,6 +217,25 @@ TEST_F(ReconcilerTest, AnInstanceThatPowersItselfOffIsStopped) {
   json i = Describe(id);
   EXPECT_EQ(i["State"]["Name"], "stopped");
   EXPECT_EQ(i["StateReason"]["Code"], "Client.InstanceInitiatedShutdown");
+}
+
+TEST_F(ReconcilerTest, AfterAHostRebootRunningInstancesStartAgainStoppedOnesDoNot) {
+  std::string running = Launch();
+  std::string stopped = Launch();
+  Settle();
+  ASSERT_TRUE(Write([&](store::Tx& tx) {
+                return services::StopInstances(tx, caller_, {{"InstanceIds", {stopped}}});
+              }).ok());
+  Settle();
+  // The host goes down: every container stops, and the boot id changes.
+  ASSERT_TRUE(runtime_->Kill("k0000aa-" + running).ok());
+  std::ofstream(dir_ + "/boot_id") << "second-boot\n";
+  Reconciler after_reboot(*store_, *host_, clock_);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(after_reboot.RunOnce().ok());
+  EXPECT_EQ(StateOf(running), "running");
+  EXPECT_EQ(*host_->State(running), host::ContainerState::kRunning);
+  EXPECT_EQ(StateOf(stopped), "stopped");
+  EXPECT_EQ(*host_->State(stopped), host::ContainerState::kStopped);
 }
 
 TEST_F(ReconcilerTest, QuotaAndCapacityAreChecked) {

@@ -73,6 +73,8 @@ struct LocalHostOptions {
   // shifted copies kept host-wide in shifted_dir (see idmap.h).
   uint32_t id_base = 0;
   std::string shifted_dir = "/var/lib/kumo/shifted";
+  // Where the host's boot id is read (a file of the test's in unit tests).
+  std::string boot_id_path = "/proc/sys/kernel/random/boot_id";
 };
 
 std::unique_ptr<Host> NewLocalHost(const LocalHostOptions& options, std::unique_ptr<Runtime> rt,

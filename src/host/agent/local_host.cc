@@ -148,7 +148,7 @@ class LocalHost : public Host {
   }
 
   absl::StatusOr<std::string> BootId() override {
-    std::ifstream in("/proc/sys/kernel/random/boot_id");
+    std::ifstream in(opts_.boot_id_path);
     std::string id;
     if (!(in >> id)) return absl::InternalError("Cannot read the host's boot id");
     return id;
