@@ -151,7 +151,7 @@ def main():
         while pending:
             pending = {ip for ip in pending if not ssh_ok(key, ip)}
             if time.monotonic() - t0 > 180:
-                raise TimeoutError("concurrent ssh")
+                raise TimeoutError(f"concurrent ssh: {sorted(pending)} never answered")
         t3 = time.monotonic()
 
         print(f"\n## Launch latency ({args.n} sequential {args.type} launches, cached image)\n")

@@ -26,7 +26,6 @@ N=${1:-50}
 IDLE_S=${IDLE_S:-60}
 ROOTFS=/var/lib/kumo/images/debian-12/rootfs
 ALIAS=kumo-debian-12
-SOCK=/var/lib/lxd/unix.socket
 [[ $N =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [N>0]" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || { echo "run as root" >&2; exit 2; }
 [[ -d $ROOTFS ]] || { echo "no Kumo image at $ROOTFS" >&2; exit 2; }

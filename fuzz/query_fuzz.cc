@@ -15,7 +15,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const char* action :
        {"DescribeKeyPairs", "CreateKeyPair", "ImportKeyPair", "DescribeTags", "CreateTags",
         "DescribeRegions", "AuthorizeSecurityGroupIngress", "DescribeSecurityGroups",
-        "DescribeInstanceTypes", "DescribeImages", "DescribeSubnets"}) {
+        "DescribeInstanceTypes", "DescribeImages", "DescribeSubnets", "RunInstances",
+        "DescribeInstances", "DescribeInstanceStatus", "ModifyInstanceAttribute",
+        "StopInstances"}) {
     auto decoded = model.DecodeRequest(action, params);
     if (decoded.ok()) (void)model.RenderResponse(action, *decoded, "fuzz");
   }

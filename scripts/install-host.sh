@@ -23,3 +23,14 @@ fi
 for f in /etc/subuid /etc/subgid; do
   grep -q '^root:' "$f" 2>/dev/null || echo "root:1000000000:65536" >> "$f"
 done
+
+# Every unprivileged instance's root is the same host uid, and the kernel counts inotify
+# instances per uid: systemd in each container takes several, so the default 128 stops the
+# ~20th instance's init ("Too many open files"). The values LXD's production setup uses.
+cat > /etc/sysctl.d/60-kumo.conf <<'SYSCTL'
+fs.inotify.max_user_instances = 1048576
+fs.inotify.max_user_watches = 1048576
+kernel.keys.maxkeys = 2000
+kernel.keys.maxbytes = 2000000
+SYSCTL
+sysctl -q -p /etc/sysctl.d/60-kumo.conf || echo "kumo: could not apply /etc/sysctl.d/60-kumo.conf" >&2

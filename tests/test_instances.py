@@ -375,7 +375,10 @@ def test_kill9_during_launch_and_terminate_converges(tmp_path):
         c.daemon.kill9()
         c.daemon.start()
         wait_state(c.ec2, iid, "terminated")
-        assert os.listdir(c.daemon.host_root / c.daemon.daemon_id() / "lxc") == []
+        did = c.daemon.daemon_id()
+        assert os.listdir(c.daemon.host_root / did / "lxc") == []
+        assert not (c.daemon.host_root / did / "instances" / iid).exists()
+        assert not [l for l in os.listdir("/sys/class/net") if l.startswith(f"k{did}i")]
         # The address is free again: the next launch gets the same one.
         again = c.ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]
         assert again["PublicIpAddress"] == inst["PublicIpAddress"]

@@ -120,7 +120,22 @@ std::string SelfExe() {
 
 }  // namespace
 
+// install-host.sh sets these persistently; a host that skipped it still gets instances that
+// boot (systemd in the ~20th container otherwise fails with "Too many open files").
+void RaiseHostLimits() {
+  for (const auto& [path, want] : {std::pair{"/proc/sys/fs/inotify/max_user_instances", 1048576L},
+                                   std::pair{"/proc/sys/fs/inotify/max_user_watches", 1048576L}}) {
+    long have = 0;
+    std::ifstream(path) >> have;
+    if (have >= want) continue;
+    std::ofstream out(path);
+    out << want << "\n";
+    if (!out.flush()) spdlog::warn("cannot raise {} (is {})", path, have);
+  }
+}
+
 int RunHostAgent(int fd, const HostOptions& options) {
+  RaiseHostLimits();
   if (auto st = host::EnsureLxcfs(); !st.ok()) {
     spdlog::warn("lxcfs: {} (instances will see the host's memory and cores)",
                  std::string(st.message()));

@@ -121,9 +121,12 @@ class LocalHost : public Host {
     return RemoveTree(InstanceDir(spec.instance_id));
   }
 
+  // From inside the instance's own network namespace, as EC2's reachability check is not
+  // subject to the instance's security groups.
   absl::StatusOr<bool> ProbeSsh(const InstanceSpec& spec) override {
-    return net_->ProbeTcp(spec.vpc.vpc_id, spec.port.private_ip, 22,
-                          std::chrono::milliseconds(300));
+    ASSIGN_OR_RETURN(pid_t pid, rt_->InitPid(Name(spec.instance_id)));
+    return net_->ProbeLocalTcp(fmt::format("/proc/{}/ns/net", pid), 22,
+                               std::chrono::milliseconds(300));
   }
 
   absl::StatusOr<std::string> ConsoleOutput(std::string_view id) override {

@@ -69,6 +69,13 @@ class FakeNetwork : public Network {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<bool> ProbeLocalTcp(const std::string& ns_path, int port,
+                                     std::chrono::milliseconds timeout) override {
+    if (port <= 0 || port > 65535 || timeout.count() < 0) {
+      return absl::InvalidArgumentError(fmt::format("Bad probe port {} or timeout", port));
+    }
+    return !ns_path.empty();  // the fake's instances answer as soon as they run
+  }
   absl::StatusOr<bool> ProbeTcp(std::string_view vpc_id, std::string_view ip, int port,
                                 std::chrono::milliseconds timeout) override {
     if (!options_status_.ok()) return options_status_;

@@ -420,6 +420,23 @@ add rule {t} forward oifname "{p}*" accept
     if (!IsNetns(ns)) {
       return absl::FailedPreconditionError(fmt::format("VPC {} is not set up", vpc_id));
     }
+    return ConnectIn(ns, addr, port, timeout);
+  }
+
+  absl::StatusOr<bool> ProbeLocalTcp(const std::string& ns_path, int port,
+                                     std::chrono::milliseconds timeout) override {
+    if (port <= 0 || port > 65535 || timeout.count() < 0) {
+      return absl::InvalidArgumentError(fmt::format("Bad probe port {} or timeout", port));
+    }
+    if (!IsNetns(ns_path) && access(ns_path.c_str(), F_OK) != 0) {
+      return absl::FailedPreconditionError(fmt::format("No network namespace at {}", ns_path));
+    }
+    return ConnectIn(ns_path, 0x7f000001, port, timeout);
+  }
+
+  // A non-blocking connect from a thread inside the namespace at ns; true once accepted.
+  static absl::StatusOr<bool> ConnectIn(const std::string& ns, uint32_t addr, int port,
+                                        std::chrono::milliseconds timeout) {
     bool connected = false;
     RETURN_IF_ERROR(InNetns(ns, [&]() -> absl::Status {
       Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));

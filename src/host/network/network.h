@@ -77,6 +77,12 @@ class Network {
   virtual absl::StatusOr<bool> ProbeTcp(std::string_view vpc_id, std::string_view ip, int port,
                                         std::chrono::milliseconds timeout) = 0;
 
+  // Tries a TCP connection to 127.0.0.1:port inside the network namespace at ns_path (an
+  // instance's own, /proc/<init pid>/ns/net): what answers there answers whatever a firewall
+  // between the instance and its VPC says, so status checks do not depend on security groups.
+  virtual absl::StatusOr<bool> ProbeLocalTcp(const std::string& ns_path, int port,
+                                             std::chrono::milliseconds timeout) = 0;
+
   // Removes everything this daemon created on the host: namespaces (and their dnsmasqs),
   // host-side interfaces, routes, the host nftables table. Idempotent.
   virtual absl::Status Teardown() = 0;

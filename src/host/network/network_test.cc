@@ -433,6 +433,11 @@ TEST_P(NetworkTest, TwoVpcsWithTheSameCidr) {
   EXPECT_TRUE(*net_->ProbeTcp(kVpcA, Public(10), kAppPort, milliseconds(2000)));
   EXPECT_FALSE(*net_->ProbeTcp(kVpcA, "172.31.0.10", kAppPort + 1, milliseconds(2000)));
   EXPECT_FALSE(*net_->ProbeTcp(kVpcA, "172.31.0.99", kAppPort, milliseconds(300)));
+  // From inside the instance itself (its loopback), as status checks probe.
+  EXPECT_TRUE(*net_->ProbeLocalTcp("/run/netns/" + ns_a, kAppPort, milliseconds(2000)));
+  EXPECT_FALSE(*net_->ProbeLocalTcp("/run/netns/" + ns_a, kAppPort + 1, milliseconds(300)));
+  EXPECT_EQ(net_->ProbeLocalTcp("/run/netns/nope", kAppPort, milliseconds(10)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
   // Each VPC's dnsmasq answers its synthesized names.
   InNs(ns_a, [&] {
     EXPECT_EQ(ResolveA("172.31.0.2", fmt::format("ip-172-31-0-10.{}", kDomain)), "172.31.0.10");
