@@ -8,6 +8,7 @@ public pool, and is torn down (`kumod --teardown`) even when a test fails.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -238,11 +239,31 @@ def test_bad_requests_get_ec2_errors(cloud):
         ec2.describe_instances(Filters=[{"Name": "no-such-filter", "Values": ["x"]}])
     assert k.error_code(e.value) == "InvalidParameterValue"
 
+    # User data: EC2's 16 KiB limit on the decoded bytes (boto3 base64-encodes it).
+    with pytest.raises(Exception) as e:
+        ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, UserData="x" * (16 * 1024 + 1))
+    assert k.error_code(e.value) == "InvalidParameterValue"
+
     # Starting a running instance is fine; modifying its type is not.
-    iid = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1,
-                            ClientToken="launch-once")["Instances"][0]["InstanceId"]
-    again = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, ClientToken="launch-once")
+    first = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, ClientToken="launch-once",
+                              UserData="#!/bin/bash\necho hi\n",
+                              MetadataOptions={"HttpTokens": "required"})["Instances"][0]
+    iid = first["InstanceId"]
+    assert first["MetadataOptions"]["HttpTokens"] == "required"
+    assert first["MetadataOptions"]["HttpEndpoint"] == "enabled"
+    user_data = ec2.describe_instance_attribute(InstanceId=iid, Attribute="userData")
+    assert base64.b64decode(user_data["UserData"]["Value"]) == b"#!/bin/bash\necho hi\n"
+    changed = ec2.modify_instance_metadata_options(InstanceId=iid, HttpTokens="optional",
+                                                   HttpPutResponseHopLimit=2)
+    assert changed["InstanceMetadataOptions"]["HttpPutResponseHopLimit"] == 2
+    assert cloud.instance(iid)["MetadataOptions"]["HttpTokens"] == "optional"
+    again = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, ClientToken="launch-once",
+                              UserData="#!/bin/bash\necho hi\n",
+                              MetadataOptions={"HttpTokens": "required"})
     assert again["Instances"][0]["InstanceId"] == iid  # idempotent launch
+    with pytest.raises(Exception) as e:  # the same token with other parameters
+        ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, ClientToken="launch-once")
+    assert k.error_code(e.value) == "IdempotentParameterMismatch"
     wait_state(ec2, iid, "running")
     with pytest.raises(Exception) as e:
         ec2.modify_instance_attribute(InstanceId=iid, InstanceType={"Value": "t2.small"})
@@ -262,6 +283,12 @@ def test_bad_requests_get_ec2_errors(cloud):
     with pytest.raises(Exception) as e:
         ec2.delete_security_group(GroupId=sg)
     assert k.error_code(e.value) == "DependencyViolation"
+    # Changing an instance's groups: the old one is free, the new one in use.
+    ec2.modify_instance_attribute(InstanceId=other["InstanceId"], Groups=[group["GroupId"]])
+    groups = ec2.describe_instance_attribute(InstanceId=other["InstanceId"], Attribute="groupSet")
+    assert [g["GroupId"] for g in groups["Groups"]] == [group["GroupId"]]
+    ec2.delete_security_group(GroupId=sg)
+    sg = ec2.create_security_group(GroupName="used", Description="used")["GroupId"]
     found = ec2.describe_instances(Filters=[{"Name": "tag:role", "Values": ["work*"]}])
     assert [i["InstanceId"] for r in found["Reservations"] for i in r["Instances"]] == [
         other["InstanceId"]]

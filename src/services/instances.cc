@@ -258,7 +258,67 @@ absl::StatusOr<json> ResolveGroups(store::Tx& tx, const Caller& caller, const js
   return groups;
 }
 
+// EC2's limit is on the decoded bytes; the API carries them base64 encoded.
+constexpr size_t kMaxUserData = 16 * 1024;
+
+absl::Status CheckUserData(const std::string& b64) {
+  if (b64.empty()) return absl::OkStatus();
+  auto raw = Base64Decode(b64);
+  if (!raw) return InvalidParameterValue("Invalid BASE64 encoding of user data.");
+  if (raw->size() > kMaxUserData) {
+    return InvalidParameterValue(fmt::format("User data is limited to {} bytes", kMaxUserData));
+  }
+  return absl::OkStatus();
+}
+
+// MetadataOptions as stored: EC2's defaults where the request is silent.
+absl::StatusOr<json> MetadataOptions(const json& in, json current) {
+  if (current.is_null()) {
+    current = {{"http_tokens", "optional"},
+               {"hop_limit", 1},
+               {"http_endpoint", "enabled"},
+               {"http_ipv6", "disabled"},
+               {"tags", "disabled"}};
+  }
+  if (in.contains("HttpTokens")) current["http_tokens"] = in["HttpTokens"];
+  if (in.contains("HttpEndpoint")) current["http_endpoint"] = in["HttpEndpoint"];
+  if (in.contains("HttpProtocolIpv6")) current["http_ipv6"] = in["HttpProtocolIpv6"];
+  if (in.contains("InstanceMetadataTags")) current["tags"] = in["InstanceMetadataTags"];
+  if (in.contains("HttpPutResponseHopLimit")) {
+    int64_t hops = in["HttpPutResponseHopLimit"].get<int64_t>();
+    if (hops < 1 || hops > 64) {
+      return InvalidParameterValue("HttpPutResponseHopLimit must be between 1 and 64");
+    }
+    current["hop_limit"] = hops;
+  }
+  return current;
+}
+
 }  // namespace
+
+nlohmann::json MetadataOptionsJson(const store::Resource& r) {
+  json m = r.data.value("metadata_options", json());
+  if (m.is_null()) m = *MetadataOptions(json::object(), json());
+  return {{"State", "applied"},
+          {"HttpTokens", m.value("http_tokens", "optional")},
+          {"HttpPutResponseHopLimit", m.value("hop_limit", 1)},
+          {"HttpEndpoint", m.value("http_endpoint", "enabled")},
+          {"HttpProtocolIpv6", m.value("http_ipv6", "disabled")},
+          {"InstanceMetadataTags", m.value("tags", "disabled")}};
+}
+
+absl::StatusOr<json> ModifyInstanceMetadataOptions(store::Tx& tx, const Caller& caller,
+                                                   const json& input) {
+  ASSIGN_OR_RETURN(auto r, GetInstance(tx, caller, input.value("InstanceId", "")));
+  std::string state = r.data.value("state", "");
+  if (state == "terminated" || state == "shutting-down") return IncorrectState(r, "modified");
+  ASSIGN_OR_RETURN(json options, MetadataOptions(input, r.data.value("metadata_options", json())));
+  r.data["metadata_options"] = options;
+  RETURN_IF_ERROR(tx.UpdateResource(r));
+  json out = MetadataOptionsJson(r);
+  out["State"] = "pending";  // as EC2 answers: applied once the instance's IMDS has it
+  return json{{"InstanceId", r.id}, {"InstanceMetadataOptions", out}};
+}
 
 int StateCode(std::string_view state) {
   if (state == "pending") return 0;
@@ -342,6 +402,10 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
     ASSIGN_OR_RETURN(auto key, FindKeyPairByName(tx, caller, key_name));
     public_key = key.data.value("public_key", "");
   }
+  std::string user_data = input.value("UserData", "");
+  RETURN_IF_ERROR(CheckUserData(user_data));
+  ASSIGN_OR_RETURN(json metadata_options,
+                   MetadataOptions(input.value("MetadataOptions", json::object()), json()));
   std::string behavior = input.value("InstanceInitiatedShutdownBehavior", "stop");
   if (behavior != "stop" && behavior != "terminate") {
     return InvalidParameterValue("InstanceInitiatedShutdownBehavior must be stop or terminate");
@@ -433,7 +497,9 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
               {"status_ok", false},
               {"reboots_pending", 0},
               {"shutdown_behavior", behavior},
-              {"disable_api_termination", input.value("DisableApiTermination", false)}};
+              {"disable_api_termination", input.value("DisableApiTermination", false)},
+              {"user_data", user_data},
+              {"metadata_options", metadata_options}};
     RETURN_IF_ERROR(tx.InsertResource(r));
     RETURN_IF_ERROR(ApplyTags(tx, caller, r.id, "instance", tags));
     created.push_back(std::move(r));
@@ -595,9 +661,37 @@ absl::StatusOr<json> ModifyInstanceAttribute(store::Tx& tx, const Caller& caller
     r.data["shutdown_behavior"] = b;
     changed = true;
   }
+  if (auto v = attr_value("UserData", "userData")) {
+    std::string b64 = v->is_string() ? v->get<std::string>() : "";
+    RETURN_IF_ERROR(CheckUserData(b64));
+    if (state != "stopped") {
+      return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectInstanceState",
+                      fmt::format("The instance '{}' is not in the 'stopped' state.", r.id));
+    }
+    r.data["user_data"] = b64;
+    changed = true;
+  }
+  if (input.contains("Groups") || attribute == "groupSet") {
+    json ids = input.value("Groups", json::array());
+    if (ids.empty()) return MissingParameter("The request must contain the parameter groupId");
+    json groups = json::array();
+    std::set<std::string> seen;
+    for (const auto& id : ids) {
+      ASSIGN_OR_RETURN(auto g, FindSecurityGroup(tx, caller, id.get<std::string>(), false));
+      if (g.data.value("vpc_id", "") != r.data.value("vpc_id", "")) {
+        return InvalidParameterCombination(
+            fmt::format("Security group {} is not in the instance's VPC", g.id));
+      }
+      if (seen.insert(g.id).second) {
+        groups.push_back({{"id", g.id}, {"name", g.data.value("group_name", "")}});
+      }
+    }
+    r.data["groups"] = groups;
+    changed = true;
+  }
   if (!changed) {
     return Ec2Error(absl::StatusCode::kUnimplemented, "Unsupported",
-                    "Only instanceType, disableApiTermination and "
+                    "Only instanceType, userData, groupSet, disableApiTermination and "
                     "instanceInitiatedShutdownBehavior can be modified");
   }
   RETURN_IF_ERROR(tx.UpdateResource(r));

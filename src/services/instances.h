@@ -11,7 +11,9 @@
 //    "desired": "running"|"stopped"|"terminated",
 //    "transition_reason", "state_reason": {"code", "message"} | null,
 //    "status_ok": bool, "reboots_pending": int, "force_stop": bool, "stop_requested_ms",
-//    "terminated_ms", "shutdown_behavior": "stop"|"terminate", "disable_api_termination"}
+//    "terminated_ms", "shutdown_behavior": "stop"|"terminate", "disable_api_termination",
+//    "user_data" (base64, as sent), "metadata_options": {"http_tokens", "hop_limit",
+//    "http_endpoint", "http_ipv6", "tags"}}
 // Public addresses are resources of type "public-ip" owned by the operator (account
 // 000000000000, region ""), named by the address, so the store's unique names make each one
 // belong to at most one instance across all tenants.
@@ -71,6 +73,10 @@ absl::StatusOr<nlohmann::json> TerminateInstances(store::Tx& tx, const Caller& c
 absl::StatusOr<nlohmann::json> ModifyInstanceAttribute(store::Tx& tx, const Caller& caller,
                                                        const InstanceEnv& env,
                                                        const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> ModifyInstanceMetadataOptions(store::Tx& tx, const Caller& caller,
+                                                             const nlohmann::json& input);
+// How DescribeInstances shows an instance's MetadataOptions.
+nlohmann::json MetadataOptionsJson(const store::Resource& instance);
 absl::StatusOr<nlohmann::json> DescribeInstances(store::Tx& tx, const Caller& caller,
                                                  const nlohmann::json& input);
 absl::StatusOr<nlohmann::json> DescribeInstanceStatus(store::Tx& tx, const Caller& caller,

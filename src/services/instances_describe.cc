@@ -98,6 +98,7 @@ json RenderInstance(const store::Resource& r, const std::vector<store::Tag>& tag
             {"PlatformDetails", "Linux/UNIX"},
             {"UsageOperation", "RunInstances"},
             {"BootMode", "legacy-bios"},
+            {"MetadataOptions", MetadataOptionsJson(r)},
             {"Tags", TagSetJson(tags)}};
   if (!Str(r, "key_name").empty()) i["KeyName"] = Str(r, "key_name");
   if (!gone) {
@@ -234,9 +235,12 @@ absl::StatusOr<json> DescribeInstanceAttribute(store::Tx& tx, const Caller& call
   } else if (attribute == "groupSet") {
     json groups = json::array();
     for (const auto& g : r.data.value("groups", json::array())) {
-      groups.push_back({{"GroupId", g.value("id", "")}});
+      groups.push_back({{"GroupId", g.value("id", "")}, {"GroupName", g.value("name", "")}});
     }
     out["Groups"] = groups;
+  } else if (attribute == "userData") {
+    std::string b64 = Str(r, "user_data");
+    out["UserData"] = b64.empty() ? json::object() : json{{"Value", b64}};
   } else if (attribute == "rootDeviceName") {
     out["RootDeviceName"] = {{"Value", "/dev/xvda"}};
   } else {

@@ -61,6 +61,10 @@ void RegisterInstanceActions(ActionTable& t) {
   t["ModifyInstanceAttribute"] = Lifecycle([](ActionContext& ctx, store::Tx& tx, const json& in) {
     return services::ModifyInstanceAttribute(tx, ctx.caller(), *ctx.deps().instance_env, in);
   });
+  t["ModifyInstanceMetadataOptions"] =
+      Lifecycle([](ActionContext& ctx, store::Tx& tx, const json& in) {
+        return services::ModifyInstanceMetadataOptions(tx, ctx.caller(), in);
+      });
   t["DescribeInstances"] = ReadAction(services::DescribeInstances);
   t["DescribeInstanceStatus"] = ReadAction(services::DescribeInstanceStatus);
   t["DescribeInstanceAttribute"] = ReadAction(services::DescribeInstanceAttribute);
