@@ -2,7 +2,6 @@
 // allocation, quotas and capacity, and desired-state changes. No host I/O here.
 #include "services/instances.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include "common/encoding.h"
 #include "common/errors.h"
 #include "common/hash.h"
+#include "common/ipv4.h"
 #include "common/status_macros.h"
 #include "services/keypairs.h"
 #include "services/security_groups.h"
@@ -22,38 +22,12 @@ namespace {
 
 using nlohmann::json;
 
-struct Cidr {
-  uint32_t base = 0;
-  int prefix = 0;
-  uint32_t size() const { return prefix == 0 ? 0 : (1u << (32 - prefix)); }
-};
-
-std::optional<uint32_t> ParseIp(const std::string& s) {
-  in_addr a{};
-  if (inet_pton(AF_INET, s.c_str(), &a) != 1) return std::nullopt;
-  return ntohl(a.s_addr);
-}
-
-std::string FormatIp(uint32_t ip) {
-  in_addr a{htonl(ip)};
-  char buf[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &a, buf, sizeof buf);
-  return buf;
-}
-
-std::optional<Cidr> ParseCidr(const std::string& s) {
-  size_t slash = s.find('/');
-  if (slash == std::string::npos) return std::nullopt;
-  auto ip = ParseIp(s.substr(0, slash));
-  int prefix = 0;
-  try {
-    prefix = std::stoi(s.substr(slash + 1));
-  } catch (...) {
-    return std::nullopt;
-  }
-  if (!ip || prefix < 8 || prefix > 30) return std::nullopt;
-  uint32_t mask = ~0u << (32 - prefix);
-  return Cidr{*ip & mask, prefix};
+// What EC2 records when a user stops or terminates an instance.
+void MarkUserInitiated(store::Resource& r, const Caller& caller) {
+  r.data["transition_reason"] =
+      fmt::format("User initiated ({} GMT)", FormatIso8601(caller.now).substr(0, 19));
+  r.data["state_reason"] = {{"code", "Client.UserInitiatedShutdown"},
+                            {"message", "Client.UserInitiatedShutdown: User initiated shutdown"}};
 }
 
 absl::Status InstanceNotFound(std::string_view id) {
@@ -115,13 +89,13 @@ absl::StatusOr<std::string> AllocatePrivateIp(const std::vector<store::Resource>
   std::set<uint32_t> used;
   for (const auto& r : instances) {
     if (!Live(r) || r.data.value("subnet_id", "") != subnet_id) continue;
-    if (auto ip = ParseIp(r.data.value("private_ip", ""))) used.insert(*ip);
+    if (auto ip = ParseIpv4(r.data.value("private_ip", "")); ip.ok()) used.insert(*ip);
   }
   for (const auto& s : taken_now) {
-    if (auto ip = ParseIp(s)) used.insert(*ip);
+    if (auto ip = ParseIpv4(s); ip.ok()) used.insert(*ip);
   }
-  for (uint32_t ip = subnet.base + 4; ip < subnet.base + subnet.size() - 1; ++ip) {
-    if (!used.count(ip)) return FormatIp(ip);
+  for (uint32_t ip = subnet.base + 4; ip < subnet.Last(); ++ip) {
+    if (!used.count(ip)) return FormatIpv4(ip);
   }
   return Ec2Error(
       absl::StatusCode::kResourceExhausted, "InsufficientFreeAddressesInSubnet",
@@ -133,12 +107,12 @@ absl::StatusOr<std::string> AllocatePrivateIp(const std::vector<store::Resource>
 absl::StatusOr<std::string> AllocatePublicIp(store::Tx& tx, const InstanceEnv& env,
                                              const std::string& instance_id, int64_t now_ms) {
   auto pool = ParseCidr(env.public_cidr);
-  if (!pool) return absl::FailedPreconditionError("No public address pool configured");
+  if (!pool.ok()) return absl::FailedPreconditionError("No public address pool configured");
   ASSIGN_OR_RETURN(auto taken, tx.ListAllResources(kPublicIpType));
   std::set<std::string> names;
   for (const auto& r : taken) names.insert(r.name);
-  for (uint32_t ip = pool->base + 2; ip < pool->base + pool->size() - 1; ++ip) {
-    std::string s = FormatIp(ip);
+  for (uint32_t ip = pool->base + 2; ip < pool->Last(); ++ip) {
+    std::string s = FormatIpv4(ip);
     if (names.count(s)) continue;
     store::Resource claim{"eipalloc-" + HexEncode(Sha256(s)).substr(0, 17),
                           std::string(kOperatorOwnerId),
@@ -433,7 +407,7 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
   std::string vpc_id = subnet.data.value("vpc_id", "");
   ASSIGN_OR_RETURN(json groups, ResolveGroups(tx, caller, input, vpc_id));
   auto subnet_cidr = ParseCidr(subnet.data.value("cidr", ""));
-  if (!subnet_cidr) return absl::InternalError("Stored subnet has a bad CIDR");
+  if (!subnet_cidr.ok()) return absl::InternalError("Stored subnet has a bad CIDR");
 
   // As many as fit, down to MinCount, as EC2 launches.
   int count = int(std::min<int64_t>(max_count, 1000));
@@ -485,8 +459,8 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
               {"vpc_subnets", placement.vpc_subnets},
               {"availability_zone", subnet.data.value("availability_zone", "")},
               {"private_ip", private_ip},
-              {"prefix_len", subnet_cidr->prefix},
-              {"gateway", FormatIp(subnet_cidr->base + 1)},
+              {"prefix_len", subnet_cidr->prefix_len},
+              {"gateway", FormatIpv4(subnet_cidr->base + 1)},
               {"public_ip", public_ip},
               {"mac", Mac(r.id)},
               {"groups", groups},
@@ -567,10 +541,7 @@ absl::StatusOr<json> StopInstances(store::Tx& tx, const Caller& caller, const js
     r.data["desired"] = "stopped";
     r.data["force_stop"] = force;
     r.data["stop_requested_ms"] = UnixMillis(caller.now);
-    r.data["transition_reason"] =
-        fmt::format("User initiated ({})", FormatIso8601(caller.now).substr(0, 19) + " GMT");
-    r.data["state_reason"] = {{"code", "Client.UserInitiatedShutdown"},
-                              {"message", "Client.UserInitiatedShutdown: User initiated shutdown"}};
+    MarkUserInitiated(r, caller);
     RETURN_IF_ERROR(tx.UpdateResource(r));
     changes.push_back(Change(before, r));
   }
@@ -610,10 +581,7 @@ absl::StatusOr<json> TerminateInstances(store::Tx& tx, const Caller& caller, con
     }
     r.data["state"] = "shutting-down";
     r.data["desired"] = "terminated";
-    r.data["transition_reason"] =
-        fmt::format("User initiated ({})", FormatIso8601(caller.now).substr(0, 19) + " GMT");
-    r.data["state_reason"] = {{"code", "Client.UserInitiatedShutdown"},
-                              {"message", "Client.UserInitiatedShutdown: User initiated shutdown"}};
+    MarkUserInitiated(r, caller);
     RETURN_IF_ERROR(tx.UpdateResource(r));
     changes.push_back(Change(before, r));
   }

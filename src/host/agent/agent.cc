@@ -145,6 +145,9 @@ class AgentClient : public Host {
     if (pid == 0) {
       // Only async-signal-safe calls between fork and exec: kumod is threaded.
       if (dup2(sv[1], 3) < 0) _exit(127);  // dup2 clears FD_CLOEXEC on 3
+      // Nothing else of kumod's: its listening socket, inherited by the agent and from it by
+      // every container monitor, would keep the port bound after kumod dies.
+      close_range(4, ~0U, 0);
       execv(cargv[0], cargv.data());
       _exit(127);
     }
@@ -252,6 +255,8 @@ int ServeHostAgent(int fd, Host& host) {
   // their monitors), so instances outlive a kumod restart.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() == 1) return 1;
+  // Programs the agent runs (cp, dnsmasq) must not hold kumod's end open after the agent dies.
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
   std::string buf(kMaxMessage, '\0');
   for (;;) {
     ssize_t n = recv(fd, buf.data(), buf.size(), 0);

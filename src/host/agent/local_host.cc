@@ -6,7 +6,6 @@
 //     instances/<id>/seeded    present once the volume has its first-boot files
 //     instances/<id>/console.log
 //     net/                     the network's state (dnsmasq)
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -20,6 +19,7 @@
 #include <thread>
 
 #include "common/files.h"
+#include "common/ipv4.h"
 #include "common/status_macros.h"
 #include "host/agent/host.h"
 #include "host/agent/idmap.h"
@@ -32,13 +32,8 @@ constexpr size_t kConsoleTail = 64 * 1024;
 
 // The VPC's resolver: its base address + 2, as on EC2.
 std::string DnsServer(const std::string& cidr) {
-  std::string base = cidr.substr(0, cidr.find('/'));
-  in_addr a{};
-  if (inet_pton(AF_INET, base.c_str(), &a) != 1) return "";
-  a.s_addr = htonl(ntohl(a.s_addr) + 2);
-  char buf[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &a, buf, sizeof buf);
-  return buf;
+  auto c = ParseCidr(cidr);
+  return c.ok() ? FormatIpv4(c->base + 2) : "";
 }
 
 class LocalHost : public Host {

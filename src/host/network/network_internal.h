@@ -9,27 +9,16 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/ipv4.h"
 #include "host/network/network.h"
 
 namespace kumo::host::netinternal {
 
-// IPv4 addresses are host-order integers here; text goes through inet_pton/inet_ntop.
-absl::StatusOr<uint32_t> ParseIpv4(const std::string& text);
-std::string FormatIpv4(uint32_t ip);
-
-struct Cidr {
-  uint32_t base = 0;
-  int prefix_len = 0;
-
-  uint32_t Mask() const { return prefix_len == 0 ? 0 : ~uint32_t{0} << (32 - prefix_len); }
-  uint32_t Last() const { return base | ~Mask(); }
-  bool Contains(uint32_t ip) const { return (ip & Mask()) == base; }
-  bool Overlaps(const Cidr& o) const { return base <= o.Last() && o.base <= Last(); }
-  std::string ToString() const;
-};
-
-// "a.b.c.d/n" with no host bits set.
-absl::StatusOr<Cidr> ParseCidr(const std::string& text);
+// IPv4 parsing lives in common (the services allocate addresses too).
+using ::kumo::Cidr;
+using ::kumo::FormatIpv4;
+using ::kumo::ParseCidr;
+using ::kumo::ParseIpv4;
 
 absl::StatusOr<std::array<uint8_t, 6>> ParseMac(const std::string& text);
 

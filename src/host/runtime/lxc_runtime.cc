@@ -134,6 +134,9 @@ class LxcRuntime : public Runtime {
     ASSIGN_OR_RETURN(Container c, OpenDefined(name));
     if (c->is_running(c.get())) return absl::OkStatus();
     c->want_daemonize(c.get(), true);
+    // The monitor is a fork of the caller: it must not keep the caller's fds (the host agent's
+    // socket to kumod, netlink sockets) open for the container's lifetime.
+    c->want_close_all_fds(c.get(), true);
     if (!c->start(c.get(), 0, nullptr)) return Error(c, "start");
     if (!c->wait(c.get(), "RUNNING", 30)) return Error(c, "wait for RUNNING");
     return absl::OkStatus();
