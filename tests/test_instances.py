@@ -168,6 +168,16 @@ def test_launch_ssh_stop_start_reboot_terminate(cloud):
     uid_map = next(l for l in out if l.strip().startswith("0 ")).split()
     assert int(uid_map[1]) >= 100000, uid_map
 
+    # `kumo ssh-config` writes the stanza; then plain `ssh <PublicDnsName>` logs in as admin.
+    if NSS:
+        cfg = cloud.tmp / "ssh_config"
+        subprocess.run([str(k.kumo_bin()), "ssh-config", "-i", str(cloud.key_path), "--file",
+                        str(cfg)], check=True, capture_output=True)
+        plain = subprocess.run(["ssh", "-F", str(cfg), *SSH_OPTS, inst["PublicDnsName"], "whoami"],
+                               capture_output=True, text=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+        assert plain.returncode == 0 and plain.stdout.strip() == "admin", plain.stderr
+
     console = cloud.ec2.get_console_output(InstanceId=iid)
     assert "Debian GNU/Linux 12" in console["Output"]
 
