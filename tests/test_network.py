@@ -73,8 +73,19 @@ def test_security_group_lifecycle_cli(account, aws):
                      "--description", "again")
     assert rc != 0 and k.cli_error_code(err) == "InvalidGroup.Duplicate"
 
+    # "Change Source from Anywhere to My IP": the same rule, edited in place by its id.
+    rc, out, err = aws(account, "ec2", "modify-security-group-rules", "--group-id", gid,
+                       "--security-group-rules",
+                       f"SecurityGroupRuleId={rule['SecurityGroupRuleId']},SecurityGroupRule="
+                       "{IpProtocol=tcp,FromPort=22,ToPort=22,CidrIpv4=203.0.113.7/32}")
+    assert rc == 0 and out["Return"] is True, err
+    rc, out, err = aws(account, "ec2", "describe-security-group-rules", "--security-group-rule-ids",
+                       rule["SecurityGroupRuleId"])
+    assert rc == 0, err
+    assert out["SecurityGroupRules"][0]["CidrIpv4"] == "203.0.113.7/32"
+
     rc, _, err = aws(account, "ec2", "revoke-security-group-ingress", "--group-id", gid,
-                     "--protocol", "tcp", "--port", "22", "--cidr", "0.0.0.0/0")
+                     "--protocol", "tcp", "--port", "22", "--cidr", "203.0.113.7/32")
     assert rc == 0, err
     rc, _, err = aws(account, "ec2", "delete-security-group", "--group-id", gid)
     assert rc == 0, err

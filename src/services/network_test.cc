@@ -144,6 +144,74 @@ TEST_F(NetworkTest, DeleteRules) {
               }).ok());
 }
 
+TEST_F(NetworkTest, ModifyRulesById) {
+  std::string web = CreateGroup("web");
+  std::string db = CreateGroup("db");
+  auto authorize = [&](json perms) {
+    return Write([&](store::Tx& tx) {
+      return AuthorizeSecurityGroupRules(tx, alice_, ids_,
+                                         {{"GroupId", web}, {"IpPermissions", perms}}, false);
+    });
+  };
+  auto first = authorize(json::parse(
+      R"([{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  std::string ssh = (*first)["SecurityGroupRules"][0]["SecurityGroupRuleId"];
+  ASSERT_TRUE(authorize(json::parse(R"([{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+                                         "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])"))
+                  .ok());
+  auto modify = [&](json update) {
+    return Write([&](store::Tx& tx) {
+      return ModifySecurityGroupRules(tx, alice_,
+                                      {{"GroupId", web}, {"SecurityGroupRules", {update}}});
+    });
+  };
+  // To a source group, same id.
+  ASSERT_TRUE(modify({{"SecurityGroupRuleId", ssh},
+                      {"SecurityGroupRule",
+                       {{"IpProtocol", "tcp"},
+                        {"FromPort", 22},
+                        {"ToPort", 22},
+                        {"ReferencedGroupId", db},
+                        {"Description", "from db"}}}})
+                  .ok());
+  auto rules = Read([&](store::Tx& tx) {
+    return DescribeSecurityGroupRules(tx, alice_, {{"SecurityGroupRuleIds", {ssh}}});
+  });
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  EXPECT_EQ((*rules)["SecurityGroupRules"][0]["ReferencedGroupInfo"]["GroupId"], db);
+  EXPECT_EQ((*rules)["SecurityGroupRules"][0]["Description"], "from db");
+  // Into a copy of another rule: duplicate. Unknown id, both peers, bad ports: EC2's errors.
+  EXPECT_EQ(Ec2CodeOf(modify({{"SecurityGroupRuleId", ssh},
+                              {"SecurityGroupRule",
+                               {{"IpProtocol", "tcp"},
+                                {"FromPort", 80},
+                                {"ToPort", 80},
+                                {"CidrIpv4", "0.0.0.0/0"}}}})
+                          .status()),
+            "InvalidPermission.Duplicate");
+  EXPECT_EQ(
+      Ec2CodeOf(modify({{"SecurityGroupRuleId", "sgr-00000000000000000"},
+                        {"SecurityGroupRule", {{"IpProtocol", "-1"}, {"CidrIpv4", "1.2.3.4/32"}}}})
+                    .status()),
+      "InvalidSecurityGroupRuleId.NotFound");
+  EXPECT_EQ(
+      Ec2CodeOf(
+          modify({{"SecurityGroupRuleId", ssh},
+                  {"SecurityGroupRule",
+                   {{"IpProtocol", "-1"}, {"CidrIpv4", "1.2.3.4/32"}, {"ReferencedGroupId", db}}}})
+              .status()),
+      "InvalidPermission.Malformed");
+  EXPECT_EQ(Ec2CodeOf(modify({{"SecurityGroupRuleId", ssh},
+                              {"SecurityGroupRule",
+                               {{"IpProtocol", "tcp"},
+                                {"FromPort", 90},
+                                {"ToPort", 80},
+                                {"CidrIpv4", "1.2.3.4/32"}}}})
+                          .status()),
+            "InvalidParameterValue");
+}
+
 TEST_F(NetworkTest, RuleLimit) {
   std::string id = CreateGroup("many");
   json perms = json::array();

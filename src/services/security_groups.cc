@@ -499,6 +499,61 @@ absl::StatusOr<json> RevokeSecurityGroupRules(store::Tx& tx, const Caller& calle
   return out;
 }
 
+absl::StatusOr<json> ModifySecurityGroupRules(store::Tx& tx, const Caller& caller,
+                                              const json& input) {
+  ASSIGN_OR_RETURN(store::Resource g, TargetGroup(tx, caller, input, true));
+  std::vector<Rule> rules[2] = {RulesOf(g, false), RulesOf(g, true)};
+  for (const auto& update : input.value("SecurityGroupRules", json::array())) {
+    std::string id = update.value("SecurityGroupRuleId", "");
+    const json want = update.value("SecurityGroupRule", json::object());
+    int dir = -1;
+    size_t at = 0;
+    for (int d = 0; d < 2 && dir < 0; ++d) {
+      for (size_t i = 0; i < rules[d].size(); ++i) {
+        if (rules[d][i].id == id) {
+          dir = d;
+          at = i;
+        }
+      }
+    }
+    if (dir < 0) {
+      return Ec2Error(absl::StatusCode::kNotFound, "InvalidSecurityGroupRuleId.NotFound",
+                      fmt::format("The security group rule ID '{}' does not exist", id));
+    }
+    // The replacement is validated exactly as Authorize would validate it.
+    if (want.contains("CidrIpv4") == want.contains("ReferencedGroupId")) {
+      return Malformed("A rule needs exactly one of CidrIpv4 and ReferencedGroupId");
+    }
+    json permission = {{"IpProtocol", want.value("IpProtocol", "")}};
+    if (want.contains("FromPort")) permission["FromPort"] = want["FromPort"];
+    if (want.contains("ToPort")) permission["ToPort"] = want["ToPort"];
+    std::string description = want.value("Description", "");
+    if (want.contains("CidrIpv4")) {
+      permission["IpRanges"] = {{{"CidrIp", want["CidrIpv4"]}, {"Description", description}}};
+    } else {
+      permission["UserIdGroupPairs"] = {
+          {{"GroupId", want["ReferencedGroupId"]}, {"Description", description}}};
+    }
+    ASSIGN_OR_RETURN(std::vector<Rule> parsed,
+                     ExpandPermissions(tx, caller, {{"IpPermissions", {permission}}},
+                                       g.data.value("vpc_id", "")));
+    Rule replacement = parsed.at(0);
+    replacement.id = id;
+    for (size_t i = 0; i < rules[dir].size(); ++i) {
+      if (i != at && rules[dir][i].Key() == replacement.Key()) {
+        return Ec2Error(
+            absl::StatusCode::kAlreadyExists, "InvalidPermission.Duplicate",
+            fmt::format("the specified rule \"{}\" already exists", replacement.Describe()));
+      }
+    }
+    rules[dir][at] = replacement;
+  }
+  SetRules(g, false, rules[0]);
+  SetRules(g, true, rules[1]);
+  RETURN_IF_ERROR(tx.UpdateResource(g));
+  return json{{"Return", true}};
+}
+
 absl::StatusOr<json> DescribeSecurityGroups(store::Tx& tx, const Caller& caller,
                                             const json& input) {
   std::set<std::string> names;  // ids of the groups named

@@ -42,6 +42,10 @@ absl::StatusOr<nlohmann::json> AuthorizeSecurityGroupRules(store::Tx& tx, const 
 absl::StatusOr<nlohmann::json> RevokeSecurityGroupRules(store::Tx& tx, const Caller& caller,
                                                         const nlohmann::json& input, bool egress);
 
+// Replaces rules by id, in either direction, validated as Authorize validates them.
+absl::StatusOr<nlohmann::json> ModifySecurityGroupRules(store::Tx& tx, const Caller& caller,
+                                                        const nlohmann::json& input);
+
 // Resolves group ids (or, in the default VPC, names) the caller owns, for RunInstances.
 absl::StatusOr<store::Resource> FindSecurityGroup(store::Tx& tx, const Caller& caller,
                                                   const std::string& id_or_name, bool by_name);

@@ -1,5 +1,5 @@
 // CreateSecurityGroup, DeleteSecurityGroup, DescribeSecurityGroups, DescribeSecurityGroupRules,
-// Authorize/RevokeSecurityGroupIngress/Egress.
+// Authorize/RevokeSecurityGroupIngress/Egress, ModifySecurityGroupRules.
 #include "services/security_groups.h"
 
 #include "api/action.h"
@@ -45,6 +45,7 @@ void RegisterSecurityGroupActions(ActionTable& t) {
   t["AuthorizeSecurityGroupEgress"] = Authorize(true);
   t["RevokeSecurityGroupIngress"] = Revoke(false);
   t["RevokeSecurityGroupEgress"] = Revoke(true);
+  t["ModifySecurityGroupRules"] = WriteAction(services::ModifySecurityGroupRules);
 }
 
 }  // namespace kumo::api
