@@ -169,14 +169,20 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListLinks(nl_so
   return out;
 }
 
-// The kernel replaces rather than duplicates an existing address with NLM_F_REPLACE.
-absl::Status AddAddress(nl_sock* s, int ifindex, uint32_t ip, int prefix_len) {
+// An IPv4 address on an interface, as rtnl_addr_add and rtnl_addr_delete take it.
+static Addr AddressObject(int ifindex, uint32_t ip, int prefix_len) {
   Addr addr(rtnl_addr_alloc());
   NlAddr local = Ipv4Addr(ip, prefix_len);
   rtnl_addr_set_ifindex(addr.get(), ifindex);
   rtnl_addr_set_family(addr.get(), AF_INET);
   rtnl_addr_set_local(addr.get(), local.get());
   rtnl_addr_set_prefixlen(addr.get(), prefix_len);
+  return addr;
+}
+
+// The kernel replaces rather than duplicates an existing address with NLM_F_REPLACE.
+absl::Status AddAddress(nl_sock* s, int ifindex, uint32_t ip, int prefix_len) {
+  Addr addr = AddressObject(ifindex, ip, prefix_len);
   if (int err = rtnl_addr_add(s, addr.get(), NLM_F_REPLACE); err < 0) {
     return NlError(err, fmt::format("Failed to add {}/{}", ni::FormatIpv4(ip), prefix_len));
   }
@@ -184,12 +190,7 @@ absl::Status AddAddress(nl_sock* s, int ifindex, uint32_t ip, int prefix_len) {
 }
 
 absl::Status DeleteAddress(nl_sock* s, int ifindex, uint32_t ip, int prefix_len) {
-  Addr addr(rtnl_addr_alloc());
-  NlAddr local = Ipv4Addr(ip, prefix_len);
-  rtnl_addr_set_ifindex(addr.get(), ifindex);
-  rtnl_addr_set_family(addr.get(), AF_INET);
-  rtnl_addr_set_local(addr.get(), local.get());
-  rtnl_addr_set_prefixlen(addr.get(), prefix_len);
+  Addr addr = AddressObject(ifindex, ip, prefix_len);
   int err = rtnl_addr_delete(s, addr.get(), 0);
   if (err < 0 && !NlNotFound(err)) {
     return NlError(err, fmt::format("Failed to delete {}/{}", ni::FormatIpv4(ip), prefix_len));
