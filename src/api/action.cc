@@ -77,6 +77,21 @@ ActionSpec WriteAction(TxServiceFn fn) {
           true};
 }
 
+ActionSpec ReconciledWrite(ContextTxFn fn) {
+  return {[fn](ActionContext& ctx, const nlohmann::json& in) -> absl::StatusOr<nlohmann::json> {
+            auto out = ctx.Write([&](store::Tx& tx) { return fn(ctx, tx, in); });
+            if (out.ok() && ctx.deps().instances_changed) ctx.deps().instances_changed();
+            return out;
+          },
+          true};
+}
+
+ActionSpec ReconciledWrite(TxServiceFn fn) {
+  return ReconciledWrite([fn](ActionContext& ctx, store::Tx& tx, const nlohmann::json& in) {
+    return fn(tx, ctx.caller(), in);
+  });
+}
+
 ActionTable AllActions() {
   ActionTable t;
   RegisterKeyPairActions(t);

@@ -91,6 +91,12 @@ using TxServiceFn = absl::StatusOr<nlohmann::json> (*)(store::Tx&, const service
                                                        const nlohmann::json&);
 ActionSpec ReadAction(TxServiceFn fn);
 ActionSpec WriteAction(TxServiceFn fn);
+// A write the reconciler acts on (instances, security groups): it is woken once the
+// transaction has committed.
+using ContextTxFn = std::function<absl::StatusOr<nlohmann::json>(ActionContext&, store::Tx&,
+                                                                 const nlohmann::json&)>;
+ActionSpec ReconciledWrite(ContextTxFn fn);
+ActionSpec ReconciledWrite(TxServiceFn fn);
 
 // One registration function per action family (api/actions/*.cc).
 void RegisterKeyPairActions(ActionTable& table);

@@ -14,6 +14,7 @@ void AddAccountCommands(CLI::App& app, Globals& g);
 void AddDaemonCommands(CLI::App& app, Globals& g);
 void AddImageCommands(CLI::App& app, Globals& g);
 void AddSshConfigCommand(CLI::App& app);
+void AddIdentityCommand(CLI::App& app, Globals& g);
 
 // Writes the [profile] into the AWS shared credentials and config files (honouring
 // AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE), replacing an existing section of that name.

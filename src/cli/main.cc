@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   kumo::cli::AddDaemonCommands(app, g);
   kumo::cli::AddImageCommands(app, g);
   kumo::cli::AddSshConfigCommand(app);
+  kumo::cli::AddIdentityCommand(app, g);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -23,9 +23,11 @@
 #include "common/hash.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
+#include "crypto/identity.h"
 #include "crypto/secretbox.h"
 #include "host/agent/host.h"
 #include "host/agent/idmap.h"
+#include "host/imds/server.h"
 #include "reconcile/reconciler.h"
 #include "services/accounts.h"
 #include "services/images.h"
@@ -234,7 +236,35 @@ absl::Status Run(const Options& opts) {
   auto host = host::NewAgentClient(
       SelfExe(), {"--data-dir", opts.data_dir, "--daemon-id", host_opts.daemon_id, "--host-dir",
                   host_opts.host_dir, "--public-cidr", host_opts.public_cidr});
-  reconcile::Reconciler reconciler(*store, *host, clock);
+  // The metadata service: identity documents signed with each region's key (kept in the data
+  // dir, so its certificate survives restarts); IMDSv2 tokens MACed with a key derived from the
+  // data dir's secret, so tokens handed out before a restart stay valid after it.
+  std::vector<crypto::IdentitySigner> signers;
+  for (const auto& region : regions) {
+    ASSIGN_OR_RETURN(auto signer, crypto::IdentitySigner::LoadOrCreate(opts.data_dir, region));
+    signers.push_back(std::move(signer));
+  }
+  std::string secret;
+  {
+    std::ifstream in(DataDir::SecretKey(opts.data_dir), std::ios::binary);
+    secret.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  if (secret.empty()) return absl::FailedPreconditionError("The data dir has no secret key");
+  std::string token_key = HmacSha256(secret, "kumo imds token key");
+  std::vector<std::unique_ptr<imds::MetadataService>> metadata;
+  std::map<std::string, const imds::MetadataService*> metadata_by_region;
+  for (const auto& signer : signers) {
+    metadata.push_back(std::make_unique<imds::MetadataService>(clock, token_key, &signer));
+    metadata_by_region[signer.region()] = metadata.back().get();
+  }
+  imds::Server imds_server(ioc, *store, metadata_by_region, [id = daemon_id](const std::string& v) {
+    return host::VpcNamespacePath(id, v);
+  });
+  reconcile::ReconcilerOptions reconcile_opts;
+  reconcile_opts.observer = [&imds_server](const std::vector<store::Resource>& all) {
+    imds_server.Sync(all);
+  };
+  reconcile::Reconciler reconciler(*store, *host, clock, reconcile_opts);
   spdlog::info("daemon {}: host state in {}, public addresses from {}", daemon_id,
                host_opts.host_dir, host_opts.public_cidr);
 
@@ -264,6 +294,7 @@ absl::Status Run(const Options& opts) {
   ioc.run();
   for (auto& t : pool) t.join();
   reconciler.Stop();
+  imds_server.Stop();
   spdlog::info("kumod stopped");
   return absl::OkStatus();
 }

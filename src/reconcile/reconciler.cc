@@ -7,7 +7,9 @@
 #include <set>
 
 #include "common/status_macros.h"
+#include "reconcile/firewall_plan.h"
 #include "services/instances.h"
+#include "services/security_groups.h"
 
 namespace kumo::reconcile {
 namespace {
@@ -86,12 +88,14 @@ void Reconciler::Poke() {
 }
 
 absl::StatusOr<bool> Reconciler::RunOnce() {
-  std::vector<store::Resource> all;
+  std::vector<store::Resource> all, groups;
   RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> absl::Status {
     ASSIGN_OR_RETURN(all, tx.ListAllResources(services::kInstanceType));
+    ASSIGN_OR_RETURN(groups, tx.ListAllResources(services::kSecurityGroupType));
     return absl::OkStatus();
   }));
-  bool busy = false;
+  blocked_vpcs_ = ApplyFirewalls(all, groups);
+  bool busy = !blocked_vpcs_.empty();
   for (const auto& r : all) {
     auto step = Step(r);
     if (!step.ok()) {
@@ -101,6 +105,7 @@ absl::StatusOr<bool> Reconciler::RunOnce() {
     }
     busy = busy || *step;
   }
+  if (opts_.observer) opts_.observer(all);
   int64_t now = UnixMillis(clock_.Now());
   if (now - last_gc_ms_ > 10000) {
     last_gc_ms_ = now;
@@ -108,6 +113,24 @@ absl::StatusOr<bool> Reconciler::RunOnce() {
     if (!gc.ok()) spdlog::warn("instance garbage collection: {}", std::string(gc.message()));
   }
   return busy;
+}
+
+std::set<std::string> Reconciler::ApplyFirewalls(const std::vector<store::Resource>& all,
+                                                 const std::vector<store::Resource>& groups) {
+  std::set<std::string> failed;
+  for (const auto& [vpc_id, fw] : PlanFirewalls(all, groups)) {
+    std::string want = host::ToJson(fw).dump();
+    auto it = applied_firewalls_.find(vpc_id);
+    if (it != applied_firewalls_.end() && it->second == want) continue;
+    if (auto st = host_.ApplyFirewall(fw); !st.ok()) {
+      spdlog::warn("firewall of {}: {}", vpc_id, std::string(st.message()));
+      applied_firewalls_.erase(vpc_id);
+      failed.insert(vpc_id);
+      continue;
+    }
+    applied_firewalls_[vpc_id] = std::move(want);
+  }
+  return failed;
 }
 
 absl::Status Reconciler::Update(const store::Resource& seen,
@@ -131,6 +154,7 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r) {
   host::InstanceSpec spec = SpecOf(r);
 
   if (state == "pending" && desired == "running") {
+    if (blocked_vpcs_.count(spec.vpc.vpc_id)) return true;
     absl::Status launched = host_.Launch(spec);
     if (!launched.ok()) {
       int failures = ++launch_failures_[r.id];

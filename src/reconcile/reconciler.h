@@ -7,10 +7,13 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/clock.h"
@@ -28,6 +31,9 @@ struct ReconcilerOptions {
   std::chrono::milliseconds busy_poll{100};
   std::chrono::milliseconds idle_poll{2000};
   int max_launch_failures = 3;
+  // Called after every pass with every instance the pass read (the metadata service indexes
+  // them); on the reconciler's thread.
+  std::function<void(const std::vector<store::Resource>&)> observer;
 };
 
 host::InstanceSpec SpecOf(const store::Resource& instance);
@@ -50,6 +56,11 @@ class Reconciler {
   // Applies fn to the instance if it is still at the version we acted on.
   absl::Status Update(const store::Resource& seen, const std::function<void(store::Resource&)>& fn);
   absl::Status CollectGarbage(const std::vector<store::Resource>& all);
+  // Applies each VPC's firewall that changed since it was last applied; returns the VPCs whose
+  // firewall could not be applied (their instances do not launch: a port without its firewall
+  // is dropped anyway).
+  std::set<std::string> ApplyFirewalls(const std::vector<store::Resource>& all,
+                                       const std::vector<store::Resource>& groups);
 
   store::Store& store_;
   host::Host& host_;
@@ -58,6 +69,8 @@ class Reconciler {
   std::map<std::string, int> launch_failures_;
   std::map<std::string, int64_t> last_halt_ms_;
   std::map<std::string, int64_t> rebooted_ms_;
+  std::map<std::string, std::string> applied_firewalls_;  // VPC id → the firewall's JSON
+  std::set<std::string> blocked_vpcs_;
   int64_t last_gc_ms_ = 0;
 
   std::mutex mu_;

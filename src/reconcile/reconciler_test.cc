@@ -10,7 +10,10 @@
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "host/network/network_internal.h"
+#include "reconcile/firewall_plan.h"
 #include "services/instances.h"
+#include "services/security_groups.h"
 #include "services/vpcs.h"
 #include "store/sqlite_store.h"
 
@@ -293,6 +296,108 @@ TEST_F(ReconcilerTest, ACrashedLaunchIsFinishedNotDuplicated) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(restarted.RunOnce().ok());
   EXPECT_EQ(StateOf(id), "running");
   EXPECT_EQ(host_->ListInstances()->size(), 1u);
+}
+
+}  // namespace
+}  // namespace kumo::reconcile
+
+namespace kumo::reconcile {
+namespace {
+
+class FirewallPlanTest : public ReconcilerTest {
+ protected:
+  std::string Group(const std::string& name) {
+    auto out = Write([&](store::Tx& tx) {
+      return services::CreateSecurityGroup(tx, caller_, ids_,
+                                           {{"GroupName", name}, {"Description", name}});
+    });
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? (*out)["GroupId"].get<std::string>() : "";
+  }
+  void Allow(const std::string& group, json permission) {
+    auto out = Write([&](store::Tx& tx) {
+      return services::AuthorizeSecurityGroupRules(
+          tx, caller_, ids_, {{"GroupId", group}, {"IpPermissions", {permission}}}, false);
+    });
+    ASSERT_TRUE(out.ok()) << out.status();
+  }
+  std::map<std::string, host::VpcFirewall> Plan() {
+    std::vector<store::Resource> instances, groups;
+    EXPECT_TRUE(store_
+                    ->Read([&](store::Tx& tx) -> absl::Status {
+                      instances = *tx.ListAllResources(services::kInstanceType);
+                      groups = *tx.ListAllResources(services::kSecurityGroupType);
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return PlanFirewalls(instances, groups);
+  }
+  std::string PrivateIp(const std::string& id) { return Describe(id)["PrivateIpAddress"]; }
+};
+
+TEST_F(FirewallPlanTest, RulesOfEveryGroupAndMembersOfSourceGroups) {
+  std::string web = Group("web"), peers = Group("peers");
+  Allow(web, {{"IpProtocol", "tcp"},
+              {"FromPort", 8080},
+              {"ToPort", 8080},
+              {"UserIdGroupPairs", {{{"GroupId", peers}}}}});
+  Allow(web, {{"IpProtocol", "tcp"},
+              {"FromPort", 22},
+              {"ToPort", 22},
+              {"IpRanges", {{{"CidrIp", "198.51.100.7/32"}}}}});
+  std::string a = Launch({{"SecurityGroupIds", {web}}});
+  std::string b = Launch({{"SecurityGroupIds", {peers}}});
+  auto plan = Plan();
+  ASSERT_EQ(plan.size(), 1u);
+  const host::VpcFirewall& fw = plan.begin()->second;
+  ASSERT_EQ(fw.ports.size(), 2u);
+  const host::PortFirewall& pa = fw.ports[0].instance_id == a ? fw.ports[0] : fw.ports[1];
+  ASSERT_EQ(pa.instance_id, a);
+  EXPECT_EQ(pa.private_ip, PrivateIp(a));
+  ASSERT_EQ(pa.ingress.size(), 2u);
+  EXPECT_EQ(pa.ingress[0].peer_set, PeerSetName(peers));
+  EXPECT_EQ(pa.ingress[1].cidr, "198.51.100.7/32");
+  EXPECT_EQ(pa.ingress[1].from, 22);
+  // New groups allow all traffic out, as on EC2.
+  ASSERT_EQ(pa.egress.size(), 1u);
+  EXPECT_EQ(pa.egress[0].cidr, "0.0.0.0/0");
+  EXPECT_EQ(fw.peer_sets.at(PeerSetName(peers)), std::vector<std::string>{PrivateIp(b)});
+  // What the host agent will be asked to apply passes its validation.
+  auto script = host::netinternal::FirewallScript(fw);
+  ASSERT_TRUE(script.ok()) << script.status();
+  EXPECT_NE(script->find("ip saddr 198.51.100.7/32 tcp dport 22 accept"), std::string::npos);
+
+  // Membership follows the instance: b stopped leaves the set, and the plan has no port for it.
+  ASSERT_TRUE(Write([&](store::Tx& tx) {
+                return services::StopInstances(tx, caller_, {{"InstanceIds", {b}}});
+              }).ok());
+  Settle();
+  EXPECT_EQ(StateOf(b), "stopped");
+  plan = Plan();
+  const host::VpcFirewall& after = plan.begin()->second;
+  ASSERT_EQ(after.ports.size(), 1u);
+  EXPECT_TRUE(after.peer_sets.at(PeerSetName(peers)).empty());
+
+  // a moved into peers (and out of web) keeps no web rule and becomes a member.
+  ASSERT_TRUE(Write([&](store::Tx& tx) {
+                return services::ModifyInstanceAttribute(tx, caller_, env_,
+                                                         {{"InstanceId", a}, {"Groups", {peers}}});
+              }).ok());
+  plan = Plan();
+  EXPECT_TRUE(plan.begin()->second.ports[0].ingress.empty());
+}
+
+TEST_F(FirewallPlanTest, TheReconcilerObservesEveryPass) {
+  std::vector<std::string> seen;
+  ReconcilerOptions opts;
+  opts.observer = [&](const std::vector<store::Resource>& all) {
+    seen.clear();
+    for (const auto& r : all) seen.push_back(r.id);
+  };
+  reconciler_ = std::make_unique<Reconciler>(*store_, *host_, clock_, opts);
+  std::string id = Launch();
+  Settle();
+  EXPECT_EQ(seen, std::vector<std::string>{id});
 }
 
 }  // namespace

@@ -13,17 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-// A change the reconciler must act on: it is woken once the transaction has committed.
-ActionSpec Lifecycle(
-    std::function<absl::StatusOr<json>(ActionContext&, store::Tx&, const json&)> fn) {
-  return {[fn](ActionContext& ctx, const json& in) -> absl::StatusOr<json> {
-            auto out = ctx.Write([&](store::Tx& tx) { return fn(ctx, tx, in); });
-            if (out.ok() && ctx.deps().instances_changed) ctx.deps().instances_changed();
-            return out;
-          },
-          true};
-}
-
 absl::StatusOr<json> GetConsoleOutput(ActionContext& ctx, const json& in) {
   std::string id = in.value("InstanceId", "");
   ASSIGN_OR_RETURN(json found, ctx.Read([&](store::Tx& tx) -> absl::StatusOr<json> {
@@ -43,26 +32,27 @@ absl::StatusOr<json> GetConsoleOutput(ActionContext& ctx, const json& in) {
 }  // namespace
 
 void RegisterInstanceActions(ActionTable& t) {
-  t["RunInstances"] = Lifecycle([](ActionContext& ctx, store::Tx& tx, const json& in) {
+  t["RunInstances"] = ReconciledWrite([](ActionContext& ctx, store::Tx& tx, const json& in) {
     return services::RunInstances(tx, ctx.caller(), *ctx.deps().ids, *ctx.deps().instance_env, in);
   });
-  t["StartInstances"] = Lifecycle([](ActionContext& ctx, store::Tx& tx, const json& in) {
+  t["StartInstances"] = ReconciledWrite([](ActionContext& ctx, store::Tx& tx, const json& in) {
     return services::StartInstances(tx, ctx.caller(), *ctx.deps().instance_env, in);
   });
-  t["StopInstances"] = Lifecycle([](ActionContext& ctx, store::Tx& tx, const json& in) {
+  t["StopInstances"] = ReconciledWrite([](ActionContext& ctx, store::Tx& tx, const json& in) {
     return services::StopInstances(tx, ctx.caller(), in);
   });
-  t["RebootInstances"] = Lifecycle([](ActionContext& ctx, store::Tx& tx, const json& in) {
+  t["RebootInstances"] = ReconciledWrite([](ActionContext& ctx, store::Tx& tx, const json& in) {
     return services::RebootInstances(tx, ctx.caller(), in);
   });
-  t["TerminateInstances"] = Lifecycle([](ActionContext& ctx, store::Tx& tx, const json& in) {
+  t["TerminateInstances"] = ReconciledWrite([](ActionContext& ctx, store::Tx& tx, const json& in) {
     return services::TerminateInstances(tx, ctx.caller(), in);
   });
-  t["ModifyInstanceAttribute"] = Lifecycle([](ActionContext& ctx, store::Tx& tx, const json& in) {
-    return services::ModifyInstanceAttribute(tx, ctx.caller(), *ctx.deps().instance_env, in);
-  });
+  t["ModifyInstanceAttribute"] =
+      ReconciledWrite([](ActionContext& ctx, store::Tx& tx, const json& in) {
+        return services::ModifyInstanceAttribute(tx, ctx.caller(), *ctx.deps().instance_env, in);
+      });
   t["ModifyInstanceMetadataOptions"] =
-      Lifecycle([](ActionContext& ctx, store::Tx& tx, const json& in) {
+      ReconciledWrite([](ActionContext& ctx, store::Tx& tx, const json& in) {
         return services::ModifyInstanceMetadataOptions(tx, ctx.caller(), in);
       });
   t["DescribeInstances"] = ReadAction(services::DescribeInstances);

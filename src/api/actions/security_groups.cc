@@ -9,23 +9,18 @@ namespace {
 
 using nlohmann::json;
 
+// Rule changes reach the firewall of running instances on the reconciler's next pass, which
+// they start at once.
 ActionSpec Authorize(bool egress) {
-  return {[egress](ActionContext& ctx, const json& in) {
-            return ctx.Write([&](store::Tx& tx) {
-              return services::AuthorizeSecurityGroupRules(tx, ctx.caller(), *ctx.deps().ids, in,
-                                                           egress);
-            });
-          },
-          true};
+  return ReconciledWrite([egress](ActionContext& ctx, store::Tx& tx, const json& in) {
+    return services::AuthorizeSecurityGroupRules(tx, ctx.caller(), *ctx.deps().ids, in, egress);
+  });
 }
 
 ActionSpec Revoke(bool egress) {
-  return {[egress](ActionContext& ctx, const json& in) {
-            return ctx.Write([&](store::Tx& tx) {
-              return services::RevokeSecurityGroupRules(tx, ctx.caller(), in, egress);
-            });
-          },
-          true};
+  return ReconciledWrite([egress](ActionContext& ctx, store::Tx& tx, const json& in) {
+    return services::RevokeSecurityGroupRules(tx, ctx.caller(), in, egress);
+  });
 }
 
 }  // namespace
@@ -45,7 +40,7 @@ void RegisterSecurityGroupActions(ActionTable& t) {
   t["AuthorizeSecurityGroupEgress"] = Authorize(true);
   t["RevokeSecurityGroupIngress"] = Revoke(false);
   t["RevokeSecurityGroupEgress"] = Revoke(true);
-  t["ModifySecurityGroupRules"] = WriteAction(services::ModifySecurityGroupRules);
+  t["ModifySecurityGroupRules"] = ReconciledWrite(services::ModifySecurityGroupRules);
 }
 
 }  // namespace kumo::api

@@ -53,6 +53,10 @@ absl::StatusOr<json> Dispatch(Host& host, const json& req) {
     ASSIGN_OR_RETURN(auto s, spec());
     return done(host.Destroy(s));
   }
+  if (op == "firewall") {
+    ASSIGN_OR_RETURN(auto fw, VpcFirewallFromJson(req.value("firewall", json::object())));
+    return done(host.ApplyFirewall(fw));
+  }
   if (op == "probe_ssh") {
     ASSIGN_OR_RETURN(auto s, spec());
     ASSIGN_OR_RETURN(bool up, host.ProbeSsh(s));
@@ -94,6 +98,9 @@ class AgentClient : public Host {
   }
   absl::Status Release(const InstanceSpec& s) override { return Void("release", s); }
   absl::Status Destroy(const InstanceSpec& s) override { return Void("destroy", s); }
+  absl::Status ApplyFirewall(const VpcFirewall& fw) override {
+    return Call({{"op", "firewall"}, {"firewall", ToJson(fw)}}).status();
+  }
   absl::StatusOr<bool> ProbeSsh(const InstanceSpec& s) override {
     ASSIGN_OR_RETURN(json r, Call({{"op", "probe_ssh"}, {"spec", ToJson(s)}}));
     return r.is_boolean() && r.get<bool>();
@@ -196,7 +203,74 @@ class AgentClient : public Host {
   pid_t pid_ = -1;
 };
 
+json VpcJson(const VpcNet& v) {
+  return {{"vpc_id", v.vpc_id},
+          {"cidr", v.cidr},
+          {"subnet_cidrs", v.subnet_cidrs},
+          {"dns_domain", v.dns_domain}};
+}
+
+// Throws (json's exceptions) on a missing or mistyped field; callers turn that into a status.
+VpcNet VpcFromJson(const json& v) {
+  VpcNet out;
+  out.vpc_id = v.at("vpc_id").get<std::string>();
+  out.cidr = v.at("cidr").get<std::string>();
+  out.subnet_cidrs = v.at("subnet_cidrs").get<std::vector<std::string>>();
+  out.dns_domain = v.at("dns_domain").get<std::string>();
+  return out;
+}
+
+json RulesJson(const std::vector<FirewallRule>& rules) {
+  json out = json::array();
+  for (const auto& r : rules) {
+    out.push_back({{"protocol", r.protocol},
+                   {"from", r.from},
+                   {"to", r.to},
+                   {"cidr", r.cidr},
+                   {"peer_set", r.peer_set}});
+  }
+  return out;
+}
+
+std::vector<FirewallRule> RulesFromJson(const json& j) {
+  std::vector<FirewallRule> out;
+  for (const auto& r : j) {
+    out.push_back({r.at("protocol").get<std::string>(), r.at("from").get<int>(),
+                   r.at("to").get<int>(), r.at("cidr").get<std::string>(),
+                   r.at("peer_set").get<std::string>()});
+  }
+  return out;
+}
+
 }  // namespace
+
+json ToJson(const VpcFirewall& fw) {
+  json ports = json::array();
+  for (const auto& p : fw.ports) {
+    ports.push_back({{"instance_id", p.instance_id},
+                     {"mac", p.mac},
+                     {"private_ip", p.private_ip},
+                     {"ingress", RulesJson(p.ingress)},
+                     {"egress", RulesJson(p.egress)}});
+  }
+  return {{"vpc", VpcJson(fw.vpc)}, {"ports", ports}, {"peer_sets", fw.peer_sets}};
+}
+
+absl::StatusOr<VpcFirewall> VpcFirewallFromJson(const json& j) {
+  try {
+    VpcFirewall fw;
+    fw.vpc = VpcFromJson(j.at("vpc"));
+    for (const auto& p : j.at("ports")) {
+      fw.ports.push_back({p.at("instance_id").get<std::string>(), p.at("mac").get<std::string>(),
+                          p.at("private_ip").get<std::string>(), RulesFromJson(p.at("ingress")),
+                          RulesFromJson(p.at("egress"))});
+    }
+    fw.peer_sets = j.at("peer_sets").get<std::map<std::string, std::vector<std::string>>>();
+    return fw;
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(fmt::format("Bad firewall: {}", e.what()));
+  }
+}
 
 json ToJson(const InstanceSpec& s) {
   return {{"instance_id", s.instance_id},
@@ -206,11 +280,7 @@ json ToJson(const InstanceSpec& s) {
           {"memory_bytes", s.memory_bytes},
           {"login_user", s.login_user},
           {"public_key", s.public_key},
-          {"vpc",
-           {{"vpc_id", s.vpc.vpc_id},
-            {"cidr", s.vpc.cidr},
-            {"subnet_cidrs", s.vpc.subnet_cidrs},
-            {"dns_domain", s.vpc.dns_domain}}},
+          {"vpc", VpcJson(s.vpc)},
           {"port",
            {{"instance_id", s.port.instance_id},
             {"vpc_id", s.port.vpc_id},
@@ -231,11 +301,7 @@ absl::StatusOr<InstanceSpec> InstanceSpecFromJson(const json& j) {
     s.memory_bytes = j.at("memory_bytes").get<int64_t>();
     s.login_user = j.at("login_user").get<std::string>();
     s.public_key = j.at("public_key").get<std::string>();
-    const json& v = j.at("vpc");
-    s.vpc.vpc_id = v.at("vpc_id").get<std::string>();
-    s.vpc.cidr = v.at("cidr").get<std::string>();
-    s.vpc.subnet_cidrs = v.at("subnet_cidrs").get<std::vector<std::string>>();
-    s.vpc.dns_domain = v.at("dns_domain").get<std::string>();
+    s.vpc = VpcFromJson(j.at("vpc"));
     const json& p = j.at("port");
     s.port.instance_id = p.at("instance_id").get<std::string>();
     s.port.vpc_id = p.at("vpc_id").get<std::string>();

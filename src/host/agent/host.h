@@ -35,6 +35,8 @@ struct InstanceSpec {
 
 nlohmann::json ToJson(const InstanceSpec& spec);
 absl::StatusOr<InstanceSpec> InstanceSpecFromJson(const nlohmann::json& j);
+nlohmann::json ToJson(const VpcFirewall& fw);
+absl::StatusOr<VpcFirewall> VpcFirewallFromJson(const nlohmann::json& j);
 
 class Host {
  public:
@@ -53,6 +55,9 @@ class Host {
   virtual absl::Status Release(const InstanceSpec& spec) = 0;
   // Everything: container, port, address, storage. For terminate.
   virtual absl::Status Destroy(const InstanceSpec& spec) = 0;
+  // Sets the VPC up if needed and replaces its firewall (see Network::ApplyFirewall). Called
+  // before an instance of the VPC launches, and whenever its groups or members change.
+  virtual absl::Status ApplyFirewall(const VpcFirewall& fw) = 0;
   // Whether sshd accepts TCP connections, tried from inside the instance's VPC.
   virtual absl::StatusOr<bool> ProbeSsh(const InstanceSpec& spec) = 0;
   // The tail of the console (at most 64 KiB).

@@ -48,7 +48,7 @@ class LocalHost : public Host {
     std::string name = Name(spec.instance_id);
     if (!ValidContainerName(name)) return absl::InvalidArgumentError("Bad instance id");
     ASSIGN_OR_RETURN(auto state, rt_->State(name));
-    RETURN_IF_ERROR(EnsureNetwork(spec));
+    RETURN_IF_ERROR(EnsureNetwork(spec.vpc));
     if (state == ContainerState::kRunning) return net_->Publish(spec.port);
 
     std::string dir = InstanceDir(spec.instance_id);
@@ -116,6 +116,11 @@ class LocalHost : public Host {
     return RemoveTree(InstanceDir(spec.instance_id));
   }
 
+  absl::Status ApplyFirewall(const VpcFirewall& fw) override {
+    RETURN_IF_ERROR(EnsureNetwork(fw.vpc));
+    return net_->ApplyFirewall(fw);
+  }
+
   // From inside the instance's own network namespace, as EC2's reachability check is not
   // subject to the instance's security groups.
   absl::StatusOr<bool> ProbeSsh(const InstanceSpec& spec) override {
@@ -171,16 +176,16 @@ class LocalHost : public Host {
     return fmt::format("{}/instances/{}", opts_.host_dir, id);
   }
 
-  absl::Status EnsureNetwork(const InstanceSpec& spec) {
+  absl::Status EnsureNetwork(const VpcNet& vpc) {
     if (!host_ready_) {
       RETURN_IF_ERROR(net_->EnsureHost());
       host_ready_ = true;
     }
     // Once per VPC per agent: EnsureVpc checks a namespace, links and a dnsmasq, which is more
     // than a launch should pay every time.
-    if (!ensured_vpcs_.count(spec.vpc.vpc_id)) {
-      RETURN_IF_ERROR(net_->EnsureVpc(spec.vpc));
-      ensured_vpcs_.insert(spec.vpc.vpc_id);
+    if (!ensured_vpcs_.count(vpc.vpc_id)) {
+      RETURN_IF_ERROR(net_->EnsureVpc(vpc));
+      ensured_vpcs_.insert(vpc.vpc_id);
     }
     return absl::OkStatus();
   }

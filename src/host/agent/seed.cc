@@ -113,6 +113,47 @@ constexpr const char* kMaskedUnits[] = {
     "sys-kernel-config.mount",
 };
 
+// cloud-init's EC2 datasource, as on EC2, with what a container needs said explicitly:
+// - ds-identify finds no EC2 hardware ids (no DMI in a container), so the datasource is pinned
+//   (a single datasource plus None is used without detection) and strict_id is off;
+// - the network is configured by Kumo before init runs (the VPC has no DHCP): hands off;
+// - the SSH host key was seeded before the first start and the first login already trusts
+//   it, so cloud-init keeps it (no deletion; the one key type sshd uses exists, so none is
+//   generated) and prints its fingerprint to the console, as on EC2;
+// - the locale is the image's (a minimal image has no locales to generate one from);
+// - the image's login user is the default user that gets the key pair's public key.
+std::string CloudInitConfig(const std::string& login_user) {
+  std::string cfg = R"(# Written by Kumo at launch: the EC2 metadata service of this VPC.
+datasource_list: [Ec2, None]
+datasource:
+  Ec2:
+    metadata_urls: ["http://169.254.169.254"]
+    strict_id: false
+    timeout: 5
+    max_wait: 30
+network:
+  config: disabled
+ssh_deletekeys: false
+ssh_genkeytypes: [ed25519]
+locale: false
+)";
+  // The name comes from the image's metadata: anything but a plain user name stays out of YAML.
+  bool plain =
+      !login_user.empty() && login_user.size() <= 32 &&
+      login_user.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") == std::string::npos;
+  if (!plain) return cfg;
+  return cfg + fmt::format(R"(system_info:
+  default_user:
+    name: {}
+    lock_passwd: true
+    gecos: Login user
+    groups: [adm, sudo]
+    sudo: ["ALL=(ALL) NOPASSWD:ALL"]
+    shell: /bin/bash
+)",
+                           login_user);
+}
+
 }  // namespace
 
 absl::Status SeedRootVolume(const SeedSpec& spec) {
@@ -145,10 +186,20 @@ absl::Status SeedRootVolume(const SeedSpec& spec) {
                             fmt::format("# The VPC's resolver (Kumo)\nnameserver {}\nsearch {}\n",
                                         spec.dns_server, spec.dns_domain),
                             0644, me, my_group));
-  // cloud-init waits for a metadata service that arrives with the metadata issue; until then
-  // it would only delay boot.
-  RETURN_IF_ERROR(MakeDirLike(lo, up, "/etc/cloud", 0755, me, my_group));
-  RETURN_IF_ERROR(WriteFile(up + "/etc/cloud/cloud-init.disabled", "", 0644, me, my_group));
+  // An image with cloud-init gets it pointed at Kumo's metadata service; one without still has
+  // its login key (below).
+  struct stat ci {};
+  if (stat((lo + "/usr/bin/cloud-init").c_str(), &ci) == 0) {
+    RETURN_IF_ERROR(MakeDirLike(lo, up, "/etc/cloud/cloud.cfg.d", 0755, me, my_group));
+    RETURN_IF_ERROR(WriteFile(up + "/etc/cloud/cloud.cfg.d/90-kumo.cfg",
+                              CloudInitConfig(spec.login_user), 0644, me, my_group));
+  }
+  // pam_nologin refuses every login but root's while /run/nologin exists, and it exists until
+  // systemd-user-sessions runs, which cloud-init.service (Before=systemd-user-sessions) holds
+  // back until the metadata is fetched: the first login would wait for cloud-init. The file is
+  // for machines whose users log in on a console during boot; an instance's login is SSH.
+  RETURN_IF_ERROR(MakeDirLike(lo, up, "/etc/tmpfiles.d", 0755, me, my_group));
+  RETURN_IF_ERROR(Symlink("/dev/null", up + "/etc/tmpfiles.d/systemd-nologin.conf", me, my_group));
 
   RETURN_IF_ERROR(
       MakeDirLike(lo, up, "/etc/systemd/system/sockets.target.wants", 0755, me, my_group));

@@ -34,6 +34,7 @@ class FakeNetwork : public Network {
       return absl::InvalidArgumentError(fmt::format("Bad VPC id '{}'", vpc_id));
     }
     vpcs_.erase(std::string(vpc_id));
+    firewalls_.erase(std::string(vpc_id));
     // The namespace takes its ports' pairs and NAT with it.
     std::erase_if(ports_, [&](const auto& p) { return p.second.vpc_id == vpc_id; });
     std::erase_if(published_, [&](const auto& p) { return p.second.vpc_id == vpc_id; });
@@ -69,6 +70,16 @@ class FakeNetwork : public Network {
     return absl::OkStatus();
   }
 
+  absl::Status ApplyFirewall(const VpcFirewall& fw) override {
+    if (!options_status_.ok()) return options_status_;
+    if (auto script = ni::FirewallScript(fw); !script.ok()) return script.status();
+    if (!vpcs_.count(fw.vpc.vpc_id)) {
+      return absl::FailedPreconditionError(fmt::format("VPC {} is not set up", fw.vpc.vpc_id));
+    }
+    firewalls_[fw.vpc.vpc_id] = fw;
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<bool> ProbeLocalTcp(const std::string& ns_path, int port,
                                      std::chrono::milliseconds timeout) override {
     if (port <= 0 || port > 65535 || timeout.count() < 0) {
@@ -101,6 +112,7 @@ class FakeNetwork : public Network {
     vpcs_.clear();
     ports_.clear();
     published_.clear();
+    firewalls_.clear();
     return absl::OkStatus();
   }
 
@@ -124,6 +136,7 @@ class FakeNetwork : public Network {
   std::map<std::string, VpcNet> vpcs_;
   std::map<std::string, InstancePort> ports_;      // by instance id
   std::map<std::string, InstancePort> published_;  // by public address
+  std::map<std::string, VpcFirewall> firewalls_;   // by VPC id
 };
 
 }  // namespace

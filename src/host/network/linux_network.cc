@@ -248,8 +248,17 @@ add rule {t} forward oifname "{p}*" accept
     RETURN_IF_ERROR(InNetns(ns, [&]() -> absl::Status {
       ASSIGN_OR_RETURN(NlSock s, OpenRoute());
       RETURN_IF_ERROR(WriteFile("/proc/sys/net/ipv4/ip_forward", "1"));
+      // Bridged traffic between instances through the inet hooks (conntrack: stateful groups),
+      // and the packet mark of a connection's SYN (its port) onto the accepted socket, which
+      // is how the metadata service knows its caller.
+      RETURN_IF_ERROR(WriteFile("/proc/sys/net/bridge/bridge-nf-call-iptables", "1"));
+      RETURN_IF_ERROR(WriteFile("/proc/sys/net/ipv4/tcp_fwmark_accept", "1"));
       ASSIGN_OR_RETURN(Link lo, FindLink(s.get(), "lo"));
-      if (lo) RETURN_IF_ERROR(SetUp(s.get(), lo.get()));
+      if (!lo) return absl::InternalError("The VPC namespace has no loopback");
+      RETURN_IF_ERROR(SetUp(s.get(), lo.get()));
+      // The metadata address lives only in the VPC's namespace, never on a host interface.
+      RETURN_IF_ERROR(
+          AddAddress(s.get(), rtnl_link_get_ifindex(lo.get()), *ni::ParseIpv4(kMetadataIp), 32));
 
       ASSIGN_OR_RETURN(Link br, EnsureBridge(s.get(), kBridge));
       int br_index = rtnl_link_get_ifindex(br.get());
@@ -404,6 +413,16 @@ add rule {t} forward oifname "{p}*" accept
       }
     }
     return absl::OkStatus();
+  }
+
+  absl::Status ApplyFirewall(const VpcFirewall& fw) override {
+    RETURN_IF_ERROR(options_status_);
+    ASSIGN_OR_RETURN(std::string script, ni::FirewallScript(fw));
+    std::string ns = NsPath(fw.vpc.vpc_id);
+    if (!IsNetns(ns)) {
+      return absl::FailedPreconditionError(fmt::format("VPC {} is not set up", fw.vpc.vpc_id));
+    }
+    return InNetns(ns, [&]() -> absl::Status { return Nft(script).status(); });
   }
 
   absl::StatusOr<bool> ProbeTcp(std::string_view vpc_id, std::string_view ip, int port,

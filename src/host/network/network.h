@@ -27,6 +27,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -54,6 +55,37 @@ struct InstancePort {
   std::string public_ip;   // "100.64.7.9" or empty
 };
 
+// A security-group rule as the firewall enforces it, for one direction of one instance.
+struct FirewallRule {
+  std::string protocol = "-1";  // "tcp" | "udp" | "icmp" | "-1" (all)
+  int from = -1;                // port range, or ICMP type (from) and code (to); -1: any
+  int to = -1;
+  std::string cidr;      // the peer: an IPv4 CIDR ("0.0.0.0/0", host bits allowed) …
+  std::string peer_set;  // … or the name of a peer set of VpcFirewall (a source group)
+};
+
+// What one instance's port lets through: anti-spoofing (its MAC and address only) and the
+// union of its security groups' rules; everything else is dropped.
+struct PortFirewall {
+  std::string instance_id;
+  std::string mac;
+  std::string private_ip;
+  std::vector<FirewallRule> ingress;
+  std::vector<FirewallRule> egress;
+};
+
+// The whole firewall of one VPC, replaced atomically by ApplyFirewall.
+struct VpcFirewall {
+  VpcNet vpc;
+  std::vector<PortFirewall> ports;
+  // Source groups: set name ("g" + hex of the group id) → the members' private addresses.
+  std::map<std::string, std::vector<std::string>> peer_sets;
+};
+
+// The address every instance reaches its metadata service at, and its port.
+inline constexpr char kMetadataIp[] = "169.254.169.254";
+inline constexpr int kMetadataPort = 80;
+
 class Network {
  public:
   virtual ~Network() = default;
@@ -71,6 +103,10 @@ class Network {
   virtual absl::Status Publish(const InstancePort& port) = 0;
   // Removes the port (if still there), the NAT rules and the host route. Idempotent.
   virtual absl::Status RemovePort(const InstancePort& port) = 0;
+
+  // Replaces the VPC's firewall (security groups, anti-spoofing, metadata marks) in one nft
+  // transaction: connections already established survive. The VPC must be set up.
+  virtual absl::Status ApplyFirewall(const VpcFirewall& fw) = 0;
 
   // Tries a TCP connection to ip:port from inside the VPC's namespace (not across any
   // firewall between host and VPC); true when it is accepted within timeout.
@@ -96,6 +132,10 @@ struct NetworkOptions {
   std::string public_cidr;  // the pool, e.g. "100.64.7.0/24"; its .1 is the host-side gateway
   std::string state_dir;    // for dnsmasq pid/lease/config files, e.g. /var/lib/kumo/<id>/net
 };
+
+// The network namespace of a daemon's VPC (/run/netns/k<daemon id>-<vpc id>), for what serves
+// inside it from kumod (the metadata service).
+std::string VpcNamespacePath(std::string_view daemon_id, std::string_view vpc_id);
 
 // Linux: netlink (libnl-route-3), network namespaces, libnftables, dnsmasq. Needs root.
 std::unique_ptr<Network> NewLinuxNetwork(const NetworkOptions& options);

@@ -141,3 +141,13 @@ absl::Status ValidatePort(const InstancePort& port, const Cidr& pool) {
 }
 
 }  // namespace kumo::host::netinternal
+
+namespace kumo::host {
+
+std::string VpcNamespacePath(std::string_view daemon_id, std::string_view vpc_id) {
+  return fmt::format(
+      "{}/{}", "/run/netns",
+      netinternal::NamespaceName(netinternal::Prefix(std::string(daemon_id)), vpc_id));
+}
+
+}  // namespace kumo::host

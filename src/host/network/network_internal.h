@@ -35,6 +35,10 @@ absl::Status ValidateVpc(const VpcNet& vpc);
 // broadcast address).
 absl::Status ValidatePort(const InstancePort& port, const Cidr& pool);
 
+// The nft script that replaces a VPC's firewall (firewall.cc), validated: the fields come over
+// the host agent's wire.
+absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw);
+
 inline std::string Prefix(const std::string& daemon_id) { return "k" + daemon_id; }
 inline std::string NamespaceName(const std::string& prefix, std::string_view vpc_id) {
   return prefix + "-" + std::string(vpc_id);

@@ -137,19 +137,27 @@ class Listener {
   std::thread thread_;
 };
 
-// Connects from the calling thread's namespace and returns what the server says ("" if
-// nothing within a second or two).
-std::string Fetch(const std::string& ip, int port) {
+// Connects from the calling thread's namespace (from source when given) and returns what the
+// server says ("" if nothing within wait_ms).
+std::string Fetch(const std::string& ip, int port, const std::string& source = "",
+                  int wait_ms = 2000) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   sockaddr_in sa = SockAddr(ip, port);
   std::string out;
+  if (!source.empty()) {
+    sockaddr_in from = SockAddr(source, 0);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      close(fd);
+      return out;
+    }
+  }
   if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 && errno != EINPROGRESS) {
     close(fd);
     return out;
   }
   pollfd p{fd, POLLIN, 0};
   char buf[64];
-  while (poll(&p, 1, 2000) > 0) {
+  while (poll(&p, 1, wait_ms) > 0) {
     ssize_t n = read(fd, buf, sizeof buf);
     if (n <= 0) break;
     out.append(buf, n);
@@ -478,6 +486,105 @@ TEST_P(NetworkTest, TwoVpcsWithTheSameCidr) {
   EXPECT_EQ(Output(fmt::format("nft list tables | grep -w {}", Prefix())), "");
   EXPECT_EQ(Output(fmt::format("pgrep -a dnsmasq | grep -F '{}'", options_.state_dir)), "");
   EXPECT_EQ(Output("ip -4 route show table all 2>/dev/null | grep 172.31."), routes_before);
+}
+
+// Security groups in force with real traffic: source-group and CIDR rules, stateful replies,
+// anti-spoofing, and the mark that tells the metadata service which port a connection came in on.
+TEST_P(NetworkTest, FirewallEnforcesGroups) {
+  ASSERT_TRUE(net_->EnsureHost().ok());
+  ASSERT_TRUE(net_->EnsureVpc(Vpc(kVpcA)).ok());
+  InstancePort a = Port("i-0000000000000a011", kVpcA, "02:00:00:00:0a:11", "172.31.0.20", 20);
+  InstancePort b = Port("i-0000000000000a012", kVpcA, "02:00:00:00:0a:12", "172.31.0.21", 21);
+  InstancePort c = Port("i-0000000000000a013", kVpcA, "02:00:00:00:0a:13", "172.31.0.22", 0);
+  FirewallRule from_peers{"tcp", kAppPort, kAppPort, "", "gpeers"};
+  FirewallRule all_out{"-1", -1, -1, "0.0.0.0/0", ""};
+  VpcFirewall fw{Vpc(kVpcA),
+                 {{a.instance_id, a.mac, a.private_ip, {from_peers}, {all_out}},
+                  {b.instance_id, b.mac, b.private_ip, {}, {all_out}},
+                  {c.instance_id, c.mac, c.private_ip, {}, {all_out}}},
+                 {{"gpeers", {b.private_ip}}}};
+  // The firewall goes in before the ports exist, as the reconciler applies it before a launch.
+  absl::Status applied = net_->ApplyFirewall(fw);
+  ASSERT_TRUE(applied.ok()) << applied;
+  VpcFirewall bad = fw;
+  bad.ports[0].ingress[0].peer_set = "gnope";
+  EXPECT_TRUE(absl::IsInvalidArgument(net_->ApplyFirewall(bad)));
+  bad = fw;
+  bad.ports[0].ingress[0].from = 70000;
+  EXPECT_TRUE(absl::IsInvalidArgument(net_->ApplyFirewall(bad)));
+  VpcFirewall unknown = fw;
+  unknown.vpc = Vpc(kVpcB);
+  EXPECT_TRUE(absl::IsFailedPrecondition(net_->ApplyFirewall(unknown)));
+  if (!linux_) return;
+
+  std::map<std::string, std::string> ns;
+  for (const InstancePort* p : {&a, &b, &c}) {
+    auto end = net_->EnsurePort(*p);
+    ASSERT_TRUE(end.ok()) << end.status();
+    ASSERT_TRUE(net_->Publish(*p).ok());
+    ns[p->instance_id] = fmt::format("kt{}{}", options_.daemon_id, p->instance_id.back());
+    ASSERT_NO_FATAL_FAILURE(EmulateInstance(ns[p->instance_id], *end, *p));
+  }
+  Listener app_a(ns[a.instance_id], "0.0.0.0", kAppPort, "A");
+  Listener app_b(ns[b.instance_id], "0.0.0.0", kAppPort, "B");
+  ASSERT_TRUE(app_a.ok() && app_b.ok());
+
+  // b is in the peer group a admits; a is in no group b admits; the host matches no CIDR.
+  InNs(ns[b.instance_id], [&] { EXPECT_EQ(Fetch(a.private_ip, kAppPort), "A"); });
+  InNs(ns[a.instance_id], [&] { EXPECT_EQ(Fetch(b.private_ip, kAppPort, "", 500), ""); });
+  EXPECT_EQ(Fetch(a.public_ip, kAppPort, "", 500), "");
+  // The VPC's own services stay reachable whatever the groups say.
+  InNs(ns[a.instance_id], [&] {
+    EXPECT_EQ(ResolveA("172.31.0.2", fmt::format("ip-172-31-0-21.{}", kDomain)), "172.31.0.21");
+  });
+
+  // c borrowing b's address is dropped on c's own port, though a admits b.
+  ASSERT_EQ(Sh(fmt::format("ip -n {} addr add {}/32 dev eth0", ns[c.instance_id], b.private_ip)),
+            0);
+  InNs(ns[c.instance_id], [&] {
+    EXPECT_EQ(Fetch(a.private_ip, kAppPort, b.private_ip, 500), "");
+    EXPECT_EQ(Fetch(a.private_ip, kAppPort, "", 500), "");
+  });
+  InNs(ns[b.instance_id], [&] { EXPECT_EQ(Fetch(a.private_ip, kAppPort), "A"); });
+
+  // The metadata mark: a connection to the metadata address carries its port's address.
+  int md_fd = -1;
+  InNs(fmt::format("{}-{}", Prefix(), kVpcA), [&] {
+    md_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(md_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sa = SockAddr(kMetadataIp, kMetadataPort);
+    ASSERT_EQ(bind(md_fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    ASSERT_EQ(listen(md_fd, 4), 0);
+  });
+  ASSERT_GE(md_fd, 0);
+  std::atomic<uint32_t> mark{0};
+  std::thread md([&] {
+    pollfd p{md_fd, POLLIN, 0};
+    if (poll(&p, 1, 3000) > 0) {
+      int c = accept4(md_fd, nullptr, nullptr, SOCK_CLOEXEC);
+      uint32_t m = 0;
+      socklen_t len = sizeof m;
+      getsockopt(c, SOL_SOCKET, SO_MARK, &m, &len);
+      mark = m;
+      (void)!write(c, "M", 1);
+      close(c);
+    }
+  });
+  InNs(ns[a.instance_id], [&] { EXPECT_EQ(Fetch(kMetadataIp, kMetadataPort), "M"); });
+  md.join();
+  close(md_fd);
+  EXPECT_EQ(mark.load(), *ni::ParseIpv4(a.private_ip));
+
+  // A rule change is in force at once, and an established connection survives it.
+  fw.ports[0].ingress.push_back({"tcp", kAppPort, kAppPort, "0.0.0.0/0", ""});
+  ASSERT_TRUE(net_->ApplyFirewall(fw).ok());
+  EXPECT_EQ(Fetch(a.public_ip, kAppPort), "A");
+  fw.peer_sets["gpeers"].clear();
+  fw.ports[0].ingress.resize(1);
+  ASSERT_TRUE(net_->ApplyFirewall(fw).ok());
+  EXPECT_EQ(Fetch(a.public_ip, kAppPort, "", 500), "");
+  InNs(ns[b.instance_id], [&] { EXPECT_EQ(Fetch(a.private_ip, kAppPort, "", 500), ""); });
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, NetworkTest, ::testing::Values("fake", "linux"),

@@ -1,0 +1,210 @@
+// Security groups as nftables rules in a VPC's namespace (the script; linux_network.cc applies
+// it). Two tables, rebuilt whole in one transaction on every change, so a change is atomic and
+// conntrack's established connections survive it:
+//
+//   bridge kumo_port   each instance port, on the bridge, before anything else sees a frame:
+//                      anti-spoofing (the port's MAC; ARP and IPv4 from its own address only;
+//                      nothing but ARP and IPv4) and the packet mark = the port's private
+//                      address, which the metadata service reads from its accepted sockets
+//                      (tcp_fwmark_accept) to know the caller by its port, never by an address.
+//                      A port the firewall does not know yet drops everything.
+//   inet kumo_sg       the security groups, stateful, in the forward hook. Bridged traffic
+//                      between instances reaches it through br_netfilter (this kernel has no
+//                      conntrack in the bridge family); routed traffic (the uplink) directly.
+//                      Egress of the source instance, then ingress of the destination; an
+//                      address of the VPC that no instance holds is dropped. Instances may
+//                      reach the VPC's own services (DNS at +2, metadata, ping the router),
+//                      which EC2's security groups do not filter either, and nothing else there.
+//
+// Identity is safe to take from addresses here because the bridge table has already dropped
+// every frame whose source is not its port's own.
+#include <fmt/format.h>
+
+#include <set>
+
+#include "common/status_macros.h"
+#include "host/network/network_internal.h"
+
+namespace kumo::host::netinternal {
+namespace {
+
+constexpr char kPortTable[] = "bridge kumo_port";
+constexpr char kSgTable[] = "inet kumo_sg";
+
+// A peer CIDR as nft wants it: host bits cleared (EC2 accepts "1.2.3.4/24" and means /24).
+absl::StatusOr<std::string> PeerCidr(const std::string& text) {
+  size_t slash = text.find('/');
+  if (slash == std::string::npos) {
+    return absl::InvalidArgumentError(fmt::format("Bad firewall CIDR '{}'", text));
+  }
+  ASSIGN_OR_RETURN(uint32_t ip, ParseIpv4(text.substr(0, slash)));
+  int len = -1;
+  try {
+    size_t used = 0;
+    len = std::stoi(text.substr(slash + 1), &used);
+    if (used != text.size() - slash - 1) len = -1;
+  } catch (...) {
+    len = -1;
+  }
+  if (len < 0 || len > 32) {
+    return absl::InvalidArgumentError(fmt::format("Bad firewall CIDR '{}'", text));
+  }
+  Cidr c{0, len};
+  c.base = ip & c.Mask();
+  return c.ToString();
+}
+
+bool ValidSetName(const std::string& name) {
+  if (name.empty() || name.size() > 31 || name[0] != 'g') return false;
+  for (char ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') return false;
+  }
+  return true;
+}
+
+// One rule's match and verdict; peer is "saddr" (ingress) or "daddr" (egress).
+absl::StatusOr<std::string> RuleLine(const FirewallRule& r, const char* peer, const char* verdict,
+                                     const std::set<std::string>& sets) {
+  std::string match;
+  if (!r.peer_set.empty()) {
+    if (!sets.count(r.peer_set)) {
+      return absl::InvalidArgumentError(fmt::format("Unknown peer set '{}'", r.peer_set));
+    }
+    match = fmt::format("ip {} @{} ", peer, r.peer_set);
+  } else {
+    ASSIGN_OR_RETURN(std::string cidr, PeerCidr(r.cidr));
+    if (cidr != "0.0.0.0/0") match = fmt::format("ip {} {} ", peer, cidr);
+  }
+  auto in_range = [](int v, int max) { return v >= -1 && v <= max; };
+  if (r.protocol == "tcp" || r.protocol == "udp") {
+    if (!in_range(r.from, 65535) || !in_range(r.to, 65535) || (r.from < 0) != (r.to < 0) ||
+        r.from > r.to) {
+      return absl::InvalidArgumentError(fmt::format("Bad port range {}-{}", r.from, r.to));
+    }
+    if (r.from < 0 || (r.from == 0 && r.to == 65535)) {
+      match += fmt::format("meta l4proto {} ", r.protocol);
+    } else if (r.from == r.to) {
+      match += fmt::format("{} dport {} ", r.protocol, r.from);
+    } else {
+      match += fmt::format("{} dport {}-{} ", r.protocol, r.from, r.to);
+    }
+  } else if (r.protocol == "icmp") {
+    if (!in_range(r.from, 255) || !in_range(r.to, 255)) {
+      return absl::InvalidArgumentError(fmt::format("Bad ICMP type {} code {}", r.from, r.to));
+    }
+    match += "meta l4proto icmp ";
+    if (r.from >= 0) match += fmt::format("icmp type {} ", r.from);
+    if (r.from >= 0 && r.to >= 0) match += fmt::format("icmp code {} ", r.to);
+  } else if (r.protocol != "-1") {
+    return absl::InvalidArgumentError(fmt::format("Bad firewall protocol '{}'", r.protocol));
+  }
+  return match + verdict;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw) {
+  RETURN_IF_ERROR(ValidateVpc(fw.vpc));
+  ASSIGN_OR_RETURN(Cidr vpc, ParseCidr(fw.vpc.cidr));
+  std::set<std::string> sets;
+  std::string out;
+  // Replaced whole: adding first makes the delete succeed on the first run.
+  for (const char* t : {kPortTable, kSgTable}) {
+    out += fmt::format("add table {0}\ndelete table {0}\nadd table {0}\n", t);
+  }
+  for (const auto& [name, members] : fw.peer_sets) {
+    if (!ValidSetName(name)) return absl::InvalidArgumentError(fmt::format("Bad set '{}'", name));
+    sets.insert(name);
+    out += fmt::format("add set {} {} {{ type ipv4_addr; }}\n", kSgTable, name);
+    std::vector<std::string> ips;
+    for (const auto& m : members) {
+      ASSIGN_OR_RETURN(uint32_t ip, ParseIpv4(m));
+      ips.push_back(FormatIpv4(ip));
+    }
+    if (!ips.empty()) {
+      out += fmt::format("add element {} {} {{ {} }}\n", kSgTable, name, fmt::join(ips, ", "));
+    }
+  }
+
+  std::string port_map, out_map, in_map;
+  std::set<std::string> seen_ips;
+  for (const PortFirewall& p : fw.ports) {
+    if (!ValidResourceId(p.instance_id, "i")) {
+      return absl::InvalidArgumentError(fmt::format("Bad instance id '{}'", p.instance_id));
+    }
+    RETURN_IF_ERROR(ParseMac(p.mac).status());
+    ASSIGN_OR_RETURN(uint32_t ip, ParseIpv4(p.private_ip));
+    if (!vpc.Contains(ip) || !seen_ips.insert(FormatIpv4(ip)).second) {
+      return absl::InvalidArgumentError(fmt::format("Bad port address {}", p.private_ip));
+    }
+    std::string tag = IdTag(p.instance_id), ip_text = FormatIpv4(ip);
+    std::string port = PortVpcName(p.instance_id);
+    out += fmt::format(
+        "add chain {t} port_{tag}\n"
+        "add rule {t} port_{tag} ether saddr != {mac} drop\n"
+        "add rule {t} port_{tag} meta mark set 0x{ip:08x}\n"
+        "add rule {t} port_{tag} ether type arp arp saddr ether {mac} arp saddr ip {addr} accept\n"
+        "add rule {t} port_{tag} ether type ip ip saddr {addr} accept\n"
+        "add rule {t} port_{tag} drop\n",
+        fmt::arg("t", kPortTable), fmt::arg("tag", tag), fmt::arg("mac", p.mac), fmt::arg("ip", ip),
+        fmt::arg("addr", ip_text));
+    port_map += fmt::format("{}\"{}\" : jump port_{}", port_map.empty() ? "" : ", ", port, tag);
+
+    out += fmt::format("add chain {} out_{}\nadd chain {} in_{}\n", kSgTable, tag, kSgTable, tag);
+    for (const FirewallRule& r : p.egress) {
+      ASSIGN_OR_RETURN(std::string line, RuleLine(r, "daddr", "return", sets));
+      out += fmt::format("add rule {} out_{} {}\n", kSgTable, tag, line);
+    }
+    out += fmt::format("add rule {} out_{} drop\n", kSgTable, tag);
+    for (const FirewallRule& r : p.ingress) {
+      ASSIGN_OR_RETURN(std::string line, RuleLine(r, "saddr", "accept", sets));
+      out += fmt::format("add rule {} in_{} {}\n", kSgTable, tag, line);
+    }
+    out += fmt::format("add rule {} in_{} drop\n", kSgTable, tag);
+    out_map += fmt::format("{}{} : jump out_{}", out_map.empty() ? "" : ", ", ip_text, tag);
+    in_map += fmt::format("{}{} : jump in_{}", in_map.empty() ? "" : ", ", ip_text, tag);
+  }
+
+  // Bridge: before br_netfilter's hooks (priority 0) and the NAT of the inet family.
+  out += fmt::format(
+      "add chain {t} prerouting {{ type filter hook prerouting priority -300; policy accept; }}\n",
+      fmt::arg("t", kPortTable));
+  if (!port_map.empty()) {
+    out += fmt::format("add rule {} prerouting iifname vmap {{ {} }}\n", kPortTable, port_map);
+  }
+  out += fmt::format("add rule {} prerouting iifname \"p*\" drop\n", kPortTable);
+
+  std::string dns = FormatIpv4(vpc.base + 2);
+  out += fmt::format(
+      "add chain {t} forward {{ type filter hook forward priority filter; policy accept; }}\n"
+      "add rule {t} forward ct state established,related accept\n"
+      "add rule {t} forward ct state invalid drop\n",
+      fmt::arg("t", kSgTable));
+  // A source of the VPC that no port holds; then the source's egress, whose chain returns here
+  // when a rule allows the packet.
+  if (seen_ips.empty()) {
+    out += fmt::format("add rule {} forward ip saddr {} drop\n", kSgTable, vpc.ToString());
+  } else {
+    out += fmt::format("add rule {} forward ip saddr {} ip saddr != {{ {} }} drop\n", kSgTable,
+                       vpc.ToString(), fmt::join(seen_ips, ", "));
+    out += fmt::format("add rule {} forward ip saddr vmap {{ {} }}\n", kSgTable, out_map);
+  }
+  if (!in_map.empty()) {
+    out += fmt::format("add rule {} forward ip daddr vmap {{ {} }}\n", kSgTable, in_map);
+  }
+  out += fmt::format("add rule {} forward ip daddr {} drop\n", kSgTable, vpc.ToString());
+  out += fmt::format(
+      "add chain {t} input {{ type filter hook input priority filter; policy accept; }}\n"
+      "add rule {t} input ct state established,related accept\n"
+      "add rule {t} input iifname != \"{br}\" ip daddr {md} drop\n"
+      "add rule {t} input iifname != \"{br}\" accept\n"
+      "add rule {t} input ip daddr {dns} meta l4proto {{ tcp, udp }} th dport 53 accept\n"
+      "add rule {t} input ip daddr {md} tcp dport {md_port} accept\n"
+      "add rule {t} input icmp type echo-request accept\n"
+      "add rule {t} input drop\n",
+      fmt::arg("t", kSgTable), fmt::arg("br", "br0"), fmt::arg("dns", dns),
+      fmt::arg("md", kMetadataIp), fmt::arg("md_port", kMetadataPort));
+  return out;
+}
+
+}  // namespace kumo::host::netinternal

@@ -1,0 +1,85 @@
+#include "reconcile/firewall_plan.h"
+
+#include <algorithm>
+#include <set>
+
+#include "reconcile/reconciler.h"
+
+namespace kumo::reconcile {
+namespace {
+
+using nlohmann::json;
+
+// States in which an instance has, or is about to get, a running container and its port.
+bool HasPort(const store::Resource& r) {
+  std::string s = r.data.value("state", "");
+  return s == "pending" || s == "running" || s == "stopping" || s == "shutting-down";
+}
+
+std::vector<std::string> GroupIds(const store::Resource& r) {
+  std::vector<std::string> out;
+  for (const auto& g : r.data.value("groups", json::array())) out.push_back(g.value("id", ""));
+  return out;
+}
+
+host::FirewallRule RuleOf(const json& j) {
+  host::FirewallRule r;
+  r.protocol = j.value("protocol", "-1");
+  r.from = j.value("from", -1);
+  r.to = j.value("to", -1);
+  std::string group = j.value("group_id", "");
+  if (group.empty()) {
+    r.cidr = j.value("cidr", "");
+  } else {
+    r.peer_set = PeerSetName(group);
+  }
+  return r;
+}
+
+}  // namespace
+
+std::string PeerSetName(const std::string& group_id) {
+  std::string hex = group_id.rfind("sg-", 0) == 0 ? group_id.substr(3) : group_id;
+  return "g" + hex;
+}
+
+std::map<std::string, host::VpcFirewall> PlanFirewalls(
+    const std::vector<store::Resource>& instances, const std::vector<store::Resource>& groups) {
+  std::map<std::string, const store::Resource*> group_by_id;
+  for (const auto& g : groups) group_by_id[g.id] = &g;
+
+  std::map<std::string, host::VpcFirewall> plans;
+  // Members first: a rule may name a group whose members are in another instance's port.
+  std::map<std::string, std::set<std::string>> members;  // group id → private addresses
+  for (const auto& r : instances) {
+    if (!HasPort(r)) continue;
+    for (const auto& g : GroupIds(r)) members[g].insert(r.data.value("private_ip", ""));
+  }
+  for (const auto& r : instances) {
+    if (!HasPort(r)) continue;
+    host::InstanceSpec spec = SpecOf(r);
+    host::VpcFirewall& fw = plans[spec.vpc.vpc_id];
+    if (fw.vpc.vpc_id.empty()) fw.vpc = spec.vpc;
+    host::PortFirewall port{r.id, spec.port.mac, spec.port.private_ip, {}, {}};
+    for (const auto& gid : GroupIds(r)) {
+      auto it = group_by_id.find(gid);
+      // A group deleted under a running instance (not possible through the API) allows nothing.
+      if (it == group_by_id.end()) continue;
+      for (bool egress : {false, true}) {
+        auto& into = egress ? port.egress : port.ingress;
+        for (const auto& j : it->second->data.value(egress ? "egress" : "ingress", json::array())) {
+          host::FirewallRule rule = RuleOf(j);
+          if (!rule.peer_set.empty()) {
+            const auto& m = members[j.value("group_id", "")];
+            fw.peer_sets[rule.peer_set].assign(m.begin(), m.end());
+          }
+          into.push_back(std::move(rule));
+        }
+      }
+    }
+    fw.ports.push_back(std::move(port));
+  }
+  return plans;
+}
+
+}  // namespace kumo::reconcile
