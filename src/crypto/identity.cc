@@ -22,6 +22,7 @@
 #include "common/encoding.h"
 #include "common/hash.h"
 #include "common/status_macros.h"
+#include "crypto/ossl_ptr.h"
 
 namespace kumo::crypto {
 namespace {
@@ -30,34 +31,13 @@ constexpr int kRsaBits = 2048;
 constexpr long kValidityDays = 3650;
 constexpr size_t kMaxFile = 64 * 1024;  // a PEM key or certificate is a few KiB
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free(p); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-};
-struct Pkcs7Free {
-  void operator()(PKCS7* p) const { PKCS7_free(p); }
-};
-struct BnFree {
-  void operator()(BIGNUM* p) const { BN_free(p); }
-};
-struct NameFree {
-  void operator()(X509_NAME* p) const { X509_NAME_free(p); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using Cert = std::unique_ptr<X509, X509Free>;
-using Bio = std::unique_ptr<BIO, BioFree>;
-using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
-using Pkcs7 = std::unique_ptr<PKCS7, Pkcs7Free>;
-using Bn = std::unique_ptr<BIGNUM, BnFree>;
-using Name = std::unique_ptr<X509_NAME, NameFree>;
+using Pkey = OsslPtr<EVP_PKEY, EVP_PKEY_free>;
+using Cert = OsslPtr<X509, X509_free>;
+using Bio = OsslPtr<BIO, BIO_free_all>;
+using MdCtx = OsslPtr<EVP_MD_CTX, EVP_MD_CTX_free>;
+using Pkcs7 = OsslPtr<PKCS7, PKCS7_free>;
+using Bn = OsslPtr<BIGNUM, BN_free>;
+using Name = OsslPtr<X509_NAME, X509_NAME_free>;
 
 const unsigned char* U(const char* p) { return reinterpret_cast<const unsigned char*>(p); }
 

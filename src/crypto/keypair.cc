@@ -18,6 +18,7 @@
 #include "common/errors.h"
 #include "common/hash.h"
 #include "common/status_macros.h"
+#include "crypto/ossl_ptr.h"
 
 namespace kumo::crypto {
 namespace {
@@ -33,31 +34,13 @@ constexpr int kMinRsaBits = 1024;
 constexpr int kMaxRsaBits = 16384;
 constexpr int kGeneratedRsaBits = 2048;
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
-};
-struct BnFree {
-  // Some of these hold private exponents and primes.
-  void operator()(BIGNUM* p) const { BN_clear_free(p); }
-};
-struct ParamBldFree {
-  void operator()(OSSL_PARAM_BLD* p) const { OSSL_PARAM_BLD_free(p); }
-};
-struct ParamFree {
-  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
-};
-struct EncoderCtxFree {
-  void operator()(OSSL_ENCODER_CTX* p) const { OSSL_ENCODER_CTX_free(p); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
-using Bn = std::unique_ptr<BIGNUM, BnFree>;
-using ParamBld = std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree>;
-using Params = std::unique_ptr<OSSL_PARAM, ParamFree>;
-using EncoderCtx = std::unique_ptr<OSSL_ENCODER_CTX, EncoderCtxFree>;
+using Pkey = OsslPtr<EVP_PKEY, EVP_PKEY_free>;
+using PkeyCtx = OsslPtr<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
+// Some of these hold private exponents and primes.
+using Bn = OsslPtr<BIGNUM, BN_clear_free>;
+using ParamBld = OsslPtr<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>;
+using Params = OsslPtr<OSSL_PARAM, OSSL_PARAM_free>;
+using EncoderCtx = OsslPtr<OSSL_ENCODER_CTX, OSSL_ENCODER_CTX_free>;
 
 // Best effort only: copies made by std::string growth are not reached, but the long-lived
 // intermediates (private blobs, DER) do not linger in freed heap.

@@ -1,5 +1,5 @@
-// Security groups and their rules: the API half (stored, validated, described). Enforcement in
-// nftables is the firewall issue's; until then traffic is not filtered.
+// Security groups and their rules: the API half (stored, validated, described). The reconciler
+// turns them into each VPC's firewall (reconcile/firewall_plan.h, host/network/firewall.cc).
 //
 // A group is a store::Resource of type "security-group" named "<vpc-id>:<group-name>" (names are
 // unique per VPC) whose data holds its rules:
