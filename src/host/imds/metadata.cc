@@ -9,6 +9,7 @@
 
 #include "common/encoding.h"
 #include "common/hash.h"
+#include "services/regions.h"
 
 namespace kumo::imds {
 namespace {
@@ -59,24 +60,6 @@ std::string Dashed(const std::string& ip) {
   std::string d = ip;
   std::replace(d.begin(), d.end(), '.', '-');
   return d;
-}
-
-// "eu-west-1" + "eu-west-1b" → "euw1-az2": EC2's zone ids abbreviate the region.
-std::string ZoneId(const std::string& region, const std::string& zone) {
-  std::string shortname;
-  size_t start = 0;
-  while (start <= region.size()) {
-    size_t dash = region.find('-', start);
-    std::string part = region.substr(start, dash == std::string::npos ? dash : dash - start);
-    if (!part.empty()) {
-      bool digits = std::all_of(part.begin(), part.end(), ::isdigit);
-      shortname += digits || shortname.empty() ? part : part.substr(0, 1);
-    }
-    if (dash == std::string::npos) break;
-    start = dash + 1;
-  }
-  int n = zone.empty() ? 1 : zone.back() - 'a' + 1;
-  return fmt::format("{}-az{}", shortname, n);
 }
 
 std::string SubnetCidr(const std::string& ip, int prefix_len) {
@@ -151,7 +134,8 @@ std::map<std::string, std::string> Leaves(const InstanceView& in) {
     m["public-ipv4"] = in.public_ip;
   }
   m["placement/availability-zone"] = in.availability_zone;
-  m["placement/availability-zone-id"] = ZoneId(in.region, in.availability_zone);
+  int zone_index = in.availability_zone.empty() ? 0 : in.availability_zone.back() - 'a';
+  m["placement/availability-zone-id"] = services::Regions::ZoneId(in.region, zone_index);
   m["placement/region"] = in.region;
   m["profile"] = "default-hvm";
   if (!in.public_key.empty()) m["public-keys/0/openssh-key"] = in.public_key + "\n";
@@ -165,7 +149,13 @@ std::map<std::string, std::string> Leaves(const InstanceView& in) {
     m["spot/termination-time"] = Iso(in.spot_action->second);
   }
   if (in.tags_in_metadata) {
-    for (const auto& [k, v] : in.tags) m["tags/instance/" + k] = v;
+    // EC2 refuses such keys while metadata tags are on; here they are left out of the tree.
+    for (const auto& [k, v] : in.tags) {
+      if (k.empty() || k == "." || k == ".." || k == "_index" || k.find('/') != std::string::npos) {
+        continue;
+      }
+      m["tags/instance/" + k] = v;
+    }
   }
   return m;
 }

@@ -311,7 +311,13 @@ Response Server::Serve(const std::string& vpc_id, uint32_t mark, const Request& 
   }
   auto service = services_.find(instance->region);
   if (service == services_.end()) return Response{500, "text/plain", "No such region", {}, 0};
-  return service->second->Handle(ViewOf(*instance, tags), req);
+  try {
+    return service->second->Handle(ViewOf(*instance, tags), req);
+  } catch (const std::exception& e) {
+    // A hand-edited or future record with a field of another type must not take kumod down.
+    spdlog::warn("metadata service for {}: {}", key.instance_id, e.what());
+    return Response{500, "text/plain", "Internal Server Error", {}, 0};
+  }
 }
 
 }  // namespace kumo::imds
