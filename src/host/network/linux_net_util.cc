@@ -242,6 +242,36 @@ absl::Status ReplaceRoute(nl_sock* s, const Cidr& dst, int ifindex, uint32_t gat
   return absl::OkStatus();
 }
 
+namespace {
+Route UnreachableRoute(const Cidr& dst) {
+  Route route(rtnl_route_alloc());
+  NlAddr d = Ipv4Addr(dst.base, dst.prefix_len);
+  rtnl_route_set_family(route.get(), AF_INET);
+  rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
+  rtnl_route_set_protocol(route.get(), RTPROT_STATIC);
+  rtnl_route_set_type(route.get(), RTN_UNREACHABLE);
+  rtnl_route_set_dst(route.get(), d.get());
+  return route;
+}
+}  // namespace
+
+absl::Status ReplaceUnreachableRoute(nl_sock* s, const Cidr& dst) {
+  Route route = UnreachableRoute(dst);
+  if (int err = rtnl_route_add(s, route.get(), NLM_F_REPLACE); err < 0) {
+    return NlError(err, fmt::format("Failed to add unreachable route to {}", dst.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DeleteUnreachableRoute(nl_sock* s, const Cidr& dst) {
+  Route route = UnreachableRoute(dst);
+  int err = rtnl_route_delete(s, route.get(), 0);
+  if (err < 0 && !NlNotFound(err)) {
+    return NlError(err, fmt::format("Failed to delete route to {}", dst.ToString()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DeleteRoute(nl_sock* s, const Cidr& dst, int ifindex) {
   Route route(rtnl_route_alloc());
   NlAddr d = Ipv4Addr(dst.base, dst.prefix_len);

@@ -87,6 +87,10 @@ absl::StatusOr<std::vector<netinternal::Cidr>> Addresses(nl_sock* s, int ifindex
 // dst via gateway (onlink), or straight onto the link when gateway is 0; replaces any route
 // to dst in the main table.
 absl::Status ReplaceRoute(nl_sock* s, const netinternal::Cidr& dst, int ifindex, uint32_t gateway);
+// An "unreachable" route for dst (no link): what no more specific route covers fails at once
+// with EHOSTUNREACH instead of following the default route. Absent is fine for the delete.
+absl::Status ReplaceUnreachableRoute(nl_sock* s, const netinternal::Cidr& dst);
+absl::Status DeleteUnreachableRoute(nl_sock* s, const netinternal::Cidr& dst);
 // Absent is fine.
 absl::Status DeleteRoute(nl_sock* s, const netinternal::Cidr& dst, int ifindex);
 // A veth pair created (up) in s's namespace whose peer is born (down) in the namespace of

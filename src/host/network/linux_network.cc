@@ -210,6 +210,11 @@ add rule {t} forward oifname "{p}*" accept
         fmt::arg("t", "inet " + prefix_), fmt::arg("p", prefix_),
         fmt::arg("pool", pool_.ToString()));
     RETURN_IF_ERROR(Nft(script).status());
+    // A pool address not (or not yet) published must not follow the host's default route out
+    // (a client racing a launch would talk to whatever is there); it fails at once instead.
+    // Published addresses are /32 routes to their VPC's uplink, which win over this.
+    ASSIGN_OR_RETURN(NlSock host, OpenRoute());
+    RETURN_IF_ERROR(linuxnet::ReplaceUnreachableRoute(host.get(), pool_));
     // An accept in our table cannot overrule a drop in another: say so, once per start.
     if (auto chains = Nft("list chains"); chains.ok()) {
       std::istringstream in(*chains);
@@ -518,6 +523,7 @@ add rule {t} forward oifname "{p}*" accept
     } else {
       note(host.status());
     }
+    if (auto h = OpenRoute(); h.ok()) note(linuxnet::DeleteUnreachableRoute(h->get(), pool_));
     // Creating it first makes the delete succeed whether or not it was there.
     note(Nft(fmt::format("add table inet {0}\ndelete table inet {0}\n", prefix_)).status());
     return first;
