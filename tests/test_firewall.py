@@ -345,12 +345,14 @@ def build(e: Env) -> Env:
     e.key = key
 
     # The host is an ordinary client: its source towards the pool is the uplink's gateway address
-    # (once the address is published: before, the route is the host's default one).
+    # (once the address is published: before, the pool's route is unreachable).
     uplink = f"k{e.cloud.daemon.daemon_id()}u"
 
     def published():
-        route = sh("ip", "-o", "-4", "route", "get", e.a.public_ip).stdout.split()
-        return route if route[route.index("dev") + 1].startswith(uplink) else None
+        p = sh("ip", "-o", "-4", "route", "get", e.a.public_ip, check=False)
+        route = p.stdout.split()
+        return route if p.returncode == 0 and route[route.index("dev") + 1].startswith(uplink) \
+            else None
     route = k.wait_until(published, 60, f"{e.a.public_ip} routed to the VPC", interval=0.1)
     e.host_src = route[route.index("src") + 1]
     assert ipaddress.ip_address(e.host_src) in ipaddress.ip_network("100.64.0.0/10"), route
