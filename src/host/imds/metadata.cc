@@ -9,6 +9,7 @@
 
 #include "common/encoding.h"
 #include "common/hash.h"
+#include "common/ipv4.h"
 #include "services/regions.h"
 
 namespace kumo::imds {
@@ -62,28 +63,13 @@ std::string Dashed(const std::string& ip) {
   return d;
 }
 
+// The subnet of an address: common's IPv4 parsing, with the host bits cleared.
 std::string SubnetCidr(const std::string& ip, int prefix_len) {
-  auto parse = [](const std::string& s, uint32_t* out) {
-    uint32_t v = 0;
-    int parts = 0;
-    size_t start = 0;
-    while (parts < 4) {
-      size_t dot = s.find('.', start);
-      int octet = std::atoi(s.substr(start, dot - start).c_str());
-      v = v << 8 | uint32_t(octet & 0xff);
-      ++parts;
-      if (dot == std::string::npos) break;
-      start = dot + 1;
-    }
-    *out = v;
-    return parts == 4;
-  };
-  uint32_t a = 0;
-  if (!parse(ip, &a) || prefix_len < 0 || prefix_len > 32) return "";
-  uint32_t mask = prefix_len == 0 ? 0 : ~uint32_t{0} << (32 - prefix_len);
-  a &= mask;
-  return fmt::format("{}.{}.{}.{}/{}", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255,
-                     prefix_len);
+  auto addr = ParseIpv4(ip);
+  if (!addr.ok() || prefix_len < 0 || prefix_len > 32) return "";
+  Cidr c{0, prefix_len};
+  c.base = *addr & c.Mask();
+  return c.ToString();
 }
 
 // Every leaf of the instance's meta-data tree, by path below "meta-data/".
