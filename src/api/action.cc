@@ -100,6 +100,7 @@ ActionTable AllActions() {
   RegisterVpcActions(t);
   RegisterSecurityGroupActions(t);
   RegisterInstanceActions(t);
+  RegisterVolumeActions(t);
   return t;
 }
 

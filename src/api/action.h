@@ -105,6 +105,7 @@ void RegisterRegionActions(ActionTable& table);
 void RegisterVpcActions(ActionTable& table);
 void RegisterSecurityGroupActions(ActionTable& table);
 void RegisterInstanceActions(ActionTable& table);
+void RegisterVolumeActions(ActionTable& table);
 
 ActionTable AllActions();
 

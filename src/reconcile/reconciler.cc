@@ -10,6 +10,7 @@
 #include "reconcile/firewall_plan.h"
 #include "services/instances.h"
 #include "services/security_groups.h"
+#include "services/volumes.h"
 
 namespace kumo::reconcile {
 namespace {
@@ -26,7 +27,36 @@ std::string Hostname(const std::string& private_ip) {
 
 }  // namespace
 
-host::InstanceSpec SpecOf(const store::Resource& r) {
+namespace {
+
+json AttachmentOf(const store::Resource& v) {
+  json a = v.data.value("attachment", json());
+  return a.is_object() ? a : json();
+}
+
+host::VolumeMount MountOf(const store::Resource& v) {
+  return {v.id, services::MountNameOfDevice(AttachmentOf(v).value("device", ""))};
+}
+
+// Where the volume's filesystem may be mounted now, for a grow or a snapshot.
+host::VolumeSpec VolumeSpecOf(const store::Resource& v,
+                              const std::map<std::string, const store::Resource*>& instances) {
+  host::VolumeSpec spec;
+  spec.volume_id = v.id;
+  spec.size_bytes = v.data.value("size_gib", int64_t(1)) << 30;
+  spec.snapshot_id = Str(v, "snapshot_id");
+  json a = AttachmentOf(v);
+  std::string instance_id = a.is_null() ? "" : a.value("instance_id", "");
+  if (!instance_id.empty() && instances.count(instance_id)) {
+    spec.instance_id = instance_id;
+    spec.mount_name = v.data.value("root", false) ? "" : MountOf(v).name;
+  }
+  return spec;
+}
+
+}  // namespace
+
+host::InstanceSpec SpecOf(const store::Resource& r, const std::vector<store::Resource>& volumes) {
   host::InstanceSpec s;
   s.instance_id = r.id;
   s.rootfs = Str(r, "rootfs");
@@ -46,6 +76,16 @@ host::InstanceSpec SpecOf(const store::Resource& r) {
   s.port.prefix_len = r.data.value("prefix_len", 20);
   s.port.gateway = Str(r, "gateway");
   s.port.public_ip = Str(r, "public_ip");
+  for (const auto& v : volumes) {
+    json a = AttachmentOf(v);
+    if (a.is_null() || a.value("instance_id", "") != r.id) continue;
+    if (v.data.value("root", false)) {
+      s.root_volume_id = v.id;
+      s.root_size_bytes = v.data.value("size_gib", int64_t(8)) << 30;
+    } else if (a.value("state", "") != "detaching") {
+      s.volumes.push_back(MountOf(v));
+    }
+  }
   return s;
 }
 
@@ -88,29 +128,39 @@ void Reconciler::Poke() {
 }
 
 absl::StatusOr<bool> Reconciler::RunOnce() {
-  std::vector<store::Resource> all, groups;
+  std::vector<store::Resource> all, groups, volumes, snapshots;
   RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> absl::Status {
     ASSIGN_OR_RETURN(all, tx.ListAllResources(services::kInstanceType));
     ASSIGN_OR_RETURN(groups, tx.ListAllResources(services::kSecurityGroupType));
+    ASSIGN_OR_RETURN(volumes, tx.ListAllResources(services::kVolumeType));
+    ASSIGN_OR_RETURN(snapshots, tx.ListAllResources(services::kSnapshotType));
     return absl::OkStatus();
   }));
   blocked_vpcs_ = ApplyFirewalls(all, groups);
   bool busy = !blocked_vpcs_.empty();
-  for (const auto& r : all) {
-    auto step = Step(r);
+  auto note = [&](const absl::StatusOr<bool>& step, const std::string& id) {
     if (!step.ok()) {
-      spdlog::warn("instance {}: {}", r.id, std::string(step.status().message()));
+      spdlog::warn("{}: {}", id, std::string(step.status().message()));
       busy = true;
-      continue;
+      return;
     }
     busy = busy || *step;
-  }
+  };
+  for (const auto& r : all) note(Step(r, volumes), r.id);
+  // Ids are unique across accounts (random), so one map serves every tenant.
+  std::map<std::string, const store::Resource*> instance_by_id, volume_by_id;
+  for (const auto& r : all) instance_by_id[r.id] = &r;
+  for (const auto& v : volumes) volume_by_id[v.id] = &v;
+  for (const auto& v : volumes) note(StepVolume(v, instance_by_id), v.id);
+  for (const auto& sn : snapshots) note(StepSnapshot(sn, volume_by_id, instance_by_id), sn.id);
   if (opts_.observer) opts_.observer(all);
   int64_t now = UnixMillis(clock_.Now());
   if (now - last_gc_ms_ > 10000) {
     last_gc_ms_ = now;
     auto gc = CollectGarbage(all);
     if (!gc.ok()) spdlog::warn("instance garbage collection: {}", std::string(gc.message()));
+    gc = CollectStorageGarbage(volumes, snapshots);
+    if (!gc.ok()) spdlog::warn("storage garbage collection: {}", std::string(gc.message()));
   }
   return busy;
 }
@@ -143,15 +193,194 @@ absl::Status Reconciler::Update(const store::Resource& seen,
     if (Str(r, "state") == "stopped" || Str(r, "state") == "terminated") {
       RETURN_IF_ERROR(services::ReleasePublicIp(tx, r));
     }
+    if (Str(r, "state") == "terminated") {
+      // In the transaction that records the termination, so a crash cannot leave a volume
+      // attached to a terminated instance.
+      RETURN_IF_ERROR(services::ReleaseInstanceVolumes(tx, r.account_id, r.region, r.id,
+                                                       UnixMillis(clock_.Now())));
+    }
     return tx.UpdateResource(r);
   });
 }
 
-absl::StatusOr<bool> Reconciler::Step(const store::Resource& r) {
+absl::Status Reconciler::UpdateResource(
+    const store::Resource& seen, const std::function<absl::Status(store::Tx&, store::Resource&)>& fn) {
+  return store_.Write([&](store::Tx& tx) -> absl::Status {
+    auto fresh = tx.GetResource(seen.account_id, seen.region, seen.id);
+    if (!fresh.ok() || fresh->version != seen.version) return absl::OkStatus();  // next pass
+    store::Resource r = std::move(*fresh);
+    return fn(tx, r);
+  });
+}
+
+absl::StatusOr<bool> Reconciler::StepVolume(
+    const store::Resource& v, const std::map<std::string, const store::Resource*>& instances) {
+  std::string state = Str(v, "state");
+  int64_t now = UnixMillis(clock_.Now());
+  if (state == "creating") {
+    RETURN_IF_ERROR(host_.CreateVolume(VolumeSpecOf(v, instances)));
+    RETURN_IF_ERROR(UpdateResource(v, [](store::Tx& tx, store::Resource& x) {
+      x.data["state"] = "available";
+      return tx.UpdateResource(x);
+    }));
+    return true;
+  }
+  if (state == "deleting") {
+    RETURN_IF_ERROR(host_.DeleteVolume(v.id));
+    RETURN_IF_ERROR(UpdateResource(v, [&](store::Tx& tx, store::Resource& x) -> absl::Status {
+      RETURN_IF_ERROR(services::RecordMeterEvent(tx, x, "deleted", 0, now));
+      ASSIGN_OR_RETURN(auto tags, tx.ListTags(x.account_id, x.region, x.id));
+      for (const auto& t : tags) RETURN_IF_ERROR(tx.DeleteTag(x.account_id, x.region, x.id, t.key));
+      return tx.DeleteResource(x.account_id, x.region, x.id);
+    }));
+    return true;
+  }
+  json a = AttachmentOf(v);
+  if (!a.is_null()) {
+    std::string attach_state = a.value("state", "");
+    std::string instance_id = a.value("instance_id", "");
+    auto it = instances.find(instance_id);
+    std::string istate = it == instances.end() ? "terminated" : Str(*it->second, "state");
+    if (istate == "terminated" && !v.data.value("root", false)) {
+      // Its instance is gone (the termination released its volumes; this one raced it).
+      RETURN_IF_ERROR(UpdateResource(v, [](store::Tx& tx, store::Resource& x) {
+        x.data["attachment"] = nullptr;
+        x.data["state"] = "available";
+        return tx.UpdateResource(x);
+      }));
+      return true;
+    }
+    if (attach_state == "attaching") {
+      if (istate == "running") {
+        RETURN_IF_ERROR(host_.AttachVolume(instance_id, MountOf(v)));
+      } else if (istate != "stopped") {
+        return true;  // launching or stopping: attached once it settles
+      }
+      RETURN_IF_ERROR(UpdateResource(v, [](store::Tx& tx, store::Resource& x) {
+        x.data["attachment"]["state"] = "attached";
+        return tx.UpdateResource(x);
+      }));
+      return true;
+    }
+    if (attach_state == "detaching") {
+      if (istate == "pending" || istate == "stopping") return true;
+      bool force = a.value("force", false);
+      absl::Status st = host_.DetachVolume(instance_id, MountOf(v), force);
+      if (absl::IsFailedPrecondition(st)) {
+        // Still in use inside the instance: EC2 keeps it detaching until it is unmounted or the
+        // detach is forced. Tried again every second or so, not every busy pass.
+        if (now - busy_detach_ms_[v.id] > 5000) {
+          spdlog::info("volume {}: {}", v.id, std::string(st.message()));
+        }
+        busy_detach_ms_[v.id] = now;
+        return false;
+      }
+      RETURN_IF_ERROR(st);
+      busy_detach_ms_.erase(v.id);
+      RETURN_IF_ERROR(UpdateResource(v, [](store::Tx& tx, store::Resource& x) {
+        x.data["attachment"] = nullptr;
+        x.data["state"] = "available";
+        return tx.UpdateResource(x);
+      }));
+      return true;
+    }
+  }
+  json m = v.data.value("modification", json());
+  if (m.is_object() && m.value("state", "") == "modifying") {
+    host::VolumeSpec spec = VolumeSpecOf(v, instances);
+    int64_t target = m.value("target_size_gib", int64_t(1));
+    spec.size_bytes = target << 30;
+    RETURN_IF_ERROR(host_.GrowVolume(spec));
+    RETURN_IF_ERROR(UpdateResource(v, [&](store::Tx& tx, store::Resource& x) -> absl::Status {
+      x.data["size_gib"] = target;
+      x.data["modification"]["state"] = "completed";
+      x.data["modification"]["end_ms"] = now;
+      RETURN_IF_ERROR(services::RecordMeterEvent(tx, x, "resized", target, now));
+      return tx.UpdateResource(x);
+    }));
+    return true;
+  }
+  return false;
+}
+
+absl::StatusOr<bool> Reconciler::StepSnapshot(
+    const store::Resource& s, const std::map<std::string, const store::Resource*>& volumes,
+    const std::map<std::string, const store::Resource*>& instances) {
+  if (Str(s, "state") != "pending") return false;
+  int64_t now = UnixMillis(clock_.Now());
+  auto fail = [&](const std::string& why) {
+    return UpdateResource(s, [&](store::Tx& tx, store::Resource& x) {
+      x.data["state"] = "error";
+      x.data["state_message"] = why;
+      return tx.UpdateResource(x);
+    });
+  };
+  int64_t bytes = 0;
+  if (std::string source = Str(s, "source_snapshot_id"); !source.empty()) {
+    RETURN_IF_ERROR(host_.CopySnapshot(source, s.id));
+  } else {
+    auto it = volumes.find(Str(s, "volume_id"));
+    if (it == volumes.end()) {
+      RETURN_IF_ERROR(fail("The volume was deleted before the snapshot was taken"));
+      return true;
+    }
+    const store::Resource& v = *it->second;
+    std::string vstate = Str(v, "state");
+    if (vstate == "creating") return true;
+    if (vstate == "deleting") {
+      RETURN_IF_ERROR(fail("The volume was deleted before the snapshot was taken"));
+      return true;
+    }
+    json a = AttachmentOf(v);
+    if (!a.is_null()) {
+      auto inst = instances.find(a.value("instance_id", ""));
+      std::string istate = inst == instances.end() ? "" : Str(*inst->second, "state");
+      // A root volume exists once its instance has launched; mounts settle with the instance.
+      if (istate == "pending" || istate == "stopping" || istate == "shutting-down") return true;
+      if (a.value("state", "") != "attached") return true;
+    }
+    ASSIGN_OR_RETURN(bytes, host_.SnapshotVolume(VolumeSpecOf(v, instances), s.id));
+  }
+  RETURN_IF_ERROR(UpdateResource(s, [&](store::Tx& tx, store::Resource& x) -> absl::Status {
+    x.data["state"] = "completed";
+    x.data["data_bytes"] = bytes;
+    x.data["completed_ms"] = now;
+    RETURN_IF_ERROR(services::RecordMeterEvent(tx, x, "created",
+                                               x.data.value("volume_size_gib", int64_t(0)), now));
+    return tx.UpdateResource(x);
+  }));
+  return true;
+}
+
+absl::Status Reconciler::CollectStorageGarbage(const std::vector<store::Resource>& volumes,
+                                               const std::vector<store::Resource>& snapshots) {
+  // Files without a record: a snapshot deleted through the API (its record goes first), or a
+  // record removed by hand. Records are written before files, so nothing in flight is taken.
+  std::set<std::string> known;
+  for (const auto& s : snapshots) known.insert(s.id);
+  ASSIGN_OR_RETURN(auto on_host, host_.ListSnapshots());
+  for (const auto& id : on_host) {
+    if (known.count(id)) continue;
+    spdlog::info("removing the file of deleted snapshot {}", id);
+    RETURN_IF_ERROR(host_.DeleteSnapshot(id));
+  }
+  known.clear();
+  for (const auto& v : volumes) known.insert(v.id);
+  ASSIGN_OR_RETURN(on_host, host_.ListVolumes());
+  for (const auto& id : on_host) {
+    if (known.count(id)) continue;
+    spdlog::info("removing the file of deleted volume {}", id);
+    RETURN_IF_ERROR(host_.DeleteVolume(id));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
+                                      const std::vector<store::Resource>& volumes) {
   std::string state = Str(r, "state");
   std::string desired = Str(r, "desired");
   int64_t now = UnixMillis(clock_.Now());
-  host::InstanceSpec spec = SpecOf(r);
+  host::InstanceSpec spec = SpecOf(r, volumes);
 
   if (state == "pending" && desired == "running") {
     if (blocked_vpcs_.count(spec.vpc.vpc_id)) return true;

@@ -36,7 +36,10 @@ struct ReconcilerOptions {
   std::function<void(const std::vector<store::Resource>&)> observer;
 };
 
-host::InstanceSpec SpecOf(const store::Resource& instance);
+// The host's view of an instance; volumes: every volume (of any instance), of which the ones
+// attached to this instance are mounted at launch.
+host::InstanceSpec SpecOf(const store::Resource& instance,
+                          const std::vector<store::Resource>& volumes = {});
 
 class Reconciler {
  public:
@@ -52,7 +55,19 @@ class Reconciler {
   absl::StatusOr<bool> RunOnce();
 
  private:
-  absl::StatusOr<bool> Step(const store::Resource& r);
+  absl::StatusOr<bool> Step(const store::Resource& r, const std::vector<store::Resource>& volumes);
+  // Volumes and snapshots, after the instances they depend on; true while in transition.
+  absl::StatusOr<bool> StepVolume(const store::Resource& v,
+                                  const std::map<std::string, const store::Resource*>& instances);
+  absl::StatusOr<bool> StepSnapshot(const store::Resource& s,
+                                    const std::map<std::string, const store::Resource*>& volumes,
+                                    const std::map<std::string, const store::Resource*>& instances);
+  // Applies fn to any resource if it is still at the version we acted on; fn may also write
+  // other records in the same transaction.
+  absl::Status UpdateResource(const store::Resource& seen,
+                              const std::function<absl::Status(store::Tx&, store::Resource&)>& fn);
+  absl::Status CollectStorageGarbage(const std::vector<store::Resource>& volumes,
+                                     const std::vector<store::Resource>& snapshots);
   // Applies fn to the instance if it is still at the version we acted on.
   absl::Status Update(const store::Resource& seen, const std::function<void(store::Resource&)>& fn);
   absl::Status CollectGarbage(const std::vector<store::Resource>& all);
@@ -69,6 +84,7 @@ class Reconciler {
   std::map<std::string, int> launch_failures_;
   std::map<std::string, int64_t> last_halt_ms_;
   std::map<std::string, int64_t> rebooted_ms_;
+  std::map<std::string, int64_t> busy_detach_ms_;  // volume id → when a busy detach was last tried
   std::map<std::string, std::string> applied_firewalls_;  // VPC id → the firewall's JSON
   std::set<std::string> blocked_vpcs_;
   int64_t last_gc_ms_ = 0;

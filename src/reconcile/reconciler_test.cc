@@ -57,7 +57,8 @@ class ReconcilerTest : public ::testing::Test {
     host::LocalHostOptions local{"0000aa", dir_ + "/host"};
     local.boot_id_path = dir_ + "/boot_id";
     std::ofstream(local.boot_id_path) << "first-boot\n";
-    host_ = host::NewLocalHost(local, std::move(runtime), host::NewFakeNetwork(net));
+    host_ = host::NewLocalHost(local, std::move(runtime), host::NewFakeNetwork(net),
+                               host::NewFakeDisks());
     reconciler_ = std::make_unique<Reconciler>(*store_, *host_, clock_);
   }
   void TearDown() override { (void)RemoveTree(dir_); }

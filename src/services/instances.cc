@@ -15,6 +15,7 @@
 #include "services/keypairs.h"
 #include "services/security_groups.h"
 #include "services/tags.h"
+#include "services/volumes.h"
 #include "services/vpcs.h"
 
 namespace kumo::services {
@@ -385,23 +386,31 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
     return InvalidParameterValue("InstanceInitiatedShutdownBehavior must be stop or terminate");
   }
   if (input.contains("NetworkInterfaces") || input.contains("PrivateIpAddress") ||
-      input.contains("InstanceMarketOptions") || input.contains("BlockDeviceMappings")) {
+      input.contains("InstanceMarketOptions")) {
     return Ec2Error(absl::StatusCode::kUnimplemented, "Unsupported",
-                    "NetworkInterfaces, PrivateIpAddress, InstanceMarketOptions and "
-                    "BlockDeviceMappings are not supported yet");
+                    "NetworkInterfaces, PrivateIpAddress and InstanceMarketOptions are not "
+                    "supported yet");
   }
+  ASSIGN_OR_RETURN(LaunchVolumes volumes,
+                   ParseBlockDeviceMappings(tx, caller, input.value("BlockDeviceMappings",
+                                                                    json::array()),
+                                            image->root_size_gib));
   json specs = input.value("TagSpecifications", json::array());
   json instance_specs = json::array();
+  json volume_specs = json::array();
   for (const auto& s : specs) {
     std::string t = s.value("ResourceType", "");
     if (t == "instance") {
       instance_specs.push_back(s);
-    } else if (t != "volume" && t != "network-interface") {
+    } else if (t == "volume") {
+      volume_specs.push_back(s);
+    } else if (t != "network-interface") {
       return InvalidParameterValue(
           fmt::format("'{}' is not a valid taggable resource type for this operation.", t));
     }
   }
   ASSIGN_OR_RETURN(auto tags, TagsFromSpecifications(instance_specs, "instance"));
+  RETURN_IF_ERROR(TagsFromSpecifications(volume_specs, "volume").status());
   ASSIGN_OR_RETURN(Placement placement, ChooseSubnet(tx, caller, input));
   const store::Resource& subnet = placement.subnet;
   std::string vpc_id = subnet.data.value("vpc_id", "");
@@ -474,8 +483,11 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
               {"disable_api_termination", input.value("DisableApiTermination", false)},
               {"user_data", user_data},
               {"metadata_options", metadata_options}};
+    r.data["root_size_gib"] = volumes.root_size_gib;
     RETURN_IF_ERROR(tx.InsertResource(r));
     RETURN_IF_ERROR(ApplyTags(tx, caller, r.id, "instance", tags));
+    RETURN_IF_ERROR(CreateLaunchVolumes(tx, caller, ids, volumes, r.id,
+                                        subnet.data.value("availability_zone", ""), volume_specs));
     created.push_back(std::move(r));
   }
   ASSIGN_OR_RETURN(auto described, DescribeInstances(tx, caller, {{"InstanceIds", [&] {

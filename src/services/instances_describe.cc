@@ -2,11 +2,14 @@
 // instance, rendered from its stored record.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "services/describe.h"
 #include "services/instances.h"
 #include "services/tags.h"
+#include "services/volumes.h"
 
 namespace kumo::services {
 namespace {
@@ -60,7 +63,10 @@ std::set<std::string, std::less<>> FilterNames() {
 
 json StateJson(const std::string& state) { return {{"Code", StateCode(state)}, {"Name", state}}; }
 
-json RenderInstance(const store::Resource& r, const std::vector<store::Tag>& tags) {
+using BlockDevices = std::map<std::string, json>;  // instance id → BlockDeviceMappings
+
+json RenderInstance(const store::Resource& r, const std::vector<store::Tag>& tags,
+                    const BlockDevices& devices) {
   std::string state = Str(r, "state");
   std::string private_ip = Str(r, "private_ip");
   std::string public_ip = Str(r, "public_ip");
@@ -100,6 +106,8 @@ json RenderInstance(const store::Resource& r, const std::vector<store::Tag>& tag
             {"BootMode", "legacy-bios"},
             {"MetadataOptions", MetadataOptionsJson(r)},
             {"Tags", TagSetJson(tags)}};
+  auto bdm = devices.find(r.id);
+  i["BlockDeviceMappings"] = bdm == devices.end() ? json::array() : bdm->second;
   if (!Str(r, "key_name").empty()) i["KeyName"] = Str(r, "key_name");
   if (!gone) {
     i["SubnetId"] = Str(r, "subnet_id");
@@ -130,14 +138,17 @@ json RenderInstance(const store::Resource& r, const std::vector<store::Tag>& tag
   return i;
 }
 
-DescribeSpec InstanceSpec(const Caller& caller) {
+DescribeSpec InstanceSpec(const Caller& caller, BlockDevices devices = {}) {
   DescribeSpec spec;
   spec.type = kInstanceType;
   spec.ids_member = "InstanceIds";
   spec.output_member = "Instances";
   spec.filter_names = FilterNames();
   spec.fields = InstanceFields;
-  spec.render = RenderInstance;
+  spec.render = [devices = std::move(devices)](const store::Resource& r,
+                                               const std::vector<store::Tag>& tags) {
+    return RenderInstance(r, tags, devices);
+  };
   spec.not_found = [](std::string_view id) {
     return Ec2Error(absl::StatusCode::kNotFound, "InvalidInstanceID.NotFound",
                     fmt::format("The instance ID '{}' does not exist", id));
@@ -152,7 +163,23 @@ absl::StatusOr<json> DescribeInstances(store::Tx& tx, const Caller& caller, cons
   for (const auto& id : input.value("InstanceIds", json::array())) {
     RETURN_IF_ERROR(GetInstance(tx, caller, id.get<std::string>()).status());
   }
-  ASSIGN_OR_RETURN(json flat, DescribeResources(tx, caller, input, InstanceSpec(caller)));
+  BlockDevices devices;
+  ASSIGN_OR_RETURN(auto volumes, tx.ListResources(caller.account_id, caller.region, kVolumeType));
+  std::vector<const store::Resource*> attached;
+  for (const auto& v : volumes) {
+    if (v.data.value("attachment", json()).is_object()) attached.push_back(&v);
+  }
+  // Root first, then by device, as EC2 lists them.
+  std::stable_sort(attached.begin(), attached.end(), [](auto* a, auto* b) {
+    bool ra = a->data.value("root", false), rb = b->data.value("root", false);
+    if (ra != rb) return ra;
+    return a->data["attachment"].value("device", "") < b->data["attachment"].value("device", "");
+  });
+  for (const auto* v : attached) {
+    devices[v->data["attachment"].value("instance_id", "")].push_back(InstanceBlockDevice(*v));
+  }
+  ASSIGN_OR_RETURN(json flat,
+                   DescribeResources(tx, caller, input, InstanceSpec(caller, std::move(devices))));
   // Grouped by reservation in first-seen order, as EC2 shows a launch's instances together.
   ASSIGN_OR_RETURN(auto all, tx.ListResources(caller.account_id, caller.region, kInstanceType));
   std::map<std::string, std::string> reservation_of;
@@ -241,6 +268,10 @@ absl::StatusOr<json> DescribeInstanceAttribute(store::Tx& tx, const Caller& call
   } else if (attribute == "userData") {
     std::string b64 = Str(r, "user_data");
     out["UserData"] = b64.empty() ? json::object() : json{{"Value", b64}};
+  } else if (attribute == "blockDeviceMapping") {
+    ASSIGN_OR_RETURN(auto volumes, VolumesOfInstance(tx, caller.account_id, caller.region, r.id));
+    out["BlockDeviceMappings"] = json::array();
+    for (const auto& v : volumes) out["BlockDeviceMappings"].push_back(InstanceBlockDevice(v));
   } else if (attribute == "rootDeviceName") {
     out["RootDeviceName"] = {{"Value", "/dev/xvda"}};
   } else {

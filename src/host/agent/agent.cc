@@ -75,6 +75,40 @@ absl::StatusOr<json> Dispatch(Host& host, const json& req) {
     return json(b);
   }
   if (op == "teardown") return done(host.Teardown());
+  auto volume = [&]() { return VolumeSpecFromJson(req.value("volume", json::object())); };
+  auto mount = [&]() { return VolumeMountFromJson(req.value("mount", json::object())); };
+  if (op == "create_volume") {
+    ASSIGN_OR_RETURN(auto v, volume());
+    return done(host.CreateVolume(v));
+  }
+  if (op == "delete_volume") return done(host.DeleteVolume(id));
+  if (op == "attach_volume") {
+    ASSIGN_OR_RETURN(auto m, mount());
+    return done(host.AttachVolume(id, m));
+  }
+  if (op == "detach_volume") {
+    ASSIGN_OR_RETURN(auto m, mount());
+    return done(host.DetachVolume(id, m, req.value("force", false)));
+  }
+  if (op == "grow_volume") {
+    ASSIGN_OR_RETURN(auto v, volume());
+    return done(host.GrowVolume(v));
+  }
+  if (op == "snapshot_volume") {
+    ASSIGN_OR_RETURN(auto v, volume());
+    ASSIGN_OR_RETURN(int64_t bytes, host.SnapshotVolume(v, req.value("snapshot_id", "")));
+    return json(bytes);
+  }
+  if (op == "copy_snapshot") return done(host.CopySnapshot(req.value("source_id", ""), id));
+  if (op == "delete_snapshot") return done(host.DeleteSnapshot(id));
+  if (op == "list_snapshots") {
+    ASSIGN_OR_RETURN(auto ids, host.ListSnapshots());
+    return json(ids);
+  }
+  if (op == "list_volumes") {
+    ASSIGN_OR_RETURN(auto ids, host.ListVolumes());
+    return json(ids);
+  }
   return absl::InvalidArgumentError(fmt::format("Unknown host agent op '{}'", op));
 }
 
@@ -122,7 +156,39 @@ class AgentClient : public Host {
   }
   absl::Status Teardown() override { return Call({{"op", "teardown"}}).status(); }
 
+  absl::Status CreateVolume(const VolumeSpec& v) override {
+    return Call({{"op", "create_volume"}, {"volume", ToJson(v)}}).status();
+  }
+  absl::Status DeleteVolume(std::string_view id) override { return Void("delete_volume", id); }
+  absl::Status AttachVolume(std::string_view id, const VolumeMount& m) override {
+    return Call({{"op", "attach_volume"}, {"id", id}, {"mount", ToJson(m)}}).status();
+  }
+  absl::Status DetachVolume(std::string_view id, const VolumeMount& m, bool force) override {
+    return Call({{"op", "detach_volume"}, {"id", id}, {"mount", ToJson(m)}, {"force", force}})
+        .status();
+  }
+  absl::Status GrowVolume(const VolumeSpec& v) override {
+    return Call({{"op", "grow_volume"}, {"volume", ToJson(v)}}).status();
+  }
+  absl::StatusOr<int64_t> SnapshotVolume(const VolumeSpec& v, std::string_view snap) override {
+    ASSIGN_OR_RETURN(json r,
+                     Call({{"op", "snapshot_volume"}, {"volume", ToJson(v)}, {"snapshot_id", snap}}));
+    if (!r.is_number_integer()) return absl::InternalError("Bad snapshot size from the host agent");
+    return r.get<int64_t>();
+  }
+  absl::Status CopySnapshot(std::string_view source, std::string_view id) override {
+    return Call({{"op", "copy_snapshot"}, {"source_id", source}, {"id", id}}).status();
+  }
+  absl::Status DeleteSnapshot(std::string_view id) override { return Void("delete_snapshot", id); }
+  absl::StatusOr<std::vector<std::string>> ListSnapshots() override { return Ids("list_snapshots"); }
+  absl::StatusOr<std::vector<std::string>> ListVolumes() override { return Ids("list_volumes"); }
+
  private:
+  absl::StatusOr<std::vector<std::string>> Ids(const char* op) {
+    ASSIGN_OR_RETURN(json r, Call({{"op", op}}));
+    if (!r.is_array()) return absl::InternalError("Bad list from the host agent");
+    return r.get<std::vector<std::string>>();
+  }
   absl::Status Void(const char* op, std::string_view id) {
     return Call({{"op", op}, {"id", id}}).status();
   }
@@ -288,7 +354,44 @@ json ToJson(const InstanceSpec& s) {
             {"private_ip", s.port.private_ip},
             {"prefix_len", s.port.prefix_len},
             {"gateway", s.port.gateway},
-            {"public_ip", s.port.public_ip}}}};
+            {"public_ip", s.port.public_ip}}},
+          {"root_volume_id", s.root_volume_id},
+          {"root_size_bytes", s.root_size_bytes},
+          {"volumes", [&] {
+             json a = json::array();
+             for (const auto& m : s.volumes) a.push_back(ToJson(m));
+             return a;
+           }()}};
+}
+
+json ToJson(const VolumeMount& m) { return {{"volume_id", m.volume_id}, {"name", m.name}}; }
+
+absl::StatusOr<VolumeMount> VolumeMountFromJson(const json& j) {
+  try {
+    return VolumeMount{j.at("volume_id").get<std::string>(), j.at("name").get<std::string>()};
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(fmt::format("Bad volume mount: {}", e.what()));
+  }
+}
+
+json ToJson(const VolumeSpec& v) {
+  return {{"volume_id", v.volume_id},     {"size_bytes", v.size_bytes},
+          {"snapshot_id", v.snapshot_id}, {"instance_id", v.instance_id},
+          {"mount_name", v.mount_name}};
+}
+
+absl::StatusOr<VolumeSpec> VolumeSpecFromJson(const json& j) {
+  try {
+    VolumeSpec v;
+    v.volume_id = j.at("volume_id").get<std::string>();
+    v.size_bytes = j.at("size_bytes").get<int64_t>();
+    v.snapshot_id = j.at("snapshot_id").get<std::string>();
+    v.instance_id = j.at("instance_id").get<std::string>();
+    v.mount_name = j.at("mount_name").get<std::string>();
+    return v;
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(fmt::format("Bad volume spec: {}", e.what()));
+  }
 }
 
 absl::StatusOr<InstanceSpec> InstanceSpecFromJson(const json& j) {
@@ -310,6 +413,12 @@ absl::StatusOr<InstanceSpec> InstanceSpecFromJson(const json& j) {
     s.port.prefix_len = p.at("prefix_len").get<int>();
     s.port.gateway = p.at("gateway").get<std::string>();
     s.port.public_ip = p.at("public_ip").get<std::string>();
+    s.root_volume_id = j.value("root_volume_id", "");
+    s.root_size_bytes = j.value("root_size_bytes", int64_t(0));
+    for (const auto& m : j.value("volumes", json::array())) {
+      ASSIGN_OR_RETURN(auto vm, VolumeMountFromJson(m));
+      s.volumes.push_back(std::move(vm));
+    }
     return s;
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(fmt::format("Bad instance spec: {}", e.what()));

@@ -17,9 +17,16 @@
 #include "absl/status/statusor.h"
 #include "host/network/network.h"
 #include "host/runtime/runtime.h"
+#include "host/storage/volumes.h"
 #include "nlohmann/json.hpp"
 
 namespace kumo::host {
+
+// A data volume attached to an instance: mounted inside it at /mnt/<name>.
+struct VolumeMount {
+  std::string volume_id;
+  std::string name;  // "sdf" for /dev/sdf
+};
 
 struct InstanceSpec {
   std::string instance_id;
@@ -31,11 +38,31 @@ struct InstanceSpec {
   std::string public_key;  // OpenSSH line; empty: none
   VpcNet vpc;
   InstancePort port;
+  // The root volume holds the overlay's upper layer; its size is what the instance can write.
+  // Empty: the layer is a plain directory (no size limit).
+  std::string root_volume_id;
+  int64_t root_size_bytes = 0;
+  std::vector<VolumeMount> volumes;  // attached data volumes
+};
+
+// A volume as the host stores it: an ext4 filesystem in a sparse file.
+struct VolumeSpec {
+  std::string volume_id;
+  int64_t size_bytes = 0;
+  std::string snapshot_id;  // created from this snapshot; empty: a fresh filesystem
+  // Where it is attached, so that a grow or a snapshot reaches its mounted filesystem: the
+  // instance, and the mount name ("" for the root volume).
+  std::string instance_id;
+  std::string mount_name;
 };
 
 nlohmann::json ToJson(const InstanceSpec& spec);
 absl::StatusOr<InstanceSpec> InstanceSpecFromJson(const nlohmann::json& j);
 nlohmann::json ToJson(const VpcFirewall& fw);
+nlohmann::json ToJson(const VolumeMount& mount);
+absl::StatusOr<VolumeMount> VolumeMountFromJson(const nlohmann::json& j);
+nlohmann::json ToJson(const VolumeSpec& volume);
+absl::StatusOr<VolumeSpec> VolumeSpecFromJson(const nlohmann::json& j);
 absl::StatusOr<VpcFirewall> VpcFirewallFromJson(const nlohmann::json& j);
 
 class Host {
@@ -69,6 +96,27 @@ class Host {
   virtual absl::StatusOr<std::string> BootId() = 0;
   // Removes everything of this daemon from the host (containers, network, storage).
   virtual absl::Status Teardown() = 0;
+
+  // Volumes (idempotent): formats (or copies from its snapshot) a volume's file; removes it.
+  virtual absl::Status CreateVolume(const VolumeSpec& volume) = 0;
+  virtual absl::Status DeleteVolume(std::string_view volume_id) = 0;
+  // Mounts a volume inside a running instance at /mnt/<name>; an instance that is not running
+  // mounts its volumes when it launches (InstanceSpec::volumes).
+  virtual absl::Status AttachVolume(std::string_view instance_id, const VolumeMount& mount) = 0;
+  // Unmounts it; FailedPrecondition while something inside still uses it, unless force.
+  virtual absl::Status DetachVolume(std::string_view instance_id, const VolumeMount& mount,
+                                    bool force) = 0;
+  // Grows the file and its filesystem, online when mounted.
+  virtual absl::Status GrowVolume(const VolumeSpec& volume) = 0;
+  // A consistent copy (the mounted filesystem is frozen meanwhile) into the snapshot store;
+  // returns the bytes it occupies. Idempotent: an existing snapshot is kept.
+  virtual absl::StatusOr<int64_t> SnapshotVolume(const VolumeSpec& volume,
+                                                 std::string_view snapshot_id) = 0;
+  virtual absl::Status CopySnapshot(std::string_view source_id, std::string_view snapshot_id) = 0;
+  virtual absl::Status DeleteSnapshot(std::string_view snapshot_id) = 0;
+  // Snapshot and volume ids stored on this host (for garbage collection).
+  virtual absl::StatusOr<std::vector<std::string>> ListSnapshots() = 0;
+  virtual absl::StatusOr<std::vector<std::string>> ListVolumes() = 0;
 };
 
 struct LocalHostOptions {
@@ -83,7 +131,7 @@ struct LocalHostOptions {
 };
 
 std::unique_ptr<Host> NewLocalHost(const LocalHostOptions& options, std::unique_ptr<Runtime> rt,
-                                   std::unique_ptr<Network> net);
+                                   std::unique_ptr<Network> net, std::unique_ptr<Disks> disks);
 
 // The agent: serves requests on fd (a SOCK_SEQPACKET socket) until it closes. Returns when
 // the peer goes away.

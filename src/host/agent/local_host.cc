@@ -2,8 +2,13 @@
 //
 //   HOST_DIR/                  /var/lib/kumo/<daemon id> (never under the data dir)
 //     lxc/<container>/         liblxc's definitions (config, lxc.log)
-//     instances/<id>/upper     the instance's root volume (overlay upper layer)
-//     instances/<id>/seeded    present once the volume has its first-boot files
+//     volumes/<vol-id>.img     every volume: an ext4 filesystem in a sparse file
+//     snapshots/<snap-id>.img  hole-preserving copies of volumes
+//     instances/<id>/root/     the root volume, mounted while the instance runs; it holds
+//       upper/ work/           the overlay's upper layer (all the instance writes) and work dir
+//       seeded                 present once the layer has its first-boot files
+//     instances/<id>/mnt/      a shared mount, bound at /mnt inside the instance (slave): data
+//       <name>/                volumes mounted here appear there, also while it runs
 //     instances/<id>/console.log
 //     net/                     the network's state (dnsmasq)
 #include <fcntl.h>
@@ -13,6 +18,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -24,6 +31,7 @@
 #include "host/agent/host.h"
 #include "host/agent/idmap.h"
 #include "host/agent/seed.h"
+#include "host/storage/volumes.h"
 
 namespace kumo::host {
 namespace {
@@ -38,8 +46,13 @@ std::string DnsServer(const std::string& cidr) {
 
 class LocalHost : public Host {
  public:
-  LocalHost(const LocalHostOptions& o, std::unique_ptr<Runtime> rt, std::unique_ptr<Network> net)
-      : opts_(o), prefix_("k" + o.daemon_id + "-"), rt_(std::move(rt)), net_(std::move(net)) {
+  LocalHost(const LocalHostOptions& o, std::unique_ptr<Runtime> rt, std::unique_ptr<Network> net,
+            std::unique_ptr<Disks> disks)
+      : opts_(o),
+        prefix_("k" + o.daemon_id + "-"),
+        rt_(std::move(rt)),
+        net_(std::move(net)),
+        disks_(std::move(disks)) {
     cores_ = int(std::max(1u, std::thread::hardware_concurrency()));
     load_.assign(size_t(cores_), 0);
   }
@@ -57,23 +70,45 @@ class LocalHost : public Host {
     if (range.base) {
       ASSIGN_OR_RETURN(rootfs, ShiftedRootfs(spec.rootfs, range, opts_.shifted_dir));
     }
-    if (access((dir + "/seeded").c_str(), F_OK) != 0) {
-      // A crash half-way through seeding leaves a partial layer: start it over.
-      RETURN_IF_ERROR(RemoveTree(dir + "/upper"));
+    // The layer lives on the root volume, whose size is what the instance can write (ENOSPC
+    // inside, never the host's disk filling up).
+    std::string layer = dir;
+    if (!spec.root_volume_id.empty()) {
+      layer = dir + "/root";
       RETURN_IF_ERROR(
-          SeedRootVolume({rootfs, dir + "/upper", spec.hostname, spec.login_user, spec.public_key,
-                          DnsServer(spec.vpc.cidr), spec.vpc.dns_domain, range.base}));
-      int fd = open((dir + "/seeded").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+          disks_->Create(VolumePath(spec.root_volume_id), spec.root_size_bytes, range.base));
+      RETURN_IF_ERROR(disks_->Mount(VolumePath(spec.root_volume_id), layer));
+    }
+    if (access((layer + "/seeded").c_str(), F_OK) != 0) {
+      // A crash half-way through seeding leaves a partial layer: start it over.
+      RETURN_IF_ERROR(RemoveTree(layer + "/upper"));
+      RETURN_IF_ERROR(
+          SeedRootVolume({rootfs, layer + "/upper", spec.hostname, spec.login_user,
+                          spec.public_key, DnsServer(spec.vpc.cidr), spec.vpc.dns_domain,
+                          range.base}));
+      int fd = open((layer + "/seeded").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
       if (fd < 0) return absl::InternalError("Cannot mark the root volume seeded");
       fsync(fd);
       close(fd);
     }
     if (range.base) {
       // liblxc makes the overlay's work dir as the container's root, which cannot write here.
-      RETURN_IF_ERROR(MakeDirs(dir + "/work"));
-      if (chown((dir + "/work").c_str(), range.base, range.base) != 0) {
+      RETURN_IF_ERROR(MakeDirs(layer + "/work"));
+      if (chown((layer + "/work").c_str(), range.base, range.base) != 0) {
         return absl::InternalError("Cannot hand the overlay work dir to the container");
       }
+    }
+    // Data volumes: mounted under a shared mount that the container binds at /mnt, so the ones
+    // attached later (AttachVolume) propagate into the running instance too.
+    std::string mnt = dir + "/mnt";
+    RETURN_IF_ERROR(MakeDirs(mnt));
+    if (chown(mnt.c_str(), range.base, range.base) != 0) {
+      return absl::InternalError("Cannot hand the volumes' mount dir to the container");
+    }
+    RETURN_IF_ERROR(disks_->MakeShared(mnt));
+    for (const auto& v : spec.volumes) {
+      if (!ValidMountName(v.name)) return absl::InvalidArgumentError("Bad volume mount name");
+      RETURN_IF_ERROR(disks_->Mount(VolumePath(v.volume_id), mnt + "/" + v.name));
     }
     ASSIGN_OR_RETURN(std::string link, net_->EnsurePort(spec.port));
     RETURN_IF_ERROR(net_->Publish(spec.port));
@@ -83,7 +118,8 @@ class LocalHost : public Host {
     c.rootfs = rootfs;
     c.id_base = range.base;
     c.id_count = range.count;
-    c.upper_dir = dir + "/upper";
+    c.upper_dir = layer + "/upper";
+    c.volumes_dir = mnt;
     c.hostname = spec.hostname;
     c.vcpus = spec.vcpus;
     c.cpuset = PickCpus(spec.instance_id, spec.vcpus);
@@ -104,16 +140,76 @@ class LocalHost : public Host {
     return rt_->State(Name(id));
   }
 
+  // The container has stopped, so nothing uses its volumes: they are unmounted, leaving their
+  // files consistent for snapshots, detaching and attaching elsewhere.
   absl::Status Release(const InstanceSpec& spec) override {
     load_by_instance_.erase(spec.instance_id);
-    return net_->RemovePort(spec.port);
+    RETURN_IF_ERROR(net_->RemovePort(spec.port));
+    return disks_->UnmountAll(InstanceDir(spec.instance_id));
   }
 
   absl::Status Destroy(const InstanceSpec& spec) override {
     RETURN_IF_ERROR(rt_->Kill(Name(spec.instance_id)));
     RETURN_IF_ERROR(rt_->Destroy(Name(spec.instance_id)));
     RETURN_IF_ERROR(Release(spec));
+    // The volumes' files stay: they go when their records say so (DeleteOnTermination).
     return RemoveTree(InstanceDir(spec.instance_id));
+  }
+
+  absl::Status CreateVolume(const VolumeSpec& v) override {
+    if (!ValidId(v.volume_id)) return absl::InvalidArgumentError("Bad volume id");
+    RETURN_IF_ERROR(MakeDirs(opts_.host_dir + "/volumes"));
+    if (v.snapshot_id.empty()) return disks_->Create(VolumePath(v.volume_id), v.size_bytes, opts_.id_base);
+    if (!ValidId(v.snapshot_id)) return absl::InvalidArgumentError("Bad snapshot id");
+    return disks_->Copy(SnapshotPath(v.snapshot_id), VolumePath(v.volume_id), v.size_bytes);
+  }
+
+  absl::Status DeleteVolume(std::string_view id) override {
+    if (!ValidId(id)) return absl::InvalidArgumentError("Bad volume id");
+    return RemoveFiles(VolumePath(id));
+  }
+
+  absl::Status AttachVolume(std::string_view id, const VolumeMount& m) override {
+    if (!ValidMountName(m.name)) return absl::InvalidArgumentError("Bad volume mount name");
+    ASSIGN_OR_RETURN(auto state, rt_->State(Name(id)));
+    if (state != ContainerState::kRunning) return absl::OkStatus();  // mounted at launch
+    return disks_->Mount(VolumePath(m.volume_id), InstanceDir(id) + "/mnt/" + m.name);
+  }
+
+  absl::Status DetachVolume(std::string_view id, const VolumeMount& m, bool force) override {
+    if (!ValidMountName(m.name)) return absl::InvalidArgumentError("Bad volume mount name");
+    std::string point = InstanceDir(id) + "/mnt/" + m.name;
+    RETURN_IF_ERROR(disks_->Unmount(point, force));
+    rmdir(point.c_str());  // the empty mount point; it may be gone already
+    return absl::OkStatus();
+  }
+
+  absl::Status GrowVolume(const VolumeSpec& v) override {
+    if (!ValidId(v.volume_id)) return absl::InvalidArgumentError("Bad volume id");
+    return disks_->Grow(VolumePath(v.volume_id), MountPointOf(v), v.size_bytes);
+  }
+
+  absl::StatusOr<int64_t> SnapshotVolume(const VolumeSpec& v, std::string_view snap) override {
+    if (!ValidId(v.volume_id) || !ValidId(snap)) return absl::InvalidArgumentError("Bad id");
+    RETURN_IF_ERROR(MakeDirs(opts_.host_dir + "/snapshots"));
+    return disks_->Snapshot(VolumePath(v.volume_id), MountPointOf(v), SnapshotPath(snap));
+  }
+
+  absl::Status CopySnapshot(std::string_view source, std::string_view snap) override {
+    if (!ValidId(source) || !ValidId(snap)) return absl::InvalidArgumentError("Bad id");
+    return disks_->Copy(SnapshotPath(source), SnapshotPath(snap), 0);
+  }
+
+  absl::Status DeleteSnapshot(std::string_view snap) override {
+    if (!ValidId(snap)) return absl::InvalidArgumentError("Bad snapshot id");
+    return RemoveFiles(SnapshotPath(snap));
+  }
+
+  absl::StatusOr<std::vector<std::string>> ListSnapshots() override {
+    return ImagesIn(opts_.host_dir + "/snapshots");
+  }
+  absl::StatusOr<std::vector<std::string>> ListVolumes() override {
+    return ImagesIn(opts_.host_dir + "/volumes");
   }
 
   absl::Status ApplyFirewall(const VpcFirewall& fw) override {
@@ -167,6 +263,7 @@ class LocalHost : public Host {
     RETURN_IF_ERROR(net_->Teardown());
     ensured_vpcs_.clear();
     host_ready_ = false;
+    RETURN_IF_ERROR(disks_->UnmountAll(opts_.host_dir));
     return RemoveTree(opts_.host_dir);
   }
 
@@ -174,6 +271,52 @@ class LocalHost : public Host {
   std::string Name(std::string_view id) const { return prefix_ + std::string(id); }
   std::string InstanceDir(std::string_view id) const {
     return fmt::format("{}/instances/{}", opts_.host_dir, id);
+  }
+  std::string VolumePath(std::string_view id) const {
+    return fmt::format("{}/volumes/{}.img", opts_.host_dir, id);
+  }
+  std::string SnapshotPath(std::string_view id) const {
+    return fmt::format("{}/snapshots/{}.img", opts_.host_dir, id);
+  }
+  // Where an attached volume is mounted while its instance runs; empty when detached.
+  std::string MountPointOf(const VolumeSpec& v) const {
+    if (v.instance_id.empty() || !ValidId(v.instance_id)) return "";
+    if (v.mount_name.empty()) return InstanceDir(v.instance_id) + "/root";
+    if (!ValidMountName(v.mount_name)) return "";
+    return InstanceDir(v.instance_id) + "/mnt/" + v.mount_name;
+  }
+  // Ids become file names: EC2's shape only ("vol-", "snap-", "i-" and hex).
+  static bool ValidId(std::string_view id) {
+    size_t dash = id.find('-');
+    if (dash == std::string_view::npos || dash == 0 || id.size() > 64) return false;
+    return std::all_of(id.begin(), id.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    });
+  }
+  static bool ValidMountName(std::string_view name) {
+    return !name.empty() && name.size() <= 16 && std::all_of(name.begin(), name.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    });
+  }
+  static absl::Status RemoveFiles(const std::string& path) {
+    for (const auto& p : {path, path + ".tmp"}) {
+      if (unlink(p.c_str()) != 0 && errno != ENOENT) {
+        return absl::InternalError(fmt::format("Cannot remove {}", p));
+      }
+    }
+    return absl::OkStatus();
+  }
+  static absl::StatusOr<std::vector<std::string>> ImagesIn(const std::string& dir) {
+    std::vector<std::string> ids;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      std::string name = e.path().filename().string();
+      if (name.size() > 4 && name.substr(name.size() - 4) == ".img") {
+        ids.push_back(name.substr(0, name.size() - 4));
+      }
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
   }
 
   absl::Status EnsureNetwork(const VpcNet& vpc) {
@@ -212,6 +355,7 @@ class LocalHost : public Host {
   std::string prefix_;
   std::unique_ptr<Runtime> rt_;
   std::unique_ptr<Network> net_;
+  std::unique_ptr<Disks> disks_;
   bool host_ready_ = false;
   std::set<std::string> ensured_vpcs_;
   int cores_ = 1;
@@ -222,8 +366,8 @@ class LocalHost : public Host {
 }  // namespace
 
 std::unique_ptr<Host> NewLocalHost(const LocalHostOptions& options, std::unique_ptr<Runtime> rt,
-                                   std::unique_ptr<Network> net) {
-  return std::make_unique<LocalHost>(options, std::move(rt), std::move(net));
+                                   std::unique_ptr<Network> net, std::unique_ptr<Disks> disks) {
+  return std::make_unique<LocalHost>(options, std::move(rt), std::move(net), std::move(disks));
 }
 
 }  // namespace kumo::host

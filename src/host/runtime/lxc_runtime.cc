@@ -110,6 +110,16 @@ class LxcRuntime : public Runtime {
         items.emplace_back("lxc.net.0.ipv4.gateway", spec.net_gateway);
       }
     }
+    if (!spec.volumes_dir.empty()) {
+      if (spec.volumes_dir.find_first_of(" \t\n") != std::string::npos) {
+        return absl::InvalidArgumentError("The volumes dir must not contain whitespace");
+      }
+      // The container's copy of the host's shared mount is a slave (its mount namespace belongs
+      // to a less privileged user namespace, and liblxc makes / a slave anyway), and so is this
+      // bind of it: volumes mounted on the host later appear inside.
+      items.emplace_back("lxc.mount.entry",
+                         fmt::format("{} mnt none rbind,create=dir 0 0", spec.volumes_dir));
+    }
     if (!spec.console_log.empty()) {
       items.emplace_back("lxc.console.logfile", spec.console_log);
       items.emplace_back("lxc.console.size", "1MB");

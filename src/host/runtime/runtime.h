@@ -34,6 +34,9 @@ struct ContainerSpec {
   std::string net_ipv4;     // "172.31.3.7/20"
   std::string net_gateway;  // "172.31.0.1"
   std::string console_log;  // where the console's output is kept; empty: not kept
+  // A host directory bound at /mnt inside (recursively, receiving the host's later mounts below
+  // it); empty: none. No whitespace (it goes into an lxc.mount.entry line).
+  std::string volumes_dir;
   // Unprivileged: container uids/gids 0..id_count-1 are host ids id_base.. (rootfs and upper
   // dir must be owned accordingly). id_base 0: a privileged container.
   uint32_t id_base = 0;
