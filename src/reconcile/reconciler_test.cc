@@ -14,6 +14,7 @@
 #include "reconcile/firewall_plan.h"
 #include "services/instances.h"
 #include "services/security_groups.h"
+#include "services/volumes.h"
 #include "services/vpcs.h"
 #include "store/sqlite_store.h"
 
@@ -141,11 +142,22 @@ TEST_F(ReconcilerTest, LaunchRunsAndPassesStatusChecks) {
                     return absl::OkStatus();
                   })
                   .ok());
-  // The root volume got its first-boot files.
+  // The root volume (mounted at root/) got its first-boot files, and it is a vol-… of its own.
   struct stat st;
   EXPECT_EQ(
-      stat((dir_ + "/host/instances/" + id + "/upper/etc/ssh/ssh_host_ed25519_key").c_str(), &st),
+      stat((dir_ + "/host/instances/" + id + "/root/upper/etc/ssh/ssh_host_ed25519_key").c_str(),
+           &st),
       0);
+  ASSERT_TRUE(store_
+                  ->Read([&](store::Tx& tx) -> absl::Status {
+                    auto v = services::DescribeVolumes(tx, caller_, json::object());
+                    EXPECT_EQ((*v)["Volumes"].size(), 1u);
+                    EXPECT_EQ((*v)["Volumes"][0]["State"], "in-use");
+                    EXPECT_EQ((*v)["Volumes"][0]["Size"], 8);
+                    EXPECT_EQ((*v)["Volumes"][0]["Attachments"][0]["InstanceId"], id);
+                    return absl::OkStatus();
+                  })
+                  .ok());
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
