@@ -110,8 +110,8 @@ std::unique_ptr<host::Host> NewHostFor(const HostOptions& o) {
   host::LocalHostOptions lo{o.daemon_id, o.host_dir};
   lo.id_base = host::RootSubordinateRange().base;
   host::NetworkOptions no{o.daemon_id, o.public_cidr, o.host_dir + "/net"};
-  return host::NewLocalHost(lo, host::NewLxcRuntime(o.host_dir + "/lxc"),
-                            host::NewLinuxNetwork(no), host::NewLoopDisks());
+  return host::NewLocalHost(lo, host::NewLxcRuntime(o.host_dir + "/lxc"), host::NewLinuxNetwork(no),
+                            host::NewLoopDisks());
 }
 
 std::string SelfExe() {

@@ -204,7 +204,8 @@ absl::Status Reconciler::Update(const store::Resource& seen,
 }
 
 absl::Status Reconciler::UpdateResource(
-    const store::Resource& seen, const std::function<absl::Status(store::Tx&, store::Resource&)>& fn) {
+    const store::Resource& seen,
+    const std::function<absl::Status(store::Tx&, store::Resource&)>& fn) {
   return store_.Write([&](store::Tx& tx) -> absl::Status {
     auto fresh = tx.GetResource(seen.account_id, seen.region, seen.id);
     if (!fresh.ok() || fresh->version != seen.version) return absl::OkStatus();  // next pass

@@ -391,10 +391,10 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
                     "NetworkInterfaces, PrivateIpAddress and InstanceMarketOptions are not "
                     "supported yet");
   }
-  ASSIGN_OR_RETURN(LaunchVolumes volumes,
-                   ParseBlockDeviceMappings(tx, caller, input.value("BlockDeviceMappings",
-                                                                    json::array()),
-                                            image->root_size_gib));
+  ASSIGN_OR_RETURN(
+      LaunchVolumes volumes,
+      ParseBlockDeviceMappings(tx, caller, input.value("BlockDeviceMappings", json::array()),
+                               image->root_size_gib));
   json specs = input.value("TagSpecifications", json::array());
   json instance_specs = json::array();
   json volume_specs = json::array();

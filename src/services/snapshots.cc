@@ -178,7 +178,8 @@ absl::StatusOr<json> CreateSnapshots(store::Tx& tx, const Caller& caller, IdGene
 absl::StatusOr<json> CopySnapshot(store::Tx& tx, const Caller& caller, IdGenerator& ids,
                                   const json& input) {
   std::string region = input.value("SourceRegion", caller.region);
-  ASSIGN_OR_RETURN(auto source, GetSnapshot(tx, caller, region, input.value("SourceSnapshotId", "")));
+  ASSIGN_OR_RETURN(auto source,
+                   GetSnapshot(tx, caller, region, input.value("SourceSnapshotId", "")));
   if (Str(source, "state") != "completed") {
     return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectState",
                     fmt::format("Snapshot '{}' is not 'completed'.", source.id));
@@ -187,8 +188,8 @@ absl::StatusOr<json> CopySnapshot(store::Tx& tx, const Caller& caller, IdGenerat
                    TagsFromSpecifications(input.value("TagSpecifications", json()), "snapshot"));
   int64_t now = UnixMillis(caller.now);
   std::string description = input.value(
-      "Description", fmt::format("[Copied {} from {}] {}", source.id, region,
-                                 Str(source, "description")));
+      "Description",
+      fmt::format("[Copied {} from {}] {}", source.id, region, Str(source, "description")));
   store::Resource s{ids.ResourceId("snap"),
                     caller.account_id,
                     caller.region,
@@ -214,7 +215,8 @@ absl::StatusOr<json> DeleteSnapshot(store::Tx& tx, const Caller& caller, const j
   // The file goes with the record: the reconciler removes snapshot files no record names, so a
   // crash between the two leaves nothing behind.
   ASSIGN_OR_RETURN(auto tags, tx.ListTags(caller.account_id, caller.region, s.id));
-  for (const auto& t : tags) RETURN_IF_ERROR(tx.DeleteTag(caller.account_id, caller.region, s.id, t.key));
+  for (const auto& t : tags)
+    RETURN_IF_ERROR(tx.DeleteTag(caller.account_id, caller.region, s.id, t.key));
   if (Str(s, "state") == "completed") {
     RETURN_IF_ERROR(RecordMeterEvent(tx, s, "deleted", 0, UnixMillis(caller.now)));
   }

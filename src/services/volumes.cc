@@ -8,8 +8,8 @@
 #include <regex>
 #include <set>
 
-#include "common/errors.h"
 #include "common/encoding.h"
+#include "common/errors.h"
 #include "common/hash.h"
 #include "common/status_macros.h"
 #include "services/describe.h"
@@ -265,9 +265,9 @@ absl::StatusOr<json> DeleteVolume(store::Tx& tx, const Caller& caller, const jso
   ASSIGN_OR_RETURN(auto v, GetVolume(tx, caller, input.value("VolumeId", "")));
   json a = Attachment(v);
   if (!a.is_null()) {
-    return Ec2Error(absl::StatusCode::kFailedPrecondition, "VolumeInUse",
-                    fmt::format("Volume {} is currently attached to {}", v.id,
-                                a.value("instance_id", "")));
+    return Ec2Error(
+        absl::StatusCode::kFailedPrecondition, "VolumeInUse",
+        fmt::format("Volume {} is currently attached to {}", v.id, a.value("instance_id", "")));
   }
   std::string state = Str(v, "state");
   if (state == "deleting") return json::object();
@@ -282,8 +282,7 @@ absl::StatusOr<json> DescribeVolumes(store::Tx& tx, const Caller& caller, const 
   return DescribeResources(tx, caller, input, VolumeSpec());
 }
 
-absl::StatusOr<json> DescribeVolumeStatus(store::Tx& tx, const Caller& caller,
-                                          const json& input) {
+absl::StatusOr<json> DescribeVolumeStatus(store::Tx& tx, const Caller& caller, const json& input) {
   RETURN_IF_ERROR(CheckVolumeIds(tx, caller, input));
   DescribeSpec spec = VolumeSpec();
   spec.output_member = "VolumeStatuses";
@@ -305,16 +304,16 @@ absl::StatusOr<json> DescribeVolumeStatus(store::Tx& tx, const Caller& caller,
     if (!a.is_null()) {
       attachments.push_back({{"InstanceId", a.value("instance_id", "")}, {"IoPerformance", ""}});
     }
-    return json{{"VolumeId", v.id},
-                {"AvailabilityZone", Str(v, "availability_zone")},
-                {"VolumeStatus",
-                 {{"Status", status_of(v)},
-                  {"Details", json::array({{{"Name", "io-enabled"}, {"Status", "passed"}},
-                                           {{"Name", "io-performance"},
-                                            {"Status", "not-applicable"}}})}}},
-                {"Actions", json::array()},
-                {"Events", json::array()},
-                {"AttachmentStatuses", attachments}};
+    return json{
+        {"VolumeId", v.id},
+        {"AvailabilityZone", Str(v, "availability_zone")},
+        {"VolumeStatus",
+         {{"Status", status_of(v)},
+          {"Details", json::array({{{"Name", "io-enabled"}, {"Status", "passed"}},
+                                   {{"Name", "io-performance"}, {"Status", "not-applicable"}}})}}},
+        {"Actions", json::array()},
+        {"Events", json::array()},
+        {"AttachmentStatuses", attachments}};
   };
   // Deleting volumes are about to leave every listing.
   spec.scope = [](const store::Resource& v) { return Str(v, "state") != "deleting"; };
@@ -349,8 +348,7 @@ absl::StatusOr<json> AttachVolume(store::Tx& tx, const Caller& caller, const jso
   ASSIGN_OR_RETURN(auto attached, VolumesOfInstance(tx, caller.account_id, caller.region, inst.id));
   for (const auto& other : attached) {
     if (MountNameOfDevice(Attachment(other).value("device", "")) == MountNameOfDevice(device)) {
-      return InvalidParameterValue(
-          fmt::format("Attachment point {} is already in use", device));
+      return InvalidParameterValue(fmt::format("Attachment point {} is already in use", device));
     }
   }
   int64_t now = UnixMillis(caller.now);
@@ -378,8 +376,9 @@ absl::StatusOr<json> DetachVolume(store::Tx& tx, const Caller& caller, const jso
                                 a.value("device", ""), instance_id));
   }
   if (input.contains("Device") && input.value("Device", "") != a.value("device", "")) {
-    return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidAttachment.NotFound",
-                    fmt::format("Volume {} is not attached at {}", v.id, input.value("Device", "")));
+    return Ec2Error(
+        absl::StatusCode::kInvalidArgument, "InvalidAttachment.NotFound",
+        fmt::format("Volume {} is not attached at {}", v.id, input.value("Device", "")));
   }
   if (v.data.value("root", false)) {
     // EC2 refuses to detach a running instance's root volume; Kumo's root volume holds the
@@ -460,7 +459,8 @@ absl::StatusOr<LaunchVolumes> ParseBlockDeviceMappings(store::Tx& tx, const Call
   std::set<std::string> devices;
   for (const auto& m : mappings) {
     std::string device = m.value("DeviceName", "");
-    if (device.empty()) return MissingParameter("The request must contain the parameter DeviceName");
+    if (device.empty())
+      return MissingParameter("The request must contain the parameter DeviceName");
     if (!devices.insert(MountNameOfDevice(device)).second) {
       return InvalidParameterValue(fmt::format("The device '{}' is used more than once", device));
     }
@@ -508,9 +508,9 @@ absl::StatusOr<LaunchVolumes> ParseBlockDeviceMappings(store::Tx& tx, const Call
       int64_t snap_size = snap.data.value("volume_size_gib", int64_t(1));
       if (size == 0) size = snap_size;
       if (size < snap_size) {
-        return InvalidParameterValue(fmt::format(
-            "Volume of size {}GB is smaller than snapshot '{}', expect size >= {}GB", size,
-            e.snapshot_id, snap_size));
+        return InvalidParameterValue(
+            fmt::format("Volume of size {}GB is smaller than snapshot '{}', expect size >= {}GB",
+                        size, e.snapshot_id, snap_size));
       }
     } else if (size == 0) {
       return MissingParameter(
@@ -528,9 +528,8 @@ absl::Status CreateLaunchVolumes(store::Tx& tx, const Caller& caller, IdGenerato
                                  const std::string& zone, const json& tag_specs) {
   ASSIGN_OR_RETURN(auto tags, TagsFromSpecifications(tag_specs, "volume"));
   int64_t now = UnixMillis(caller.now);
-  auto create = [&](const std::string& device, int size, const std::string& snapshot_id,
-                    bool root, bool delete_on_termination,
-                    const std::string& type) -> absl::Status {
+  auto create = [&](const std::string& device, int size, const std::string& snapshot_id, bool root,
+                    bool delete_on_termination, const std::string& type) -> absl::Status {
     store::Resource v{ids.ResourceId("vol"),
                       caller.account_id,
                       caller.region,
@@ -558,8 +557,8 @@ absl::Status CreateLaunchVolumes(store::Tx& tx, const Caller& caller, IdGenerato
   RETURN_IF_ERROR(create(std::string(kRootDevice), volumes.root_size_gib, "", true,
                          volumes.root_delete_on_termination, "gp2"));
   for (const auto& e : volumes.extra) {
-    RETURN_IF_ERROR(create(e.device, e.size_gib, e.snapshot_id, false, e.delete_on_termination,
-                           e.volume_type));
+    RETURN_IF_ERROR(
+        create(e.device, e.size_gib, e.snapshot_id, false, e.delete_on_termination, e.volume_type));
   }
   return absl::OkStatus();
 }

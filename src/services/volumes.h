@@ -56,8 +56,8 @@ absl::StatusOr<nlohmann::json> ModifyVolume(store::Tx& tx, const Caller& caller,
 absl::StatusOr<nlohmann::json> DescribeVolumesModifications(store::Tx& tx, const Caller& caller,
                                                             const nlohmann::json& input);
 
-absl::StatusOr<nlohmann::json> CreateSnapshot(store::Tx& tx, const Caller& caller,
-                                              IdGenerator& ids, const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> CreateSnapshot(store::Tx& tx, const Caller& caller, IdGenerator& ids,
+                                              const nlohmann::json& input);
 absl::StatusOr<nlohmann::json> CreateSnapshots(store::Tx& tx, const Caller& caller,
                                                IdGenerator& ids, const nlohmann::json& input);
 absl::StatusOr<nlohmann::json> CopySnapshot(store::Tx& tx, const Caller& caller, IdGenerator& ids,
@@ -110,7 +110,7 @@ absl::Status ReleaseInstanceVolumes(store::Tx& tx, const std::string& account_id
                                     int64_t now_ms);
 
 // A meter event for billing, in the caller's transaction.
-absl::Status RecordMeterEvent(store::Tx& tx, const store::Resource& resource, std::string_view event,
-                              int64_t size_gib, int64_t now_ms);
+absl::Status RecordMeterEvent(store::Tx& tx, const store::Resource& resource,
+                              std::string_view event, int64_t size_gib, int64_t now_ms);
 
 }  // namespace kumo::services

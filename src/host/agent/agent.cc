@@ -171,8 +171,8 @@ class AgentClient : public Host {
     return Call({{"op", "grow_volume"}, {"volume", ToJson(v)}}).status();
   }
   absl::StatusOr<int64_t> SnapshotVolume(const VolumeSpec& v, std::string_view snap) override {
-    ASSIGN_OR_RETURN(json r,
-                     Call({{"op", "snapshot_volume"}, {"volume", ToJson(v)}, {"snapshot_id", snap}}));
+    ASSIGN_OR_RETURN(
+        json r, Call({{"op", "snapshot_volume"}, {"volume", ToJson(v)}, {"snapshot_id", snap}}));
     if (!r.is_number_integer()) return absl::InternalError("Bad snapshot size from the host agent");
     return r.get<int64_t>();
   }
@@ -180,7 +180,9 @@ class AgentClient : public Host {
     return Call({{"op", "copy_snapshot"}, {"source_id", source}, {"id", id}}).status();
   }
   absl::Status DeleteSnapshot(std::string_view id) override { return Void("delete_snapshot", id); }
-  absl::StatusOr<std::vector<std::string>> ListSnapshots() override { return Ids("list_snapshots"); }
+  absl::StatusOr<std::vector<std::string>> ListSnapshots() override {
+    return Ids("list_snapshots");
+  }
   absl::StatusOr<std::vector<std::string>> ListVolumes() override { return Ids("list_volumes"); }
 
  private:
@@ -375,8 +377,10 @@ absl::StatusOr<VolumeMount> VolumeMountFromJson(const json& j) {
 }
 
 json ToJson(const VolumeSpec& v) {
-  return {{"volume_id", v.volume_id},     {"size_bytes", v.size_bytes},
-          {"snapshot_id", v.snapshot_id}, {"instance_id", v.instance_id},
+  return {{"volume_id", v.volume_id},
+          {"size_bytes", v.size_bytes},
+          {"snapshot_id", v.snapshot_id},
+          {"instance_id", v.instance_id},
           {"mount_name", v.mount_name}};
 }
 

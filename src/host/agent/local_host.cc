@@ -83,9 +83,8 @@ class LocalHost : public Host {
       // A crash half-way through seeding leaves a partial layer: start it over.
       RETURN_IF_ERROR(RemoveTree(layer + "/upper"));
       RETURN_IF_ERROR(
-          SeedRootVolume({rootfs, layer + "/upper", spec.hostname, spec.login_user,
-                          spec.public_key, DnsServer(spec.vpc.cidr), spec.vpc.dns_domain,
-                          range.base}));
+          SeedRootVolume({rootfs, layer + "/upper", spec.hostname, spec.login_user, spec.public_key,
+                          DnsServer(spec.vpc.cidr), spec.vpc.dns_domain, range.base}));
       int fd = open((layer + "/seeded").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
       if (fd < 0) return absl::InternalError("Cannot mark the root volume seeded");
       fsync(fd);
@@ -159,7 +158,8 @@ class LocalHost : public Host {
   absl::Status CreateVolume(const VolumeSpec& v) override {
     if (!ValidId(v.volume_id)) return absl::InvalidArgumentError("Bad volume id");
     RETURN_IF_ERROR(MakeDirs(opts_.host_dir + "/volumes"));
-    if (v.snapshot_id.empty()) return disks_->Create(VolumePath(v.volume_id), v.size_bytes, opts_.id_base);
+    if (v.snapshot_id.empty())
+      return disks_->Create(VolumePath(v.volume_id), v.size_bytes, opts_.id_base);
     if (!ValidId(v.snapshot_id)) return absl::InvalidArgumentError("Bad snapshot id");
     return disks_->Copy(SnapshotPath(v.snapshot_id), VolumePath(v.volume_id), v.size_bytes);
   }

@@ -14,8 +14,7 @@ class Disks {
  public:
   virtual ~Disks() = default;
   virtual absl::Status Create(const std::string& image, int64_t size_bytes, uint32_t owner) = 0;
-  virtual absl::Status Copy(const std::string& src, const std::string& dst,
-                            int64_t size_bytes) = 0;
+  virtual absl::Status Copy(const std::string& src, const std::string& dst, int64_t size_bytes) = 0;
   virtual absl::Status Mount(const std::string& image, const std::string& mountpoint) = 0;
   virtual absl::Status Unmount(const std::string& mountpoint, bool force) = 0;
   // Detaches every mount at or below dir, deepest first (before dir is removed: removing a tree
