@@ -75,6 +75,7 @@ class LocalHost : public Host {
     std::string layer = dir;
     if (!spec.root_volume_id.empty()) {
       layer = dir + "/root";
+      RETURN_IF_ERROR(MakeDirs(opts_.host_dir + "/volumes"));
       RETURN_IF_ERROR(
           disks_->Create(VolumePath(spec.root_volume_id), spec.root_size_bytes, range.base));
       RETURN_IF_ERROR(disks_->Mount(VolumePath(spec.root_volume_id), layer));
