@@ -24,10 +24,13 @@ using nlohmann::json;
 
 std::string Str(const store::Resource& r, const char* key) { return r.data.value(key, ""); }
 
+// The attachment, or an empty object when detached.
 json Attachment(const store::Resource& v) {
   json a = v.data.value("attachment", json());
-  return a.is_object() ? a : json();
+  return a.is_object() ? a : json::object();
 }
+
+bool Attached(const store::Resource& v) { return !Attachment(v).empty(); }
 
 std::string Iso(int64_t ms) { return FormatIso8601(FromUnixMillis(ms)); }
 
@@ -91,7 +94,7 @@ json AttachmentJson(const store::Resource& v, const json& a) {
 json RenderVolume(const store::Resource& v, const std::vector<store::Tag>& tags) {
   json attachments = json::array();
   json a = Attachment(v);
-  if (!a.is_null()) attachments.push_back(AttachmentJson(v, a));
+  if (!a.empty()) attachments.push_back(AttachmentJson(v, a));
   json out = {{"VolumeId", v.id},
               {"Size", v.data.value("size_gib", 0)},
               {"AvailabilityZone", Str(v, "availability_zone")},
@@ -119,7 +122,7 @@ FilterFields VolumeFields(const store::Resource& v) {
                  {"encrypted", "false"},
                  {"multi-attach-enabled", "false"}};
   json a = Attachment(v);
-  if (!a.is_null()) {
+  if (!a.empty()) {
     f.emplace("attachment.instance-id", a.value("instance_id", ""));
     f.emplace("attachment.device", a.value("device", ""));
     f.emplace("attachment.status", a.value("state", ""));
@@ -264,7 +267,7 @@ absl::StatusOr<json> CreateVolume(store::Tx& tx, const Caller& caller, IdGenerat
 absl::StatusOr<json> DeleteVolume(store::Tx& tx, const Caller& caller, const json& input) {
   ASSIGN_OR_RETURN(auto v, GetVolume(tx, caller, input.value("VolumeId", "")));
   json a = Attachment(v);
-  if (!a.is_null()) {
+  if (!a.empty()) {
     return Ec2Error(
         absl::StatusCode::kFailedPrecondition, "VolumeInUse",
         fmt::format("Volume {} is currently attached to {}", v.id, a.value("instance_id", "")));
@@ -301,7 +304,7 @@ absl::StatusOr<json> DescribeVolumeStatus(store::Tx& tx, const Caller& caller, c
   spec.render = [status_of](const store::Resource& v, const std::vector<store::Tag>&) {
     json attachments = json::array();
     json a = Attachment(v);
-    if (!a.is_null()) {
+    if (!a.empty()) {
       attachments.push_back({{"InstanceId", a.value("instance_id", "")}, {"IoPerformance", ""}});
     }
     return json{
@@ -329,7 +332,7 @@ absl::StatusOr<json> AttachVolume(store::Tx& tx, const Caller& caller, const jso
         "Value ({}) for parameter device is invalid. {} is not a valid EBS device name.", device,
         device));
   }
-  if (!Attachment(v).is_null()) {
+  if (Attached(v)) {
     return Ec2Error(absl::StatusCode::kFailedPrecondition, "VolumeInUse",
                     fmt::format("{} is already attached to an instance", v.id));
   }
@@ -365,7 +368,7 @@ absl::StatusOr<json> AttachVolume(store::Tx& tx, const Caller& caller, const jso
 absl::StatusOr<json> DetachVolume(store::Tx& tx, const Caller& caller, const json& input) {
   ASSIGN_OR_RETURN(auto v, GetVolume(tx, caller, input.value("VolumeId", "")));
   json a = Attachment(v);
-  if (a.is_null()) {
+  if (a.empty()) {
     return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectState",
                     fmt::format("Volume '{}' is in the 'available' state.", v.id));
   }

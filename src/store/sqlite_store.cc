@@ -386,7 +386,15 @@ class SqliteStore : public Store {
     // IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading a read.
     RETURN_IF_ERROR(db->Exec(writable ? "BEGIN IMMEDIATE" : "BEGIN"));
     SqliteTx tx(db, writable);
-    absl::Status st = fn(tx);
+    absl::Status st;
+    try {
+      st = fn(tx);
+    } catch (...) {
+      // A throwing callback (a bug the API's safety net turns into a 500) must not leave the
+      // connection inside its transaction: every later write would fail.
+      (void)db->Exec("ROLLBACK");
+      throw;
+    }
     if (!st.ok()) {
       (void)db->Exec("ROLLBACK");
       return st;
