@@ -291,7 +291,19 @@ absl::StatusOr<bool> Reconciler::StepVolume(
     host::VolumeSpec spec = VolumeSpecOf(v, instances);
     int64_t target = m.value("target_size_gib", int64_t(1));
     spec.size_bytes = target << 30;
-    RETURN_IF_ERROR(host_.GrowVolume(spec));
+    absl::Status grown = host_.GrowVolume(spec);
+    if (absl::IsPermissionDenied(grown)) {
+      // Online ext4 resize needs CAP_SYS_RESOURCE, which some hosts (containers) lack: the
+      // volume grows offline once its instance stops or it is detached.
+      if (now - busy_detach_ms_[v.id] > 60000) {
+        spdlog::info("volume {} grows when it is next unmounted: {}", v.id,
+                     std::string(grown.message()));
+        busy_detach_ms_[v.id] = now;
+      }
+      return false;
+    }
+    RETURN_IF_ERROR(grown);
+    busy_detach_ms_.erase(v.id);
     RETURN_IF_ERROR(UpdateResource(v, [&](store::Tx& tx, store::Resource& x) -> absl::Status {
       x.data["size_gib"] = target;
       x.data["modification"]["state"] = "completed";

@@ -84,7 +84,8 @@ class Reconciler {
   std::map<std::string, int> launch_failures_;
   std::map<std::string, int64_t> last_halt_ms_;
   std::map<std::string, int64_t> rebooted_ms_;
-  std::map<std::string, int64_t> busy_detach_ms_;  // volume id → when a busy detach was last tried
+  // volume id → when a busy detach or a deferred grow was last reported
+  std::map<std::string, int64_t> busy_detach_ms_;
   std::map<std::string, std::string> applied_firewalls_;  // VPC id → the firewall's JSON
   std::set<std::string> blocked_vpcs_;
   int64_t last_gc_ms_ = 0;
