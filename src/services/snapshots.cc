@@ -99,20 +99,6 @@ absl::StatusOr<store::Resource> NewSnapshot(store::Tx& tx, const Caller& caller,
   return s;
 }
 
-absl::StatusOr<store::Resource> GetOwnVolume(store::Tx& tx, const Caller& caller,
-                                             const std::string& id) {
-  if (id.rfind("vol-", 0) != 0) {
-    return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidVolumeID.Malformed",
-                    fmt::format("Invalid id: \"{}\" (expecting \"vol-...\")", id));
-  }
-  auto r = tx.GetResource(caller.account_id, caller.region, id);
-  if (absl::IsNotFound(r.status()) || (r.ok() && r->type != kVolumeType)) {
-    return Ec2Error(absl::StatusCode::kNotFound, "InvalidVolume.NotFound",
-                    fmt::format("The volume '{}' does not exist.", id));
-  }
-  return r;
-}
-
 }  // namespace
 
 absl::StatusOr<store::Resource> GetSnapshotForUse(store::Tx& tx, const Caller& caller,
@@ -128,7 +114,7 @@ absl::StatusOr<store::Resource> GetSnapshotForUse(store::Tx& tx, const Caller& c
 
 absl::StatusOr<json> CreateSnapshot(store::Tx& tx, const Caller& caller, IdGenerator& ids,
                                     const json& input) {
-  ASSIGN_OR_RETURN(auto volume, GetOwnVolume(tx, caller, input.value("VolumeId", "")));
+  ASSIGN_OR_RETURN(auto volume, GetVolume(tx, caller, input.value("VolumeId", "")));
   ASSIGN_OR_RETURN(auto tags,
                    TagsFromSpecifications(input.value("TagSpecifications", json()), "snapshot"));
   ASSIGN_OR_RETURN(auto s,

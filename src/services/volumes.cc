@@ -39,19 +39,6 @@ absl::Status VolumeNotFound(std::string_view id) {
                   fmt::format("The volume '{}' does not exist.", id));
 }
 
-absl::StatusOr<store::Resource> GetVolume(store::Tx& tx, const Caller& caller,
-                                          const std::string& id) {
-  if (id.rfind("vol-", 0) != 0) {
-    return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidVolumeID.Malformed",
-                    fmt::format("Invalid id: \"{}\" (expecting \"vol-...\")", id));
-  }
-  auto r = tx.GetResource(caller.account_id, caller.region, id);
-  if (absl::IsNotFound(r.status()) || (r.ok() && r->type != kVolumeType)) {
-    return VolumeNotFound(id);
-  }
-  return r;
-}
-
 // The zones where the caller has subnets: the region's zones.
 absl::StatusOr<std::set<std::string>> Zones(store::Tx& tx, const Caller& caller) {
   ASSIGN_OR_RETURN(auto subnets, tx.ListResources(caller.account_id, caller.region, kSubnetType));
@@ -177,7 +164,39 @@ json ModificationJson(const store::Resource& v) {
   return out;
 }
 
+// Inserts a new volume with its tags and its "created" meter event.
+absl::Status InsertVolume(store::Tx& tx, const Caller& caller, const store::Resource& v,
+                          const std::vector<TagInput>& tags) {
+  RETURN_IF_ERROR(tx.InsertResource(v));
+  RETURN_IF_ERROR(ApplyTags(tx, caller, v.id, "volume", tags));
+  return RecordMeterEvent(tx, v, "created", v.data.value("size_gib", int64_t(0)), v.created_ms);
+}
+
+store::Resource NewVolume(const Caller& caller, IdGenerator& ids, json data) {
+  return store::Resource{ids.ResourceId("vol"),
+                         caller.account_id,
+                         caller.region,
+                         std::string(kVolumeType),
+                         "",
+                         std::move(data),
+                         0,
+                         UnixMillis(caller.now)};
+}
+
 }  // namespace
+
+absl::StatusOr<store::Resource> GetVolume(store::Tx& tx, const Caller& caller,
+                                          const std::string& id) {
+  if (id.rfind("vol-", 0) != 0) {
+    return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidVolumeID.Malformed",
+                    fmt::format("Invalid id: \"{}\" (expecting \"vol-...\")", id));
+  }
+  auto r = tx.GetResource(caller.account_id, caller.region, id);
+  if (absl::IsNotFound(r.status()) || (r.ok() && r->type != kVolumeType)) {
+    return VolumeNotFound(id);
+  }
+  return r;
+}
 
 std::string MountNameOfDevice(const std::string& device) {
   size_t slash = device.rfind('/');
@@ -239,27 +258,18 @@ absl::StatusOr<json> CreateVolume(store::Tx& tx, const Caller& caller, IdGenerat
   }
   ASSIGN_OR_RETURN(auto tags,
                    TagsFromSpecifications(input.value("TagSpecifications", json()), "volume"));
-  int64_t now = UnixMillis(caller.now);
-  store::Resource v{ids.ResourceId("vol"),
-                    caller.account_id,
-                    caller.region,
-                    std::string(kVolumeType),
-                    "",
-                    {{"size_gib", size},
-                     {"availability_zone", zone},
-                     {"snapshot_id", snapshot_id},
-                     {"volume_type", type},
-                     {"client_token", input.value("ClientToken", "")},
-                     {"root", false},
-                     {"state", "creating"},
-                     {"attachment", nullptr}},
-                    0,
-                    now};
+  store::Resource v = NewVolume(caller, ids,
+                                {{"size_gib", size},
+                                 {"availability_zone", zone},
+                                 {"snapshot_id", snapshot_id},
+                                 {"volume_type", type},
+                                 {"client_token", input.value("ClientToken", "")},
+                                 {"root", false},
+                                 {"state", "creating"},
+                                 {"attachment", nullptr}});
   if (input.contains("Iops")) v.data["iops"] = input["Iops"];
   if (input.contains("Throughput")) v.data["throughput"] = input["Throughput"];
-  RETURN_IF_ERROR(tx.InsertResource(v));
-  RETURN_IF_ERROR(ApplyTags(tx, caller, v.id, "volume", tags));
-  RETURN_IF_ERROR(RecordMeterEvent(tx, v, "created", size, now));
+  RETURN_IF_ERROR(InsertVolume(tx, caller, v, tags));
   ASSIGN_OR_RETURN(auto stored_tags, tx.ListTags(caller.account_id, caller.region, v.id));
   return RenderVolume(v, stored_tags);
 }
@@ -533,29 +543,22 @@ absl::Status CreateLaunchVolumes(store::Tx& tx, const Caller& caller, IdGenerato
   int64_t now = UnixMillis(caller.now);
   auto create = [&](const std::string& device, int size, const std::string& snapshot_id, bool root,
                     bool delete_on_termination, const std::string& type) -> absl::Status {
-    store::Resource v{ids.ResourceId("vol"),
-                      caller.account_id,
-                      caller.region,
-                      std::string(kVolumeType),
-                      "",
-                      {{"size_gib", size},
-                       {"availability_zone", zone},
-                       {"snapshot_id", snapshot_id},
-                       {"volume_type", type},
-                       {"root", root},
-                       {"state", "in-use"},
-                       {"attachment",
-                        {{"instance_id", instance_id},
-                         {"device", device},
-                         // Created with the instance: the launch formats and mounts it.
-                         {"state", "attached"},
-                         {"attach_ms", now},
-                         {"delete_on_termination", delete_on_termination}}}},
-                      0,
-                      now};
-    RETURN_IF_ERROR(tx.InsertResource(v));
-    RETURN_IF_ERROR(ApplyTags(tx, caller, v.id, "volume", tags));
-    return RecordMeterEvent(tx, v, "created", size, now);
+    return InsertVolume(tx, caller,
+                        NewVolume(caller, ids,
+                                  {{"size_gib", size},
+                                   {"availability_zone", zone},
+                                   {"snapshot_id", snapshot_id},
+                                   {"volume_type", type},
+                                   {"root", root},
+                                   {"state", "in-use"},
+                                   {"attachment",
+                                    {{"instance_id", instance_id},
+                                     {"device", device},
+                                     // Created with the instance: the launch formats and mounts it.
+                                     {"state", "attached"},
+                                     {"attach_ms", now},
+                                     {"delete_on_termination", delete_on_termination}}}}),
+                        tags);
   };
   RETURN_IF_ERROR(create(std::string(kRootDevice), volumes.root_size_gib, "", true,
                          volumes.root_delete_on_termination, "gp2"));

@@ -36,6 +36,10 @@ inline constexpr std::string_view kMeterEventType = "meter-event";
 inline constexpr std::string_view kRootDevice = "/dev/xvda";
 inline constexpr int kMaxVolumeGib = 16384;
 
+// The caller's volume, or InvalidVolume.NotFound / InvalidVolumeID.Malformed.
+absl::StatusOr<store::Resource> GetVolume(store::Tx& tx, const Caller& caller,
+                                          const std::string& id);
+
 // Where an attached data volume appears inside the instance: /dev/sdf → /mnt/sdf.
 std::string MountNameOfDevice(const std::string& device);
 
