@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   libabsl-dev libboost-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev lxc-dev lxcfs
-  libnl-route-3-dev libnftables-dev dnsmasq-base nftables iproute2
+  libnl-route-3-dev libnftables-dev dnsmasq-base nftables iproute2 e2fsprogs
   # run and test
   python3 python3-boto3 python3-botocore python3-pytest awscli openssh-client putty-tools
   curl ca-certificates wrk
