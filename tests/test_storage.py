@@ -8,6 +8,7 @@ Needs root and the default image, like test_instances.py (whose Cloud fixture it
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 
 import kumo_e2e as k
 from test_instances import NSS, Cloud, pytestmark, ssh, wait_ssh  # noqa: F401
@@ -22,16 +23,17 @@ def cloud(tmp_path):
         c.stop()
 
 
-def launch(cloud, *extra):
-    out = cloud.aws("run-instances", "--image-id", cloud.image_id(), "--instance-type", "t2.micro",
-                    "--key-name", "mykey", "--security-groups", "ssh", *extra)
+def launch(cloud, *extra, image_id=None, account=None, ec2=None, key=None):
+    out = cloud.aws("run-instances", "--image-id", image_id or cloud.image_id(), "--instance-type",
+                    "t2.micro", "--key-name", "mykey", "--security-groups", "ssh", *extra,
+                    account=account)
     iid = out["Instances"][0]["InstanceId"]
-    rc, _, err = k.aws_cli(cloud.files, cloud.account, "ec2", "wait", "instance-status-ok",
-                           "--instance-ids", iid)
+    rc, _, err = k.aws_cli(cloud.files, account or cloud.account, "ec2", "wait",
+                           "instance-status-ok", "--instance-ids", iid)
     assert rc == 0, err
-    inst = cloud.instance(iid)
+    inst = cloud.instance(iid, ec2=ec2)
     host = inst["PublicDnsName"] if NSS else inst["PublicIpAddress"]
-    wait_ssh(cloud.key_path, host)
+    wait_ssh(key or cloud.key_path, host)
     return inst, host
 
 
@@ -143,3 +145,137 @@ def test_root_size_enforced_volumes_and_snapshots(cloud):
     cloud.aws("delete-snapshot", "--snapshot-id", snap["SnapshotId"])
     k.wait_until(lambda: not cloud.ec2.describe_volumes()["Volumes"], 30, "volumes deleted")
     assert not cloud.ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+
+
+def wait_image(cloud, image_id, state="available", ec2=None):
+    ec2 = ec2 or cloud.ec2
+
+    def seen():
+        img = ec2.describe_images(ImageIds=[image_id])["Images"][0]
+        assert img["State"] in ("pending", state), img
+        return img if img["State"] == state else None
+    return k.wait_until(seen, 60, f"{image_id} to be {state}", interval=0.1)
+
+
+def test_custom_images_launch_share_copy_register(cloud):
+    cloud.key_and_group()
+    # An instance with a data volume from its launch's BlockDeviceMappings, then configured.
+    inst, host = launch(cloud, "--block-device-mappings",
+                        '[{"DeviceName":"/dev/sdf","Ebs":{"VolumeSize":1}}]')
+    iid = inst["InstanceId"]
+    assert [m["DeviceName"] for m in inst["BlockDeviceMappings"]] == ["/dev/xvda", "/dev/sdf"]
+    ssh(cloud.key_path, host, "sudo sh -c 'echo configured-7 > /etc/kumo-configured && "
+        "echo dataset-3 > /mnt/sdf/dataset && rm /etc/motd' && cat /etc/machine-id")
+    machine_id = ssh(cloud.key_path, host, "cat /etc/machine-id").stdout.strip()
+
+    image_id = cloud.aws("create-image", "--instance-id", iid, "--name", "trained-env",
+                         "--description", "configured", "--no-reboot", "--tag-specifications",
+                         "ResourceType=image,Tags=[{Key=stage,Value=1}]")["ImageId"]
+    rc, _, err = k.aws_cli(cloud.files, cloud.account, "ec2", "create-image", "--instance-id", iid,
+                           "--name", "trained-env")
+    assert rc != 0 and k.cli_error_code(err) == "InvalidAMIName.Duplicate", err
+    img = wait_image(cloud, image_id)
+    assert img["Name"] == "trained-env" and img["OwnerId"] == cloud.account.account_id
+    assert img["Public"] is False and img["Tags"] == [{"Key": "stage", "Value": "1"}]
+    devices = [(m["DeviceName"], m["Ebs"]["VolumeSize"]) for m in img["BlockDeviceMappings"]]
+    assert devices == [("/dev/xvda", 8), ("/dev/sdf", 1)]
+    root_snap = img["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+    snap = cloud.ec2.describe_snapshots(SnapshotIds=[root_snap])["Snapshots"][0]
+    assert snap["State"] == "completed" and image_id in snap["Description"]
+    mine = cloud.aws("describe-images", "--owners", "self")["Images"]
+    assert [i["ImageId"] for i in mine] == [image_id]
+    rc, _, err = k.aws_cli(cloud.files, cloud.account, "ec2", "delete-snapshot", "--snapshot-id",
+                           root_snap)
+    assert rc != 0 and k.cli_error_code(err) == "InvalidSnapshot.InUse", err
+
+    # It launches like the default image, with the configuration and the data, but its own
+    # identity (machine id, host key, login key).
+    inst2, host2 = launch(cloud, image_id=image_id)
+    out = ssh(cloud.key_path, host2, "cat /etc/kumo-configured /mnt/sdf/dataset /etc/machine-id; "
+              "test -e /etc/motd; echo motd=$?")
+    lines = out.stdout.split("\n")
+    assert lines[:2] == ["configured-7", "dataset-3"], out.stdout
+    assert lines[2] != machine_id and "motd=1" in lines, out.stdout
+    assert cloud.instance(inst2["InstanceId"])["ImageId"] == image_id
+
+    # Shared with a second account: invisible before, launchable after; private again on reset.
+    other = cloud.new_account()
+    other_ec2 = k.make_client(other)
+    with pytest.raises(ClientError) as e:
+        other_ec2.describe_images(ImageIds=[image_id])
+    assert e.value.response["Error"]["Code"] == "InvalidAMIID.NotFound"
+    cloud.aws("modify-image-attribute", "--image-id", image_id, "--launch-permission",
+              f"Add=[{{UserId={other.account_id}}}]")
+    perms = cloud.aws("describe-image-attribute", "--image-id", image_id, "--attribute",
+                      "launchPermission")["LaunchPermissions"]
+    assert perms == [{"UserId": other.account_id}]
+    shared = other_ec2.describe_images(ExecutableUsers=["self"])["Images"]
+    assert [i["ImageId"] for i in shared] == [image_id] and shared[0]["Tags"] == []
+    other_key = cloud.tmp / "other.pem"
+    cloud.key_and_group(account=other, key_path=other_key)
+    inst3, host3 = launch(cloud, image_id=image_id, account=other, ec2=other_ec2,
+                          key=other_key)
+    assert ssh(other_key, host3, "cat /etc/kumo-configured").stdout.strip() == "configured-7"
+    # The other account copies it (its snapshots become the copy's), then loses access.
+    copy_id = other_ec2.copy_image(SourceImageId=image_id, SourceRegion=k.HOME_REGION,
+                                   Name="my-copy")["ImageId"]
+    copy = wait_image(cloud, copy_id, ec2=other_ec2)
+    assert copy["OwnerId"] == other.account_id
+    copy_snaps = [m["Ebs"]["SnapshotId"] for m in copy["BlockDeviceMappings"]]
+    assert root_snap not in copy_snaps
+    assert {s["SnapshotId"] for s in other_ec2.describe_snapshots(OwnerIds=["self"])
+            ["Snapshots"]} == set(copy_snaps)
+    cloud.aws("reset-image-attribute", "--image-id", image_id, "--attribute", "launchPermission")
+    with pytest.raises(ClientError) as e:
+        other_ec2.describe_images(ImageIds=[image_id])
+    assert e.value.response["Error"]["Code"] == "InvalidAMIID.NotFound"
+    rc, _, err = k.aws_cli(cloud.files, cloud.account, "ec2", "deregister-image", "--image-id",
+                           copy_id)
+    assert rc != 0 and k.cli_error_code(err) == "InvalidAMIID.NotFound", err
+
+    # Public: every account sees it, only the owner changes it.
+    cloud.aws("modify-image-attribute", "--image-id", image_id, "--launch-permission",
+              "Add=[{Group=all}]")
+    assert other_ec2.describe_images(ImageIds=[image_id])["Images"][0]["Public"] is True
+    with pytest.raises(ClientError) as e:
+        other_ec2.deregister_image(ImageId=image_id)
+    assert e.value.response["Error"]["Code"] == "AuthFailure"
+
+    # From a stopped instance; and registered from a root volume's snapshot.
+    cloud.aws("stop-instances", "--instance-ids", iid)
+    rc, _, err = k.aws_cli(cloud.files, cloud.account, "ec2", "wait", "instance-stopped",
+                           "--instance-ids", iid)
+    assert rc == 0, err
+    stopped_img = cloud.aws("create-image", "--instance-id", iid, "--name", "from-stopped",
+                            "--block-device-mappings", '[{"DeviceName":"/dev/sdf","NoDevice":""}]'
+                            )["ImageId"]
+    stopped = wait_image(cloud, stopped_img)
+    assert [m["DeviceName"] for m in stopped["BlockDeviceMappings"]] == ["/dev/xvda"]
+    registered = cloud.aws("register-image", "--name", "registered", "--root-device-name",
+                           "/dev/xvda", "--block-device-mappings",
+                           f'[{{"DeviceName":"/dev/xvda","Ebs":{{"SnapshotId":"{root_snap}"}}}}]'
+                           )["ImageId"]
+    assert wait_image(cloud, registered)["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"] == root_snap
+    data_snap = img["BlockDeviceMappings"][1]["Ebs"]["SnapshotId"]
+    rc, _, err = k.aws_cli(cloud.files, cloud.account, "ec2", "register-image", "--name", "bad",
+                           "--block-device-mappings",
+                           f'[{{"DeviceName":"/dev/xvda","Ebs":{{"SnapshotId":"{data_snap}"}}}}]')
+    assert rc != 0 and k.cli_error_code(err) == "InvalidParameterValue", err
+
+    # Clean up: instances, images, then their snapshots (free once no image uses them).
+    cloud.aws("terminate-instances", "--instance-ids", iid, inst2["InstanceId"])
+    other_ec2.terminate_instances(InstanceIds=[inst3["InstanceId"]])
+    for i in (image_id, stopped_img, registered):
+        cloud.aws("deregister-image", "--image-id", i)
+    other_ec2.deregister_image(ImageId=copy_id)
+    for ec2 in (cloud.ec2, other_ec2):
+        for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]:
+            ec2.delete_snapshot(SnapshotId=s["SnapshotId"])
+    k.wait_until(lambda: all(i["State"]["Name"] == "terminated" for ec2 in (cloud.ec2, other_ec2)
+                             for r in ec2.describe_instances()["Reservations"]
+                             for i in r["Instances"]), 60, "instances terminated")
+    for ec2 in (cloud.ec2, other_ec2):
+        for v in ec2.describe_volumes()["Volumes"]:
+            k.wait_until(lambda: ec2.describe_volumes(VolumeIds=[v["VolumeId"]])["Volumes"][0]
+                         ["State"] == "available", 30, "volume available")
+            ec2.delete_volume(VolumeId=v["VolumeId"])

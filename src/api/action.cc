@@ -101,6 +101,7 @@ ActionTable AllActions() {
   RegisterSecurityGroupActions(t);
   RegisterInstanceActions(t);
   RegisterVolumeActions(t);
+  RegisterImageActions(t);
   return t;
 }
 

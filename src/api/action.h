@@ -106,6 +106,7 @@ void RegisterVpcActions(ActionTable& table);
 void RegisterSecurityGroupActions(ActionTable& table);
 void RegisterInstanceActions(ActionTable& table);
 void RegisterVolumeActions(ActionTable& table);
+void RegisterImageActions(ActionTable& table);
 
 ActionTable AllActions();
 

@@ -62,6 +62,12 @@ class Reconciler {
   absl::StatusOr<bool> StepSnapshot(const store::Resource& s,
                                     const std::map<std::string, const store::Resource*>& volumes,
                                     const std::map<std::string, const store::Resource*>& instances);
+  // Pending images become available once their snapshots complete (failed if one fails).
+  absl::StatusOr<bool> StepImage(const store::Resource& image,
+                                 const std::map<std::string, const store::Resource*>& snapshots);
+  // The data volumes RunInstances created with the instance, before it launches.
+  absl::Status CreateLaunchVolumes(const store::Resource& instance,
+                                   const std::vector<store::Resource>& volumes);
   // Applies fn to any resource if it is still at the version we acted on; fn may also write
   // other records in the same transaction.
   absl::Status UpdateResource(const store::Resource& seen,

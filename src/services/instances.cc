@@ -360,11 +360,7 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
   }
   std::string image_id = input.value("ImageId", "");
   if (image_id.empty()) return MissingParameter("The request must contain the parameter ImageId");
-  auto image = env.images->Find(image_id);
-  if (!image) {
-    return Ec2Error(absl::StatusCode::kNotFound, "InvalidAMIID.NotFound",
-                    fmt::format("The image id '[{}]' does not exist", image_id));
-  }
+  ASSIGN_OR_RETURN(LaunchImage image, ResolveImage(tx, caller, *env.images, image_id));
   std::string type_name = input.value("InstanceType", env.catalog->default_type());
   const InstanceType* type = env.catalog->Find(type_name);
   if (!type) {
@@ -391,10 +387,9 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
                     "NetworkInterfaces, PrivateIpAddress and InstanceMarketOptions are not "
                     "supported yet");
   }
-  ASSIGN_OR_RETURN(
-      LaunchVolumes volumes,
-      ParseBlockDeviceMappings(tx, caller, input.value("BlockDeviceMappings", json::array()),
-                               image->root_size_gib));
+  ASSIGN_OR_RETURN(LaunchVolumes volumes,
+                   ParseBlockDeviceMappings(
+                       tx, caller, input.value("BlockDeviceMappings", json::array()), image));
   json specs = input.value("TagSpecifications", json::array());
   json instance_specs = json::array();
   json volume_specs = json::array();
@@ -450,9 +445,10 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
     if (subnet.data.value("map_public_ip_on_launch", false)) {
       ASSIGN_OR_RETURN(public_ip, AllocatePublicIp(tx, env, r.id, now));
     }
-    r.data = {{"image_id", image->id},
-              {"rootfs", image->rootfs},
-              {"login_user", image->login_user},
+    r.data = {{"image_id", image.id},
+              {"base_image_id", image.base_image_id},
+              {"rootfs", image.rootfs},
+              {"login_user", image.login_user},
               {"instance_type", type->name},
               {"vcpus", type->vcpus},
               {"memory_mib", type->memory_mib},

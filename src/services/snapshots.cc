@@ -8,6 +8,7 @@
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "services/describe.h"
+#include "services/images.h"
 #include "services/instances.h"
 #include "services/tags.h"
 #include "services/volumes.h"
@@ -71,10 +72,12 @@ FilterFields SnapshotFields(const store::Resource& s) {
                       {"storage-tier", "standard"}};
 }
 
-absl::StatusOr<store::Resource> NewSnapshot(store::Tx& tx, const Caller& caller, IdGenerator& ids,
-                                            const store::Resource& volume,
-                                            const std::string& description,
-                                            const std::vector<TagInput>& tags) {
+}  // namespace
+
+absl::StatusOr<store::Resource> NewSnapshotOf(store::Tx& tx, const Caller& caller, IdGenerator& ids,
+                                              const store::Resource& volume,
+                                              const std::string& description,
+                                              const std::vector<TagInput>& tags) {
   if (volume.data.value("state", "") == "creating" ||
       volume.data.value("state", "") == "deleting") {
     return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectState",
@@ -91,7 +94,10 @@ absl::StatusOr<store::Resource> NewSnapshot(store::Tx& tx, const Caller& caller,
                      {"volume_size_gib", volume.data.value("size_gib", 1)},
                      {"description", description},
                      {"state", "pending"},
-                     {"start_ms", now}},
+                     {"start_ms", now},
+                     // A root volume's snapshot holds an upper layer above this image: what
+                     // RegisterImage needs to know to make an image of it.
+                     {"base_image_id", Str(volume, "base_image_id")}},
                     0,
                     now};
   RETURN_IF_ERROR(tx.InsertResource(s));
@@ -99,7 +105,30 @@ absl::StatusOr<store::Resource> NewSnapshot(store::Tx& tx, const Caller& caller,
   return s;
 }
 
-}  // namespace
+absl::StatusOr<store::Resource> NewSnapshotCopy(store::Tx& tx, const Caller& caller,
+                                                IdGenerator& ids, const store::Resource& source,
+                                                const std::string& description,
+                                                const std::vector<TagInput>& tags) {
+  int64_t now = UnixMillis(caller.now);
+  store::Resource s{ids.ResourceId("snap"),
+                    caller.account_id,
+                    caller.region,
+                    std::string(kSnapshotType),
+                    "",
+                    {{"volume_id", "vol-ffffffff"},  // what EC2 shows for a copy
+                     {"volume_size_gib", source.data.value("volume_size_gib", 1)},
+                     {"description", description},
+                     {"state", "pending"},
+                     {"start_ms", now},
+                     {"source_snapshot_id", source.id},
+                     {"source_region", source.region},
+                     {"base_image_id", Str(source, "base_image_id")}},
+                    0,
+                    now};
+  RETURN_IF_ERROR(tx.InsertResource(s));
+  RETURN_IF_ERROR(ApplyTags(tx, caller, s.id, "snapshot", tags));
+  return s;
+}
 
 absl::StatusOr<store::Resource> GetSnapshotForUse(store::Tx& tx, const Caller& caller,
                                                   const std::string& id) {
@@ -118,7 +147,7 @@ absl::StatusOr<json> CreateSnapshot(store::Tx& tx, const Caller& caller, IdGener
   ASSIGN_OR_RETURN(auto tags,
                    TagsFromSpecifications(input.value("TagSpecifications", json()), "snapshot"));
   ASSIGN_OR_RETURN(auto s,
-                   NewSnapshot(tx, caller, ids, volume, input.value("Description", ""), tags));
+                   NewSnapshotOf(tx, caller, ids, volume, input.value("Description", ""), tags));
   ASSIGN_OR_RETURN(auto stored, tx.ListTags(caller.account_id, caller.region, s.id));
   return RenderSnapshot(s, stored);
 }
@@ -145,7 +174,7 @@ absl::StatusOr<json> CreateSnapshots(store::Tx& tx, const Caller& caller, IdGene
       for (const auto& t : vtags) these.push_back({t.key, t.value});
     }
     ASSIGN_OR_RETURN(auto s,
-                     NewSnapshot(tx, caller, ids, v, input.value("Description", ""), these));
+                     NewSnapshotOf(tx, caller, ids, v, input.value("Description", ""), these));
     ASSIGN_OR_RETURN(auto stored, tx.ListTags(caller.account_id, caller.region, s.id));
     out.push_back({{"SnapshotId", s.id},
                    {"VolumeId", v.id},
@@ -172,32 +201,21 @@ absl::StatusOr<json> CopySnapshot(store::Tx& tx, const Caller& caller, IdGenerat
   }
   ASSIGN_OR_RETURN(auto tags,
                    TagsFromSpecifications(input.value("TagSpecifications", json()), "snapshot"));
-  int64_t now = UnixMillis(caller.now);
   std::string description = input.value(
       "Description",
       fmt::format("[Copied {} from {}] {}", source.id, region, Str(source, "description")));
-  store::Resource s{ids.ResourceId("snap"),
-                    caller.account_id,
-                    caller.region,
-                    std::string(kSnapshotType),
-                    "",
-                    {{"volume_id", "vol-ffffffff"},  // what EC2 shows for a copy
-                     {"volume_size_gib", source.data.value("volume_size_gib", 1)},
-                     {"description", description},
-                     {"state", "pending"},
-                     {"start_ms", now},
-                     {"source_snapshot_id", source.id},
-                     {"source_region", region}},
-                    0,
-                    now};
-  RETURN_IF_ERROR(tx.InsertResource(s));
-  RETURN_IF_ERROR(ApplyTags(tx, caller, s.id, "snapshot", tags));
+  ASSIGN_OR_RETURN(auto s, NewSnapshotCopy(tx, caller, ids, source, description, tags));
   ASSIGN_OR_RETURN(auto stored, tx.ListTags(caller.account_id, caller.region, s.id));
   return json{{"SnapshotId", s.id}, {"Tags", TagSetJson(stored)}};
 }
 
 absl::StatusOr<json> DeleteSnapshot(store::Tx& tx, const Caller& caller, const json& input) {
   ASSIGN_OR_RETURN(auto s, GetSnapshot(tx, caller, caller.region, input.value("SnapshotId", "")));
+  ASSIGN_OR_RETURN(auto image, ImageUsingSnapshot(tx, caller, s.id));
+  if (image) {
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "InvalidSnapshot.InUse",
+                    fmt::format("The snapshot {} is currently in use by {}", s.id, *image));
+  }
   // The file goes with the record: the reconciler removes snapshot files no record names, so a
   // crash between the two leaves nothing behind.
   ASSIGN_OR_RETURN(auto tags, tx.ListTags(caller.account_id, caller.region, s.id));

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <regex>
 #include <set>
 
@@ -13,6 +14,7 @@
 #include "common/hash.h"
 #include "common/status_macros.h"
 #include "services/describe.h"
+#include "services/images.h"
 #include "services/instances.h"
 #include "services/tags.h"
 #include "services/vpcs.h"
@@ -466,73 +468,97 @@ absl::StatusOr<json> DescribeVolumesModifications(store::Tx& tx, const Caller& c
 }
 
 absl::StatusOr<LaunchVolumes> ParseBlockDeviceMappings(store::Tx& tx, const Caller& caller,
-                                                       const json& mappings, int image_root_gib) {
+                                                       const json& mappings,
+                                                       const LaunchImage& image) {
   LaunchVolumes out;
-  out.root_size_gib = image_root_gib;
+  out.base_image_id = image.base_image_id;
+  out.root_size_gib = image.root_size_gib();
+  if (!image.mappings.empty()) {
+    out.root_snapshot_id = image.mappings[0].snapshot_id;
+    out.root_delete_on_termination = image.mappings[0].delete_on_termination;
+  }
+  // The image's data volumes, which the request may resize, retype or suppress by device. Their
+  // snapshots are the image owner's: launch permission on the image is permission to use them.
+  std::map<std::string, LaunchVolumes::Extra> extras;
+  for (size_t i = 1; i < image.mappings.size(); ++i) {
+    const auto& m = image.mappings[i];
+    extras[MountNameOfDevice(m.device)] = {m.device, m.size_gib, m.snapshot_id,
+                                           m.delete_on_termination, m.volume_type};
+  }
   std::set<std::string> devices;
   for (const auto& m : mappings) {
     std::string device = m.value("DeviceName", "");
     if (device.empty())
       return MissingParameter("The request must contain the parameter DeviceName");
-    if (!devices.insert(MountNameOfDevice(device)).second) {
+    std::string name = MountNameOfDevice(device);
+    if (!devices.insert(name).second) {
       return InvalidParameterValue(fmt::format("The device '{}' is used more than once", device));
     }
     json ebs = m.value("Ebs", json());
     bool root = device == kRootDevice || device == "/dev/sda1" || device == "/dev/sda";
     if (m.contains("NoDevice") || m.contains("VirtualName")) {
       if (root) return InvalidParameterValue("The root device cannot be suppressed");
+      extras.erase(name);
       continue;  // instance-store and suppressed mappings: nothing to create
     }
     if (!ebs.is_object()) {
       return InvalidParameterValue(fmt::format("The device '{}' needs an Ebs mapping", device));
     }
-    std::string type = ebs.value("VolumeType", "gp2");
+    auto from_image = extras.find(name);
+    std::string type = ebs.value(
+        "VolumeType", from_image != extras.end() ? from_image->second.volume_type : "gp2");
     if (!VolumeTypes().count(type)) {
       return InvalidParameterValue(fmt::format("Invalid volume type '{}'", type));
     }
     if (root) {
-      if (ebs.contains("SnapshotId")) {
+      if (ebs.contains("SnapshotId") && ebs.value("SnapshotId", "") != out.root_snapshot_id) {
         return InvalidParameterCombination(
             "The root device's snapshot comes from the image and cannot be replaced");
       }
-      int64_t size = ebs.value("VolumeSize", int64_t(image_root_gib));
-      if (size < image_root_gib) {
+      int64_t size = ebs.value("VolumeSize", int64_t(out.root_size_gib));
+      if (size < image.root_size_gib()) {
         return InvalidParameterValue(
             fmt::format("Volume of size {}GB is smaller than the image's root volume, expect "
                         "size >= {}GB",
-                        size, image_root_gib));
+                        size, image.root_size_gib()));
       }
       RETURN_IF_ERROR(CheckSize(size));
       out.root_size_gib = int(size);
-      out.root_delete_on_termination = ebs.value("DeleteOnTermination", true);
+      out.root_delete_on_termination =
+          ebs.value("DeleteOnTermination", out.root_delete_on_termination);
       continue;
     }
     if (!ValidDataDevice(device)) {
       return InvalidParameterValue(fmt::format("Invalid device name {}", device));
     }
     LaunchVolumes::Extra e;
+    if (from_image != extras.end()) e = from_image->second;
     e.device = device;
     e.volume_type = type;
-    e.snapshot_id = ebs.value("SnapshotId", "");
-    e.delete_on_termination = ebs.value("DeleteOnTermination", true);
+    e.delete_on_termination = ebs.value("DeleteOnTermination", e.delete_on_termination);
     int64_t size = ebs.value("VolumeSize", int64_t(0));
-    if (!e.snapshot_id.empty()) {
-      ASSIGN_OR_RETURN(auto snap, GetSnapshotForUse(tx, caller, e.snapshot_id));
-      int64_t snap_size = snap.data.value("volume_size_gib", int64_t(1));
-      if (size == 0) size = snap_size;
-      if (size < snap_size) {
-        return InvalidParameterValue(
-            fmt::format("Volume of size {}GB is smaller than snapshot '{}', expect size >= {}GB",
-                        size, e.snapshot_id, snap_size));
-      }
-    } else if (size == 0) {
+    int64_t min_size = 1;
+    if (std::string snap_id = ebs.value("SnapshotId", ""); !snap_id.empty()) {
+      ASSIGN_OR_RETURN(auto snap, GetSnapshotForUse(tx, caller, snap_id));
+      e.snapshot_id = snap_id;
+      min_size = snap.data.value("volume_size_gib", int64_t(1));
+    } else if (from_image != extras.end()) {
+      min_size = from_image->second.size_gib;
+    }
+    if (size == 0) size = e.snapshot_id.empty() && from_image == extras.end() ? 0 : min_size;
+    if (size == 0) {
       return MissingParameter(
           fmt::format("The request must contain the parameter VolumeSize for {}", device));
     }
+    if (size < min_size) {
+      return InvalidParameterValue(fmt::format(
+          "Volume of size {}GB is smaller than its snapshot, expect size >= {}GB", size, min_size));
+    }
     RETURN_IF_ERROR(CheckSize(size));
     e.size_gib = int(size);
-    out.extra.push_back(std::move(e));
+    extras[name] = std::move(e);
   }
+  for (auto& [name, e] : extras) out.extra.push_back(std::move(e));
   return out;
 }
 
@@ -543,25 +569,24 @@ absl::Status CreateLaunchVolumes(store::Tx& tx, const Caller& caller, IdGenerato
   int64_t now = UnixMillis(caller.now);
   auto create = [&](const std::string& device, int size, const std::string& snapshot_id, bool root,
                     bool delete_on_termination, const std::string& type) -> absl::Status {
-    return InsertVolume(tx, caller,
-                        NewVolume(caller, ids,
-                                  {{"size_gib", size},
-                                   {"availability_zone", zone},
-                                   {"snapshot_id", snapshot_id},
-                                   {"volume_type", type},
-                                   {"root", root},
-                                   {"state", "in-use"},
-                                   {"attachment",
-                                    {{"instance_id", instance_id},
-                                     {"device", device},
-                                     // Created with the instance: the launch formats and mounts it.
-                                     {"state", "attached"},
-                                     {"attach_ms", now},
-                                     {"delete_on_termination", delete_on_termination}}}}),
-                        tags);
+    json data = {{"size_gib", size},
+                 {"availability_zone", zone},
+                 {"snapshot_id", snapshot_id},
+                 {"volume_type", type},
+                 {"root", root},
+                 {"state", "in-use"},
+                 {"attachment",
+                  {{"instance_id", instance_id},
+                   {"device", device},
+                   // Created with the instance: the launch creates and mounts it.
+                   {"state", "attached"},
+                   {"attach_ms", now},
+                   {"delete_on_termination", delete_on_termination}}}};
+    if (root) data["base_image_id"] = volumes.base_image_id;
+    return InsertVolume(tx, caller, NewVolume(caller, ids, std::move(data)), tags);
   };
-  RETURN_IF_ERROR(create(std::string(kRootDevice), volumes.root_size_gib, "", true,
-                         volumes.root_delete_on_termination, "gp2"));
+  RETURN_IF_ERROR(create(std::string(kRootDevice), volumes.root_size_gib, volumes.root_snapshot_id,
+                         true, volumes.root_delete_on_termination, "gp2"));
   for (const auto& e : volumes.extra) {
     RETURN_IF_ERROR(
         create(e.device, e.size_gib, e.snapshot_id, false, e.delete_on_termination, e.volume_type));

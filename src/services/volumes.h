@@ -4,7 +4,8 @@
 //
 // A volume is a store::Resource of type "volume" whose data holds:
 //   {"size_gib", "availability_zone", "snapshot_id", "volume_type", "iops", "throughput",
-//    "client_token", "root": bool (an instance's root volume),
+//    "client_token", "root": bool (an instance's root volume), "base_image_id" (a root volume's:
+//    the operator image below its layer),
 //    "state": "creating"|"available"|"in-use"|"deleting",
 //    "attachment": null | {"instance_id", "device", "state": "attaching"|"attached"|"detaching",
 //                          "attach_ms", "delete_on_termination", "force"},
@@ -12,7 +13,8 @@
 //                            "target_size_gib", "start_ms", "end_ms"}}
 // A snapshot is a resource of type "snapshot":
 //   {"volume_id", "volume_size_gib", "description", "state": "pending"|"completed"|"error",
-//    "start_ms", "source_snapshot_id" (CopySnapshot), "source_region", "data_bytes"}
+//    "start_ms", "source_snapshot_id" (CopySnapshot), "source_region", "data_bytes",
+//    "base_image_id" (a root volume's: the image its upper layer sits on)}
 //
 // Money: every change of what is stored (created, resized, deleted) writes a "meter-event"
 // resource in the same transaction, {"resource_id", "resource_type", "event", "size_gib",
@@ -26,6 +28,8 @@
 #include "absl/status/statusor.h"
 #include "common/ids.h"
 #include "services/caller.h"
+#include "services/images.h"
+#include "services/tags.h"
 #include "store/store.h"
 
 namespace kumo::services {
@@ -71,15 +75,29 @@ absl::StatusOr<nlohmann::json> DeleteSnapshot(store::Tx& tx, const Caller& calle
 absl::StatusOr<nlohmann::json> DescribeSnapshots(store::Tx& tx, const Caller& caller,
                                                  const nlohmann::json& input);
 
+// A pending snapshot of the volume, in the caller's transaction (CreateSnapshot(s), CreateImage).
+absl::StatusOr<store::Resource> NewSnapshotOf(store::Tx& tx, const Caller& caller, IdGenerator& ids,
+                                              const store::Resource& volume,
+                                              const std::string& description,
+                                              const std::vector<TagInput>& tags);
+// A pending copy of a completed snapshot, whoever owns it (CopySnapshot, CopyImage).
+absl::StatusOr<store::Resource> NewSnapshotCopy(store::Tx& tx, const Caller& caller,
+                                                IdGenerator& ids, const store::Resource& source,
+                                                const std::string& description,
+                                                const std::vector<TagInput>& tags);
+
 // A snapshot the caller may create a volume from (its own; completed), or
 // InvalidSnapshot.NotFound / IncorrectState.
 absl::StatusOr<store::Resource> GetSnapshotForUse(store::Tx& tx, const Caller& caller,
                                                   const std::string& id);
 
-// For RunInstances: the volumes its BlockDeviceMappings ask for (the root volume first, sized
-// from the mapping for the root device or the image's default), created attached to the
-// instance in the caller's transaction. Validates before writing anything.
+// For RunInstances: the volumes the image's and the request's BlockDeviceMappings ask for (the
+// root volume first, sized from the mapping for the root device or the image's default; the
+// request's mappings override the image's by device), created attached to the instance in the
+// caller's transaction. Validates before writing anything.
 struct LaunchVolumes {
+  std::string base_image_id;
+  std::string root_snapshot_id;  // a custom image's layer
   int root_size_gib = 8;
   bool root_delete_on_termination = true;
   struct Extra {
@@ -93,7 +111,7 @@ struct LaunchVolumes {
 };
 absl::StatusOr<LaunchVolumes> ParseBlockDeviceMappings(store::Tx& tx, const Caller& caller,
                                                        const nlohmann::json& mappings,
-                                                       int image_root_gib);
+                                                       const LaunchImage& image);
 absl::Status CreateLaunchVolumes(store::Tx& tx, const Caller& caller, IdGenerator& ids,
                                  const LaunchVolumes& volumes, const std::string& instance_id,
                                  const std::string& zone, const nlohmann::json& tag_specs);

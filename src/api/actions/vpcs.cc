@@ -1,4 +1,4 @@
-// DescribeVpcs, DescribeSubnets, DescribeImages, DescribeInstanceTypes: what a launch draws on.
+// DescribeVpcs, DescribeSubnets, DescribeInstanceTypes: what a launch draws on.
 #include "services/vpcs.h"
 
 #include "api/action.h"
@@ -8,10 +8,6 @@ namespace kumo::api {
 void RegisterVpcActions(ActionTable& t) {
   t["DescribeVpcs"] = ReadAction(services::DescribeVpcs);
   t["DescribeSubnets"] = ReadAction(services::DescribeSubnets);
-  t["DescribeImages"] = {[](ActionContext& ctx, const nlohmann::json& in) {
-                           return ctx.deps().images->DescribeImages(ctx.caller(), in);
-                         },
-                         false};
   t["DescribeInstanceTypes"] = {[](ActionContext& ctx, const nlohmann::json& in) {
                                   return ctx.deps().catalog->DescribeInstanceTypes(in);
                                 },

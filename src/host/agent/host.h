@@ -42,6 +42,8 @@ struct InstanceSpec {
   // Empty: the layer is a plain directory (no size limit).
   std::string root_volume_id;
   int64_t root_size_bytes = 0;
+  // A custom image's root: the root volume starts as a copy of this snapshot (its upper layer).
+  std::string root_snapshot_id;
   std::vector<VolumeMount> volumes;  // attached data volumes
 };
 

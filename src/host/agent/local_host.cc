@@ -77,19 +77,18 @@ class LocalHost : public Host {
       layer = dir + "/root";
       RETURN_IF_ERROR(MakeDirs(opts_.host_dir + "/volumes"));
       RETURN_IF_ERROR(
-          disks_->Create(VolumePath(spec.root_volume_id), spec.root_size_bytes, range.base));
+          CreateVolume({spec.root_volume_id, spec.root_size_bytes, spec.root_snapshot_id, "", ""}));
       RETURN_IF_ERROR(disks_->Mount(VolumePath(spec.root_volume_id), layer));
     }
-    if (access((layer + "/seeded").c_str(), F_OK) != 0) {
-      // A crash half-way through seeding leaves a partial layer: start it over.
-      RETURN_IF_ERROR(RemoveTree(layer + "/upper"));
+    RETURN_IF_ERROR(KeepLayerDirs(layer));
+    ASSIGN_OR_RETURN(bool seeded, SeededFor(layer, spec.instance_id));
+    if (!seeded) {
+      // First boot, a crash part-way through seeding, or a custom image's layer (seeded for the
+      // instance it was made from): seeding overwrites what it writes, so it simply runs again.
       RETURN_IF_ERROR(
           SeedRootVolume({rootfs, layer + "/upper", spec.hostname, spec.login_user, spec.public_key,
                           DnsServer(spec.vpc.cidr), spec.vpc.dns_domain, range.base}));
-      int fd = open((layer + "/seeded").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-      if (fd < 0) return absl::InternalError("Cannot mark the root volume seeded");
-      fsync(fd);
-      close(fd);
+      RETURN_IF_ERROR(MarkSeeded(layer, spec.instance_id));
     }
     if (range.base) {
       // liblxc makes the overlay's work dir as the container's root, which cannot write here.
@@ -298,6 +297,48 @@ class LocalHost : public Host {
     return !name.empty() && name.size() <= 16 && std::all_of(name.begin(), name.end(), [](char c) {
       return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
     });
+  }
+  // A root volume's top level (upper/, work/, seeded) is written only by us, but a custom image's
+  // comes from a snapshot: anything there that is not what we made goes, so that no symlink can
+  // lead our writes (or the overlay) out of the volume.
+  static absl::Status KeepLayerDirs(const std::string& layer) {
+    for (const char* name : {"upper", "work"}) {
+      std::string path = layer + "/" + name;
+      struct stat st;
+      if (lstat(path.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) continue;
+      if (unlink(path.c_str()) != 0) {
+        return absl::InternalError(fmt::format("Cannot remove {}: {}", path, strerror(errno)));
+      }
+    }
+    return absl::OkStatus();
+  }
+  // The marker names the instance the layer was seeded for. An empty one was written by an
+  // older Kumo, which seeded each layer once: it is this instance's.
+  static absl::StatusOr<bool> SeededFor(const std::string& layer, const std::string& id) {
+    int fd = open((layer + "/seeded").c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return false;
+    char buf[80];
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    if (n < 0) return false;
+    std::string who(buf, size_t(n));
+    if (who.empty()) {
+      RETURN_IF_ERROR(MarkSeeded(layer, id));
+      return true;
+    }
+    return who == id;
+  }
+  static absl::Status MarkSeeded(const std::string& layer, const std::string& id) {
+    std::string tmp = layer + "/seeded.tmp";
+    unlink(tmp.c_str());
+    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return absl::InternalError("Cannot mark the root volume seeded");
+    bool ok = write(fd, id.data(), id.size()) == ssize_t(id.size()) && fsync(fd) == 0;
+    close(fd);
+    if (!ok || rename(tmp.c_str(), (layer + "/seeded").c_str()) != 0) {
+      return absl::InternalError("Cannot mark the root volume seeded");
+    }
+    return absl::OkStatus();
   }
   static absl::Status RemoveFiles(const std::string& path) {
     for (const auto& p : {path, path + ".tmp"}) {

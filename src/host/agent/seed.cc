@@ -20,9 +20,11 @@
 namespace kumo::host {
 namespace {
 
-// The upper layer is still empty and private to us at seeding time, so plain paths are safe;
-// parents that exist in the image are created with the image's owner and mode, because an
-// upper-layer directory's attributes win over the image's in the merged view.
+// The upper layer is private to us at seeding time (the instance is not running), but it may
+// hold a custom image's files, which its users control: a symlink or a whiteout where we need a
+// directory is replaced, never followed, so nothing is written outside the layer. Parents that
+// exist in the image are created with the image's owner and mode, because an upper-layer
+// directory's attributes win over the image's in the merged view.
 absl::Status MakeDirLike(const std::string& lower, const std::string& upper, const std::string& rel,
                          mode_t mode, uid_t uid, gid_t gid) {
   std::string path = upper;
@@ -33,7 +35,12 @@ absl::Status MakeDirLike(const std::string& lower, const std::string& upper, con
     sub += "/" + part;
     path = upper + sub;
     struct stat st;
-    if (lstat(path.c_str(), &st) == 0) continue;
+    if (lstat(path.c_str(), &st) == 0) {
+      if (S_ISDIR(st.st_mode)) continue;
+      if (unlink(path.c_str()) != 0) {
+        return absl::InternalError(fmt::format("unlink {} failed: {}", path, strerror(errno)));
+      }
+    }
     struct stat in_image;
     bool from_image = lstat((lower + sub).c_str(), &in_image) == 0 && S_ISDIR(in_image.st_mode);
     mode_t m = from_image ? (in_image.st_mode & 07777) : mode;
@@ -55,7 +62,12 @@ absl::Status MakeDirLike(const std::string& lower, const std::string& upper, con
 // uid/gid -1: the writer's (root, who owns the image's files).
 absl::Status WriteFile(const std::string& path, const std::string& content, mode_t mode, uid_t uid,
                        gid_t gid) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+  // A new inode each time: a (custom image's) symlink or hard link there is replaced, not
+  // written through.
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return absl::InternalError(fmt::format("unlink {} failed: {}", path, strerror(errno)));
+  }
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return absl::InternalError(fmt::format("open {} failed: {}", path, strerror(errno)));
   bool ok = write(fd, content.data(), content.size()) == ssize_t(content.size());
   ok = ok && fchmod(fd, mode) == 0 && fchown(fd, uid, gid) == 0;
