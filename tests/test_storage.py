@@ -147,6 +147,15 @@ def test_root_size_enforced_volumes_and_snapshots(cloud):
     assert not cloud.ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
 
 
+def delete_volumes_when_settled(ec2):
+    """After terminations: root volumes gone (DeleteOnTermination), the rest available."""
+    def settled():
+        vols = ec2.describe_volumes()["Volumes"]
+        return [vols] if all(v["State"] == "available" for v in vols) else None
+    for v in k.wait_until(settled, 30, "volumes settled after termination")[0]:
+        ec2.delete_volume(VolumeId=v["VolumeId"])
+
+
 def wait_image(cloud, image_id, state="available", ec2=None):
     ec2 = ec2 or cloud.ec2
 
@@ -275,7 +284,79 @@ def test_custom_images_launch_share_copy_register(cloud):
                              for r in ec2.describe_instances()["Reservations"]
                              for i in r["Instances"]), 60, "instances terminated")
     for ec2 in (cloud.ec2, other_ec2):
-        for v in ec2.describe_volumes()["Volumes"]:
-            k.wait_until(lambda: ec2.describe_volumes(VolumeIds=[v["VolumeId"]])["Volumes"][0]
-                         ["State"] == "available", 30, "volume available")
-            ec2.delete_volume(VolumeId=v["VolumeId"])
+        delete_volumes_when_settled(ec2)
+
+
+def test_kill9_during_storage_operations_converges(cloud):
+    """SIGKILL right after each storage action is acknowledged (so most likely while the host is
+    doing it), then restart: each finishes once, leaving no stray files, mounts or records."""
+    cloud.key_and_group()
+    inst, host = launch(cloud)
+    iid, zone = inst["InstanceId"], inst["Placement"]["AvailabilityZone"]
+    ec2 = cloud.ec2
+
+    def crash():
+        cloud.daemon.kill9()
+        cloud.daemon.start()
+
+    vid = ec2.create_volume(AvailabilityZone=zone, Size=1)["VolumeId"]
+    crash()
+    wait_volume(cloud, vid, "available")
+    ec2.attach_volume(VolumeId=vid, InstanceId=iid, Device="/dev/sdf")
+    crash()
+    k.wait_until(lambda: ec2.describe_volumes(VolumeIds=[vid])["Volumes"][0]["Attachments"][0]
+                 ["State"] == "attached", 30, "attached after the crash")
+    ssh(cloud.key_path, host, "sudo sh -c 'echo survived > /mnt/sdf/f && sync'")
+
+    snap = ec2.create_snapshot(VolumeId=vid)["SnapshotId"]
+    crash()
+    k.wait_until(lambda: ec2.describe_snapshots(SnapshotIds=[snap])["Snapshots"][0]["State"]
+                 == "completed", 30, "snapshot completed after the crash")
+    image_id = ec2.create_image(InstanceId=iid, Name="crashed", NoReboot=True)["ImageId"]
+    crash()
+    img = wait_image(cloud, image_id)
+    # The instance's filesystems were thawed: it still writes.
+    ssh(cloud.key_path, host, "sudo sh -c 'echo more >> /mnt/sdf/f && echo x > /etc/after'",
+        timeout=20)
+
+    ec2.detach_volume(VolumeId=vid)
+    crash()
+    wait_volume(cloud, vid, "available")
+    assert ssh(cloud.key_path, host, "test -e /mnt/sdf/f; echo $?").stdout.strip() == "1"
+
+    # Exactly one file per record, none half-written, no mount left of the detached volume.
+    root = cloud.daemon.host_root / cloud.daemon.daemon_id()
+    snaps = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    assert len(snaps) == 3  # the volume's, and the image's two (root and /dev/sdf)
+    assert {m["Ebs"]["SnapshotId"] for m in img["BlockDeviceMappings"]} < snaps
+    vols = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
+    assert len(vols) == 2
+
+    def files_match():
+        on_disk_snaps = sorted(p.name for p in (root / "snapshots").iterdir())
+        on_disk_vols = sorted(p.name for p in (root / "volumes").iterdir()
+                              if not p.name.startswith("."))
+        return (on_disk_snaps == sorted(f"{s}.img" for s in snaps)
+                and on_disk_vols == sorted(f"{v}.img" for v in vols))
+    k.wait_until(files_match, 30, "the host's files to match the records")
+    mounts = open("/proc/self/mountinfo").read()
+    assert f"instances/{iid}/mnt/sdf " not in mounts
+
+    # The volume and the image made across crashes hold what was written.
+    restored = ec2.create_volume(AvailabilityZone=zone, SnapshotId=snap)["VolumeId"]
+    wait_volume(cloud, restored, "available")
+    ec2.attach_volume(VolumeId=restored, InstanceId=iid, Device="/dev/sdg")
+    k.wait_until(lambda: ec2.describe_volumes(VolumeIds=[restored])["Volumes"][0]["Attachments"]
+                 [0]["State"] == "attached", 30, "restored volume attached")
+    assert ssh(cloud.key_path, host, "cat /mnt/sdg/f").stdout == "survived\n"
+    inst2, host2 = launch(cloud, image_id=image_id)
+    assert ssh(cloud.key_path, host2, "cat /mnt/sdf/f").stdout == "survived\n"
+
+    ec2.terminate_instances(InstanceIds=[iid, inst2["InstanceId"]])
+    ec2.deregister_image(ImageId=image_id)
+    k.wait_until(lambda: all(i["State"]["Name"] == "terminated"
+                             for r in ec2.describe_instances()["Reservations"]
+                             for i in r["Instances"]), 60, "instances terminated")
+    delete_volumes_when_settled(ec2)
+    for s in snaps:
+        ec2.delete_snapshot(SnapshotId=s)
