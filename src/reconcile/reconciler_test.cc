@@ -6,12 +6,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/status_macros.h"
+#include "host/agent/seed.h"
 #include "host/network/network_internal.h"
 #include "reconcile/firewall_plan.h"
+#include "services/images.h"
 #include "services/instances.h"
 #include "services/security_groups.h"
 #include "services/volumes.h"
@@ -159,6 +163,81 @@ TEST_F(ReconcilerTest, LaunchRunsAndPassesStatusChecks) {
                   })
                   .ok());
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_F(ReconcilerTest, AnImageIsAvailableOnceItsSnapshotsAreAndLaunchesFromThem) {
+  std::string id = Launch();
+  Settle();
+  auto created = Write([&](store::Tx& tx) {
+    return services::CreateImage(tx, caller_, ids_, *images_,
+                                 {{"InstanceId", id}, {"Name", "baked"}});
+  });
+  ASSERT_TRUE(created.ok()) << created.status();
+  std::string image_id = (*created)["ImageId"];
+  auto image = [&] {
+    json out;
+    EXPECT_TRUE(store_
+                    ->Read([&](store::Tx& tx) -> absl::Status {
+                      ASSIGN_OR_RETURN(out, services::DescribeImages(tx, caller_, *images_,
+                                                                     {{"ImageIds", {image_id}}}));
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return out["Images"][0];
+  };
+  EXPECT_EQ(image()["State"], "pending");
+  Settle();
+  json img = image();
+  EXPECT_EQ(img["State"], "available");
+  std::string snap = img["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"];
+  struct stat st;
+  EXPECT_EQ(stat((dir_ + "/host/snapshots/" + snap + ".img").c_str(), &st), 0);
+
+  std::string second = Launch({{"ImageId", image_id}});
+  Settle();
+  EXPECT_EQ(StateOf(second), "running");
+  json root = Describe(second)["BlockDeviceMappings"][0];
+  ASSERT_TRUE(store_
+                  ->Read([&](store::Tx& tx) -> absl::Status {
+                    auto v = services::DescribeVolumes(tx, caller_,
+                                                       {{"VolumeIds", {root["Ebs"]["VolumeId"]}}});
+                    EXPECT_EQ((*v)["Volumes"][0]["SnapshotId"], snap);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  // The layer was seeded for the new instance, not taken as the old one's.
+  std::ifstream marker(dir_ + "/host/instances/" + second + "/root/seeded");
+  std::string who;
+  marker >> who;
+  EXPECT_EQ(who, second);
+
+  // Its snapshot cannot go while the image is registered.
+  auto deleted = Write([&](store::Tx& tx) {
+    return services::DeleteSnapshot(tx, caller_, {{"SnapshotId", snap}});
+  });
+  EXPECT_EQ(Ec2CodeOf(deleted.status()), "InvalidSnapshot.InUse");
+}
+
+TEST_F(ReconcilerTest, SeedingAnImagesLayerReplacesItsSymlinksInsteadOfFollowingThem) {
+  // A custom image's layer is its users' work: a symlink where seeding writes must not lead
+  // the (root) writer outside the layer.
+  std::string upper = dir_ + "/layer/upper";
+  std::string outside = dir_ + "/outside";
+  ASSERT_TRUE(MakeDirs(upper + "/etc").ok());
+  ASSERT_TRUE(MakeDirs(outside).ok());
+  ASSERT_EQ(symlink(outside.c_str(), (upper + "/etc/ssh").c_str()), 0);
+  ASSERT_EQ(symlink((outside + "/resolv").c_str(), (upper + "/etc/resolv.conf").c_str()), 0);
+  host::SeedSpec spec{dir_ + "/images/tiny/rootfs", upper, "ip-1", "", "", "10.0.0.2", "x", 0};
+  ASSERT_TRUE(host::SeedRootVolume(spec).ok());
+  EXPECT_TRUE(std::filesystem::is_empty(outside));
+  struct stat st;
+  ASSERT_EQ(lstat((upper + "/etc/ssh").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  ASSERT_EQ(lstat((upper + "/etc/resolv.conf").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  // Again over its own output (a crash part-way): the same result.
+  EXPECT_TRUE(host::SeedRootVolume(spec).ok());
+  EXPECT_TRUE(std::filesystem::is_empty(outside));
 }
 
 TEST_F(ReconcilerTest, StopReleasesThePublicAddressAndStartGetsANewOne) {
