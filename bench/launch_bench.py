@@ -104,6 +104,9 @@ def main():
         ec2 = k.make_client(account)
         key = tmp / "key.pem"
         k.write_private(key, ec2.create_key_pair(KeyName="bench", KeyType="ed25519")["KeyMaterial"])
+        # Security groups are real firewall rules: the default group lets nothing in.
+        ec2.authorize_security_group_ingress(GroupName="default", IpProtocol="tcp", FromPort=22,
+                                             ToPort=22, CidrIp="0.0.0.0/0")
         image = next(i["ImageId"] for i in ec2.describe_images(Owners=["amazon"])["Images"]
                      if i["Name"] == "debian-12")
         # Warm-up: the VPC's namespace, bridge and dnsmasq are made by the first launch.
