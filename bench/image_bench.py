@@ -35,23 +35,14 @@ def main():
     if os.geteuid() != 0:
         sys.exit("image_bench needs root")
     import kumo_e2e as k
-    from launch_bench import SSH, poll, ssh_ok, state
+    from launch_bench import SSH, bench_account, poll, ssh_ok, state
     os.environ["KUMO_BIN_DIR"] = str(Path(args.bin_dir).resolve())  # launch_bench sets its own
 
     tmp = Path(tempfile.mkdtemp(prefix="kumo-image-bench-"))
     daemon = k.Kumod(tmp / "data", regions=(k.HOME_REGION,), image_dir=Path("/var/lib/kumo/images"))
     try:
         daemon.start()
-        files = k.AwsFiles(tmp / "aws-config", tmp / "aws-credentials")
-        account = k.create_account(daemon.data_dir, daemon.endpoint, files)
-        ec2 = k.make_client(account)
-        key = tmp / "key.pem"
-        k.write_private(key, ec2.create_key_pair(KeyName="bench", KeyType="ed25519")["KeyMaterial"])
-        # Security groups are real firewall rules: the default group lets nothing in.
-        ec2.authorize_security_group_ingress(GroupName="default", IpProtocol="tcp", FromPort=22,
-                                             ToPort=22, CidrIp="0.0.0.0/0")
-        default = next(i["ImageId"] for i in ec2.describe_images(Owners=["amazon"])["Images"]
-                       if i["Name"] == "debian-12")
+        ec2, key, default = bench_account(daemon, tmp)
         host_dir = daemon.host_root / daemon.daemon_id()
 
         def launch(image):

@@ -81,6 +81,22 @@ def pss_kib(pid):
     return 0
 
 
+def bench_account(daemon, tmp):
+    """An account on the started daemon with key pair "bench" (its private key at tmp/key.pem),
+    ssh open in the default group, and the default image: (ec2 client, key path, image id)."""
+    files = k.AwsFiles(tmp / "aws-config", tmp / "aws-credentials")
+    account = k.create_account(daemon.data_dir, daemon.endpoint, files)
+    ec2 = k.make_client(account)
+    key = tmp / "key.pem"
+    k.write_private(key, ec2.create_key_pair(KeyName="bench", KeyType="ed25519")["KeyMaterial"])
+    # Security groups are real firewall rules: the default group lets nothing in.
+    ec2.authorize_security_group_ingress(GroupName="default", IpProtocol="tcp", FromPort=22,
+                                         ToPort=22, CidrIp="0.0.0.0/0")
+    image = next(i["ImageId"] for i in ec2.describe_images(Owners=["amazon"])["Images"]
+                 if i["Name"] == "debian-12")
+    return ec2, key, image
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=50)
@@ -99,16 +115,7 @@ def main():
     daemon = k.Kumod(tmp / "data", regions=(k.HOME_REGION,), image_dir=Path("/var/lib/kumo/images"))
     try:
         daemon.start()
-        files = k.AwsFiles(tmp / "aws-config", tmp / "aws-credentials")
-        account = k.create_account(daemon.data_dir, daemon.endpoint, files)
-        ec2 = k.make_client(account)
-        key = tmp / "key.pem"
-        k.write_private(key, ec2.create_key_pair(KeyName="bench", KeyType="ed25519")["KeyMaterial"])
-        # Security groups are real firewall rules: the default group lets nothing in.
-        ec2.authorize_security_group_ingress(GroupName="default", IpProtocol="tcp", FromPort=22,
-                                             ToPort=22, CidrIp="0.0.0.0/0")
-        image = next(i["ImageId"] for i in ec2.describe_images(Owners=["amazon"])["Images"]
-                     if i["Name"] == "debian-12")
+        ec2, key, image = bench_account(daemon, tmp)
         # Warm-up: the VPC's namespace, bridge and dnsmasq are made by the first launch.
         warm = ec2.run_instances(ImageId=image, InstanceType=args.type, MinCount=1, MaxCount=1,
                                  KeyName="bench")["Instances"][0]

@@ -72,6 +72,26 @@ FilterFields SnapshotFields(const store::Resource& s) {
                       {"storage-tier", "standard"}};
 }
 
+// A pending snapshot record with `data` (plus state and start time), tagged.
+absl::StatusOr<store::Resource> InsertSnapshot(store::Tx& tx, const Caller& caller,
+                                               IdGenerator& ids, json data,
+                                               const std::vector<TagInput>& tags) {
+  int64_t now = UnixMillis(caller.now);
+  data["state"] = "pending";
+  data["start_ms"] = now;
+  store::Resource s{ids.ResourceId("snap"),
+                    caller.account_id,
+                    caller.region,
+                    std::string(kSnapshotType),
+                    "",
+                    std::move(data),
+                    0,
+                    now};
+  RETURN_IF_ERROR(tx.InsertResource(s));
+  RETURN_IF_ERROR(ApplyTags(tx, caller, s.id, "snapshot", tags));
+  return s;
+}
+
 }  // namespace
 
 absl::StatusOr<store::Resource> NewSnapshotOf(store::Tx& tx, const Caller& caller, IdGenerator& ids,
@@ -84,50 +104,28 @@ absl::StatusOr<store::Resource> NewSnapshotOf(store::Tx& tx, const Caller& calle
                     fmt::format("Volume '{}' is in the '{}' state.", volume.id,
                                 volume.data.value("state", "")));
   }
-  int64_t now = UnixMillis(caller.now);
-  store::Resource s{ids.ResourceId("snap"),
-                    caller.account_id,
-                    caller.region,
-                    std::string(kSnapshotType),
-                    "",
-                    {{"volume_id", volume.id},
-                     {"volume_size_gib", volume.data.value("size_gib", 1)},
-                     {"description", description},
-                     {"state", "pending"},
-                     {"start_ms", now},
-                     // A root volume's snapshot holds an upper layer above this image: what
-                     // RegisterImage needs to know to make an image of it.
-                     {"base_image_id", Str(volume, "base_image_id")}},
-                    0,
-                    now};
-  RETURN_IF_ERROR(tx.InsertResource(s));
-  RETURN_IF_ERROR(ApplyTags(tx, caller, s.id, "snapshot", tags));
-  return s;
+  return InsertSnapshot(tx, caller, ids,
+                        {{"volume_id", volume.id},
+                         {"volume_size_gib", volume.data.value("size_gib", 1)},
+                         {"description", description},
+                         // A root volume's snapshot holds an upper layer above this image: what
+                         // RegisterImage needs to know to make an image of it.
+                         {"base_image_id", Str(volume, "base_image_id")}},
+                        tags);
 }
 
 absl::StatusOr<store::Resource> NewSnapshotCopy(store::Tx& tx, const Caller& caller,
                                                 IdGenerator& ids, const store::Resource& source,
                                                 const std::string& description,
                                                 const std::vector<TagInput>& tags) {
-  int64_t now = UnixMillis(caller.now);
-  store::Resource s{ids.ResourceId("snap"),
-                    caller.account_id,
-                    caller.region,
-                    std::string(kSnapshotType),
-                    "",
-                    {{"volume_id", "vol-ffffffff"},  // what EC2 shows for a copy
-                     {"volume_size_gib", source.data.value("volume_size_gib", 1)},
-                     {"description", description},
-                     {"state", "pending"},
-                     {"start_ms", now},
-                     {"source_snapshot_id", source.id},
-                     {"source_region", source.region},
-                     {"base_image_id", Str(source, "base_image_id")}},
-                    0,
-                    now};
-  RETURN_IF_ERROR(tx.InsertResource(s));
-  RETURN_IF_ERROR(ApplyTags(tx, caller, s.id, "snapshot", tags));
-  return s;
+  return InsertSnapshot(tx, caller, ids,
+                        {{"volume_id", "vol-ffffffff"},  // what EC2 shows for a copy
+                         {"volume_size_gib", source.data.value("volume_size_gib", 1)},
+                         {"description", description},
+                         {"source_snapshot_id", source.id},
+                         {"source_region", source.region},
+                         {"base_image_id", Str(source, "base_image_id")}},
+                        tags);
 }
 
 absl::StatusOr<store::Resource> GetSnapshotForUse(store::Tx& tx, const Caller& caller,
