@@ -111,8 +111,10 @@ class Kumod:
     """One foreground kumod with its own data dir and port."""
 
     def __init__(self, data_dir: Path, port: int | None = None, regions=REGIONS,
-                 image_dir: Path | None = None, host_root: Path | None = None):
+                 image_dir: Path | None = None, host_root: Path | None = None,
+                 extra_args=()):
         self.data_dir = Path(data_dir)
+        self.extra_args = tuple(extra_args)
         # Tests never touch the host's real image store unless told to.
         self.image_dir = Path(image_dir) if image_dir else self.data_dir.parent / "images"
         # Nor the host's instance storage: each daemon's lives in a directory of its own that an
@@ -136,6 +138,7 @@ class Kumod:
                 "--host-root", str(self.host_root)]
         for r in self.regions:
             args += ["--region", r]
+        args += list(self.extra_args)
         log = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
@@ -200,6 +203,21 @@ class Kumod:
     def __exit__(self, *exc):
         self.stop()
         self.teardown()
+
+
+def admin(daemon: Kumod, operation: str, **body):
+    """POST /kumo-admin/<operation> signed with the data dir's operator credentials; returns the
+    JSON answer, raising AssertionError with the error on a non-200."""
+    op = json.loads((daemon.data_dir / "operator.json").read_text())
+    req = AWSRequest(method="POST", url=f"{daemon.endpoint}/kumo-admin/{operation}",
+                     data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(op["AccessKeyId"], op["SecretAccessKey"]), "kumo",
+              HOME_REGION).add_auth(req)
+    status, payload, _ = http("POST", req.url, req.body, dict(req.headers.items()), timeout=120)
+    out = json.loads(payload)
+    if status != 200:
+        raise AssertionError(f"admin {operation} → {status}: {out}")
+    return out
 
 
 def kumo(data_dir, *args, check: bool = True, env=None, timeout: float = 60):

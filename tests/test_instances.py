@@ -51,8 +51,9 @@ def host_leftovers(daemon_id: str) -> list[str]:
 class Cloud:
     """One daemon with an account, a key pair and an ssh security group."""
 
-    def __init__(self, tmp: Path, name: str = "cloud"):
-        self.daemon = k.Kumod(tmp / f"{name}-data", regions=(k.HOME_REGION,), image_dir=IMAGE_DIR)
+    def __init__(self, tmp: Path, name: str = "cloud", extra_args=()):
+        self.daemon = k.Kumod(tmp / f"{name}-data", regions=(k.HOME_REGION,), image_dir=IMAGE_DIR,
+                              extra_args=extra_args)
         self.tmp = tmp
         self.files = k.AwsFiles(tmp / f"{name}-aws-config", tmp / f"{name}-aws-credentials")
 

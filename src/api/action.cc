@@ -102,6 +102,7 @@ ActionTable AllActions() {
   RegisterInstanceActions(t);
   RegisterVolumeActions(t);
   RegisterImageActions(t);
+  RegisterSpotActions(t);
   return t;
 }
 

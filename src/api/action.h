@@ -42,6 +42,8 @@ struct Deps {
   host::Host* host = nullptr;
   // Wakes the reconciler after a committed change to instances.
   std::function<void()> instances_changed;
+  // What signatures are checked against: real time, also when `clock` is simulated. Null: clock.
+  const Clock* auth_clock = nullptr;
 };
 
 class ActionContext {
@@ -107,6 +109,7 @@ void RegisterSecurityGroupActions(ActionTable& table);
 void RegisterInstanceActions(ActionTable& table);
 void RegisterVolumeActions(ActionTable& table);
 void RegisterImageActions(ActionTable& table);
+void RegisterSpotActions(ActionTable& table);
 
 ActionTable AllActions();
 

@@ -130,7 +130,8 @@ absl::StatusOr<HttpResponse> Ec2Api::HandleAuthenticated(const auth::HttpRequest
   auth::VerifyOptions verify;
   verify.service = service;
   verify.region = sig.credential.region;
-  RETURN_IF_ERROR(auth::VerifySignature(req, sig, cred->secret, deps_.clock->Now(), verify));
+  const Clock& auth_clock = deps_.auth_clock ? *deps_.auth_clock : *deps_.clock;
+  RETURN_IF_ERROR(auth::VerifySignature(req, sig, cred->secret, auth_clock.Now(), verify));
 
   const std::string* action = FindParam(params, "Action");
   if (action == nullptr || action->empty()) {

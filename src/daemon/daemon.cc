@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "api/admin_api.h"
 #include "api/ec2_api.h"
 #include "api/http_server.h"
 #include "common/encoding.h"
@@ -25,6 +26,8 @@
 #include "common/status_macros.h"
 #include "crypto/identity.h"
 #include "crypto/secretbox.h"
+#include "daemon/admin_ops.h"
+#include "daemon/market_runner.h"
 #include "host/agent/host.h"
 #include "host/agent/idmap.h"
 #include "host/imds/server.h"
@@ -33,6 +36,7 @@
 #include "services/images.h"
 #include "services/instance_types.h"
 #include "services/regions.h"
+#include "services/spot.h"
 #include "services/vpcs.h"
 #include "store/sqlite_store.h"
 
@@ -185,7 +189,16 @@ absl::Status Run(const Options& opts) {
       opts.regions.empty() ? std::vector<std::string>{"eu-west-1"} : opts.regions;
   ASSIGN_OR_RETURN(auto catalog,
                    services::InstanceTypeCatalog::Load(DataDir::InstanceTypes(opts.data_dir)));
-  SystemClock clock;
+  // Signatures are checked against real time whatever the market's clock says.
+  SystemClock system_clock;
+  std::unique_ptr<SimulatedClock> simulated;
+  if (opts.simulated_clock) {
+    int64_t offset_ms = 0;
+    std::ifstream(DataDir::ClockOffset(opts.data_dir)) >> offset_ms;
+    simulated = std::make_unique<SimulatedClock>(std::chrono::milliseconds(offset_ms));
+    spdlog::info("simulated clock: {}", FormatIso8601(simulated->Now()));
+  }
+  const Clock& clock = simulated ? static_cast<const Clock&>(*simulated) : system_clock;
   RandomIdGenerator ids;
   services::Accounts accounts(*store, box, ids, clock);
   std::string endpoint_host =
@@ -198,10 +211,15 @@ absl::Status Run(const Options& opts) {
   // The endpoint reported in DescribeRegions is known only once the port is bound.
   std::unique_ptr<services::Regions> region_set;
   std::unique_ptr<api::Ec2Api> api;
-  ASSIGN_OR_RETURN(auto server, api::HttpServer::Listen(ioc, opts.listen_host, opts.listen_port,
-                                                        [&](const auth::HttpRequestView& r) {
-                                                          return api->Handle(r);
-                                                        }));
+  std::unique_ptr<api::AdminApi> admin;
+  ASSIGN_OR_RETURN(auto server,
+                   api::HttpServer::Listen(ioc, opts.listen_host, opts.listen_port,
+                                           [&](const auth::HttpRequestView& r) {
+                                             if (r.path.rfind(api::kAdminPrefix, 0) == 0) {
+                                               return admin->Handle(r);
+                                             }
+                                             return api->Handle(r);
+                                           }));
   if (opts.listen_port == 0) {
     endpoint_host = fmt::format("{}:{}", opts.listen_host, server->port());
   }
@@ -268,9 +286,37 @@ absl::Status Run(const Options& opts) {
   spdlog::info("daemon {}: host state in {}, public addresses from {}", daemon_id,
                host_opts.host_dir, host_opts.public_cidr);
 
-  api = std::make_unique<api::Ec2Api>(api::Deps{
-      store.get(), &accounts, region_set.get(), &ids, &clock, &api::Ec2Model::Embedded(), &network,
-      catalog.get(), &images, &instance_env, host.get(), [&reconciler] { reconciler.Poke(); }});
+  RETURN_IF_ERROR(store->Write([&](store::Tx& tx) {
+    return services::EnsureSpotPools(tx, instance_env, *region_set, clock.Now());
+  }));
+  MarketRunner market(*store, ids, instance_env, clock, [&reconciler] { reconciler.Poke(); });
+  api::Deps deps{store.get(),
+                 &accounts,
+                 region_set.get(),
+                 &ids,
+                 &clock,
+                 &api::Ec2Model::Embedded(),
+                 &network,
+                 catalog.get(),
+                 &images,
+                 &instance_env,
+                 host.get(),
+                 [&reconciler, &market] {
+                   reconciler.Poke();
+                   market.Poke();
+                 }};
+  deps.auth_clock = &system_clock;
+  api = std::make_unique<api::Ec2Api>(deps);
+  {
+    nlohmann::json op;
+    std::ifstream(DataDir::OperatorCredentials(opts.data_dir)) >> op;
+    AdminContext actx{
+        store.get(),     &instance_env, region_set.get(), &clock,
+        simulated.get(), &market,       opts.data_dir,    [&reconciler] { reconciler.Poke(); }};
+    api::AdminDeps adeps{op.value("AccessKeyId", ""), op.value("SecretAccessKey", ""),
+                         &system_clock, &ids, AdminOperations(actx)};
+    admin = std::make_unique<api::AdminApi>(std::move(adeps));
+  }
 
   nlohmann::json info = {
       {"endpoint", "http://" + endpoint_host}, {"regions", regions}, {"pid", getpid()}};
@@ -284,6 +330,7 @@ absl::Status Run(const Options& opts) {
   });
   server->Start();
   reconciler.Start();
+  market.Start();
   spdlog::info("kumod serving http://{} (regions: {}), data in {}", endpoint_host,
                fmt::join(regions, ", "), opts.data_dir);
 
@@ -293,6 +340,7 @@ absl::Status Run(const Options& opts) {
   for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
   ioc.run();
   for (auto& t : pool) t.join();
+  market.Stop();
   reconciler.Stop();
   imds_server.Stop();
   spdlog::info("kumod stopped");

@@ -25,6 +25,9 @@ struct Options {
   std::string public_cidr;  // empty: claim a free /24 in 100.64.0.0/10
   // Host-wide, whatever host_root says: every daemon on the host claims its pool here.
   std::string pool_dir = "/var/lib/kumo/pools";
+  // The system clock plus an offset the admin API advances (tests of the spot market and
+  // billing); the offset is kept in the data dir across restarts.
+  bool simulated_clock = false;
 };
 
 // What the host agent and teardown need to build this daemon's LocalHost.

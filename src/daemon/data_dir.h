@@ -25,6 +25,8 @@ struct DataDir {
   static std::string DaemonId(const std::string& dir) { return dir + "/daemon-id"; }
   static std::string RuntimeInfo(const std::string& dir) { return dir + "/kumod.json"; }
   static std::string InstanceTypes(const std::string& dir) { return dir + "/instance-types.json"; }
+  // The simulated clock's offset from the system clock, in ms (kumod --simulated-clock).
+  static std::string ClockOffset(const std::string& dir) { return dir + "/clock-offset"; }
 };
 
 // Creates the data directory if missing, its secret key, daemon id and operator credentials on

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   app.add_option("--public-cidr", opts.public_cidr,
                  "Public address pool (default: a free /24 in 100.64.0.0/10)");
   app.add_option("--pool-dir", opts.pool_dir, "Where daemons on this host claim public pools");
+  app.add_flag("--simulated-clock", opts.simulated_clock,
+               "Let the admin API advance time (for tests: the spot market, billing)");
   bool teardown = false;
   app.add_flag("--teardown", teardown,
                "Remove everything this daemon created on the host (containers, network, storage)");

@@ -14,6 +14,7 @@
 #include "common/status_macros.h"
 #include "services/keypairs.h"
 #include "services/security_groups.h"
+#include "services/spot.h"
 #include "services/tags.h"
 #include "services/volumes.h"
 #include "services/vpcs.h"
@@ -142,7 +143,10 @@ absl::Status CheckCapacity(store::Tx& tx, const Caller& caller, const InstanceEn
   int account_vcpus = 0;
   int64_t host_vcpus = 0, host_mib = 0;
   for (const auto& r : all) {
-    if (!Active(r) || r.id == skip_id) continue;
+    // Spot instances make room for on-demand: the market reclaims them with their notice.
+    if (!Active(r) || r.id == skip_id || r.data.value("instance_lifecycle", "") == "spot") {
+      continue;
+    }
     int v = r.data.value("vcpus", 1);
     host_vcpus += v;
     host_mib += r.data.value("memory_mib", int64_t(0));
@@ -203,6 +207,15 @@ absl::StatusOr<Placement> ChooseSubnet(store::Tx& tx, const Caller& caller, cons
   }
   return p;
 }
+
+}  // namespace
+
+absl::StatusOr<std::string> LaunchZone(store::Tx& tx, const Caller& caller, const json& input) {
+  ASSIGN_OR_RETURN(Placement p, ChooseSubnet(tx, caller, input));
+  return p.subnet.data.value("availability_zone", "");
+}
+
+namespace {
 
 absl::StatusOr<json> ResolveGroups(store::Tx& tx, const Caller& caller, const json& input,
                                    const std::string& vpc_id) {
@@ -381,11 +394,9 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
   if (behavior != "stop" && behavior != "terminate") {
     return InvalidParameterValue("InstanceInitiatedShutdownBehavior must be stop or terminate");
   }
-  if (input.contains("NetworkInterfaces") || input.contains("PrivateIpAddress") ||
-      input.contains("InstanceMarketOptions")) {
+  if (input.contains("NetworkInterfaces") || input.contains("PrivateIpAddress")) {
     return Ec2Error(absl::StatusCode::kUnimplemented, "Unsupported",
-                    "NetworkInterfaces, PrivateIpAddress and InstanceMarketOptions are not "
-                    "supported yet");
+                    "NetworkInterfaces and PrivateIpAddress are not supported yet");
   }
   ASSIGN_OR_RETURN(LaunchVolumes volumes,
                    ParseBlockDeviceMappings(
@@ -413,14 +424,31 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
   auto subnet_cidr = ParseCidr(subnet.data.value("cidr", ""));
   if (!subnet_cidr.ok()) return absl::InternalError("Stored subnet has a bad CIDR");
 
-  // As many as fit, down to MinCount, as EC2 launches.
+  // As many as fit, down to MinCount, as EC2 launches. Spot launches are checked against the
+  // pool instead: the market round already did (internal _Spot), or CheckSpotLaunch does.
   int count = int(std::min<int64_t>(max_count, 1000));
-  absl::Status capacity;
-  for (; count >= min_count; --count) {
-    capacity = CheckCapacity(tx, caller, env, *type, count, "");
-    if (capacity.ok()) break;
+  const json market = input.value("_Spot", json());
+  std::optional<SpotLaunch> spot;
+  if (input.contains("InstanceMarketOptions")) {
+    for (;; --count) {
+      auto checked = CheckSpotLaunch(tx, caller, env, input["InstanceMarketOptions"], *type,
+                                     subnet.data.value("availability_zone", ""), count);
+      if (checked.ok()) {
+        spot = *checked;
+        break;
+      }
+      if (count <= min_count || Ec2CodeOf(checked.status()) != "InsufficientInstanceCapacity") {
+        return checked.status();
+      }
+    }
+  } else if (market.is_null()) {
+    absl::Status capacity;
+    for (; count >= min_count; --count) {
+      capacity = CheckCapacity(tx, caller, env, *type, count, "");
+      if (capacity.ok()) break;
+    }
+    if (!capacity.ok()) return capacity;
   }
-  if (!capacity.ok()) return capacity;
 
   ASSIGN_OR_RETURN(auto existing,
                    tx.ListResources(caller.account_id, caller.region, kInstanceType));
@@ -480,6 +508,12 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
               {"user_data", user_data},
               {"metadata_options", metadata_options}};
     r.data["root_size_gib"] = volumes.root_size_gib;
+    if (spot) RETURN_IF_ERROR(MarkSpotLaunch(tx, caller, ids, *spot, r));
+    if (market.is_object()) {
+      r.data["instance_lifecycle"] = "spot";
+      r.data["spot_request_id"] = market.value("request_id", "");
+      r.data["spot_max_micros"] = market.value("max_micros", int64_t(0));
+    }
     RETURN_IF_ERROR(tx.InsertResource(r));
     RETURN_IF_ERROR(ApplyTags(tx, caller, r.id, "instance", tags));
     RETURN_IF_ERROR(CreateLaunchVolumes(tx, caller, ids, volumes, r.id,
@@ -514,7 +548,14 @@ absl::StatusOr<json> StartInstances(store::Tx& tx, const Caller& caller, const I
     if (state != "stopped") return IncorrectState(r, "started");
     const InstanceType* type = env.catalog->Find(r.data.value("instance_type", ""));
     if (!type) return absl::FailedPreconditionError("The instance's type left the catalog");
-    RETURN_IF_ERROR(CheckCapacity(tx, caller, env, *type, 1, r.id));
+    if (r.data.value("instance_lifecycle", "") == "spot") {
+      // The market restarts what it stopped; a user's start needs room in the pool.
+      if (!input.value("_Market", false)) RETURN_IF_ERROR(SpotOnUserStart(tx, caller, env, r));
+    } else {
+      RETURN_IF_ERROR(CheckCapacity(tx, caller, env, *type, 1, r.id));
+    }
+    r.data.erase("spot_action");
+    r.data.erase("rebalance_ms");
     if (r.data.value("public_ip", "").empty()) {
       ASSIGN_OR_RETURN(std::string ip, AllocatePublicIp(tx, env, r.id, now));
       r.data["public_ip"] = ip;
@@ -545,6 +586,7 @@ absl::StatusOr<json> StopInstances(store::Tx& tx, const Caller& caller, const js
     if (state != "pending" && state != "running" && state != "stopping") {
       return IncorrectState(r, "stopped");
     }
+    RETURN_IF_ERROR(SpotOnUserStop(tx, caller, r));
     r.data["state"] = "stopping";
     r.data["desired"] = "stopped";
     r.data["force_stop"] = force;
@@ -587,6 +629,7 @@ absl::StatusOr<json> TerminateInstances(store::Tx& tx, const Caller& caller, con
       changes.push_back(Change(before, r));
       continue;
     }
+    RETURN_IF_ERROR(SpotOnUserTerminate(tx, caller, r));
     r.data["state"] = "shutting-down";
     r.data["desired"] = "terminated";
     MarkUserInitiated(r, caller);

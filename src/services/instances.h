@@ -84,6 +84,10 @@ absl::StatusOr<nlohmann::json> DescribeInstanceStatus(store::Tx& tx, const Calle
 absl::StatusOr<nlohmann::json> DescribeInstanceAttribute(store::Tx& tx, const Caller& caller,
                                                          const nlohmann::json& input);
 
+// The availability zone a launch with these SubnetId/Placement members lands in.
+absl::StatusOr<std::string> LaunchZone(store::Tx& tx, const Caller& caller,
+                                       const nlohmann::json& input);
+
 // The caller's instance, or InvalidInstanceID.NotFound (also for malformed ids).
 absl::StatusOr<store::Resource> GetInstance(store::Tx& tx, const Caller& caller,
                                             const std::string& id);

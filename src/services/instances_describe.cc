@@ -44,7 +44,10 @@ FilterFields InstanceFields(const store::Resource& r) {
                  {"launch-time", FormatIso8601(FromUnixMillis(r.data.value("launch_ms", 0ll)))},
                  {"client-token", Str(r, "client_token")},
                  {"root-device-type", "ebs"},
-                 {"virtualization-type", "hvm"}};
+                 {"virtualization-type", "hvm"},
+                 {"spot-instance-request-id", Str(r, "spot_request_id")}};
+  // On-demand instances have no lifecycle value; filtering on it never matches them.
+  if (Str(r, "instance_lifecycle") == "spot") f.emplace("instance-lifecycle", "spot");
   for (const auto& g : r.data.value("groups", json::array())) {
     f.emplace("instance.group-id", g.value("id", ""));
     f.emplace("instance.group-name", g.value("name", ""));
@@ -57,7 +60,8 @@ FilterFields InstanceFields(const store::Resource& r) {
 std::set<std::string, std::less<>> FilterNames() {
   std::set<std::string, std::less<>> names;
   for (const auto& [k, v] : InstanceFields(store::Resource{})) names.insert(k);
-  names.insert({"instance.group-id", "instance.group-name", "group-id", "group-name"});
+  names.insert(
+      {"instance.group-id", "instance.group-name", "group-id", "group-name", "instance-lifecycle"});
   return names;
 }
 
@@ -130,6 +134,10 @@ json RenderInstance(const store::Resource& r, const std::vector<store::Tag>& tag
                             {"IpOwnerId", "amazon"}};
     }
     i["NetworkInterfaces"] = json::array({eni});
+  }
+  if (Str(r, "instance_lifecycle") == "spot") {
+    i["InstanceLifecycle"] = "spot";
+    i["SpotInstanceRequestId"] = Str(r, "spot_request_id");
   }
   if (r.data.contains("state_reason") && r.data["state_reason"].is_object()) {
     i["StateReason"] = {{"Code", r.data["state_reason"].value("code", "")},

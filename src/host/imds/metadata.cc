@@ -134,6 +134,9 @@ std::map<std::string, std::string> Leaves(const InstanceView& in) {
         json{{"action", in.spot_action->first}, {"time", Iso(in.spot_action->second)}}.dump();
     m["spot/termination-time"] = Iso(in.spot_action->second);
   }
+  if (in.rebalance_ms) {
+    m["events/recommendations/rebalance"] = json{{"noticeTime", Iso(*in.rebalance_ms)}}.dump();
+  }
   if (in.tags_in_metadata) {
     // EC2 refuses such keys while metadata tags are on; here they are left out of the tree.
     for (const auto& [k, v] : in.tags) {
@@ -227,6 +230,9 @@ InstanceView ViewOf(const store::Resource& r, const std::vector<store::Tag>& tag
   v.hop_limit = m.value("hop_limit", 1);
   v.http_endpoint = m.value("http_endpoint", "enabled");
   v.tags_in_metadata = m.value("tags", "disabled") == "enabled";
+  if (d.contains("rebalance_ms") && d["rebalance_ms"].is_number_integer()) {
+    v.rebalance_ms = d["rebalance_ms"].get<int64_t>();
+  }
   json spot = d.value("spot_action", json());
   if (spot.is_object()) {
     v.spot_action =

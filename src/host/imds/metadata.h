@@ -30,6 +30,8 @@ struct InstanceView {
   bool tags_in_metadata = false;
   // Set by the spot market when it schedules an interruption: (action, time in ms).
   std::optional<std::pair<std::string, int64_t>> spot_action;
+  // Set by a rebalance recommendation: its time in ms.
+  std::optional<int64_t> rebalance_ms;
 };
 
 // The view of a stored instance record (see services/instances.cc) and its tags.

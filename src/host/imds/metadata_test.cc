@@ -95,6 +95,10 @@ TEST_F(MetadataTest, UserDataSpotAndTags) {
   EXPECT_EQ(Get("/latest/meta-data/spot/termination-time").body, "2023-11-14T22:15:20Z");
   EXPECT_EQ(Get("/latest/meta-data/spot/instance-action").body,
             R"({"action":"terminate","time":"2023-11-14T22:15:20Z"})");
+  EXPECT_EQ(Get("/latest/meta-data/events/recommendations/rebalance").status, 404);
+  view_.rebalance_ms = int64_t(1700000000000);
+  EXPECT_EQ(Get("/latest/meta-data/events/recommendations/rebalance").body,
+            R"({"noticeTime":"2023-11-14T22:13:20Z"})");
 
   view_.tags = {{"Name", "theano"}};
   EXPECT_EQ(Get("/latest/meta-data/tags/instance/Name").status, 404);

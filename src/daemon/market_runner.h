@@ -1,0 +1,54 @@
+// Runs the spot market's rounds on the Clock: every couple of seconds, at once when poked (a
+// request, a cancel, an on-demand launch), and exactly when a notice runs out. With a simulated
+// clock, Advance steps time to each due moment in turn, so a notice given at T0 is carried out at
+// T0 + 120 s however far the operator jumps.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/ids.h"
+#include "services/spot.h"
+#include "store/store.h"
+
+namespace kumo::daemon {
+
+class MarketRunner {
+ public:
+  // on_change: after a round that changed instances (the reconciler and the metadata service
+  // pick the change up).
+  MarketRunner(store::Store& store, IdGenerator& ids, const services::InstanceEnv& env,
+               const Clock& clock, std::function<void()> on_change);
+  ~MarketRunner();
+
+  void Start();
+  void Stop();
+  void Poke();
+  // One round now, serialized with the background rounds.
+  absl::StatusOr<services::RoundResult> RunOnce();
+  // Moves a simulated clock forward by d, running a round at every due moment on the way and
+  // once at the end. persist is called with the clock's new offset before each step's round.
+  absl::Status Advance(SimulatedClock& clock, std::chrono::milliseconds d,
+                       const std::function<absl::Status(std::chrono::milliseconds)>& persist);
+
+ private:
+  absl::StatusOr<services::RoundResult> RoundLocked();
+
+  store::Store& store_;
+  IdGenerator& ids_;
+  const services::InstanceEnv& env_;
+  const Clock& clock_;
+  std::function<void()> on_change_;
+  std::mutex round_mu_;  // one round at a time
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool poked_ = false, stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace kumo::daemon

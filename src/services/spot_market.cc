@@ -1,0 +1,361 @@
+// The market round (specs/spot.md §1.4, §4.1): carry out due notices, lapse requests past
+// ValidUntil, then clear every pool in auction mode — the running spot instances and the open
+// requests bid their maximum prices for the slots the host has left after on-demand; winners
+// launch (or, stopped by an interruption, restart), losing instances get the 2-minute notice.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "services/images.h"
+#include "services/spot.h"
+#include "services/spot_internal.h"
+
+namespace kumo::services {
+
+using market::Micros;
+using nlohmann::json;
+
+namespace {
+
+constexpr int64_t kForgetClosedMs = int64_t(4) * 3600 * 1000;
+
+struct Bidder {
+  enum Kind { kInstance, kRequest, kRestart } kind;
+  market::Bid bid;
+  store::Resource* inst = nullptr;
+  store::Resource* req = nullptr;
+};
+
+struct Book {
+  std::vector<Bidder> bidders;
+  int64_t held = 0;  // spot instances of the pool that hold capacity without bidding
+};
+
+std::string BookKey(std::string_view region, std::string_view az, std::string_view type) {
+  return fmt::format("{}|{}", region, spot::PoolName(az, type));
+}
+
+absl::Status Save(store::Tx& tx, store::Resource& r) {
+  RETURN_IF_ERROR(tx.UpdateResource(r));
+  ++r.version;
+  return absl::OkStatus();
+}
+
+bool Open(const store::Resource& req, int64_t now_ms) {
+  return req.data.value("state", "") == "open" &&
+         req.data.value("valid_from_ms", int64_t(0)) <= now_ms;
+}
+
+// Who bids in each pool, and what the host has left for spot once the instances that hold
+// capacity without bidding (in their notice, stopping, shutting down) are counted.
+std::map<std::string, Book> Gather(std::vector<store::Resource>& instances,
+                                   std::vector<store::Resource>& requests, int64_t now_ms,
+                                   spot::Room& room) {
+  std::map<std::string, Book> books;
+  std::map<std::string, store::Resource*> req_by_id, inst_by_id;
+  for (auto& r : requests) req_by_id[r.id] = &r;
+  for (auto& i : instances) inst_by_id[i.id] = &i;
+  for (auto& i : instances) {
+    if (!spot::IsSpot(i) || !spot::HoldsCapacity(i)) continue;
+    std::string key =
+        BookKey(i.region, i.data.value("availability_zone", ""), i.data.value("instance_type", ""));
+    auto it = req_by_id.find(i.data.value("spot_request_id", ""));
+    std::string state = i.data.value("state", "");
+    bool bidding = (state == "pending" || state == "running") && !spot::InNotice(i) &&
+                   it != req_by_id.end() && it->second->data.value("instance_id", "") == i.id;
+    if (!bidding) {
+      room.Take(i);
+      ++books[key].held;
+      continue;
+    }
+    books[key].bidders.push_back(
+        {Bidder::kInstance,
+         {i.id, i.data.value("spot_max_micros", Micros(0)), it->second->created_ms},
+         &i,
+         it->second});
+  }
+  for (auto& r : requests) {
+    std::string key = BookKey(r.region, r.data.value("az", ""), r.data.value("instance_type", ""));
+    market::Bid bid{r.id, r.data.value("max_micros", Micros(0)), r.created_ms};
+    if (Open(r, now_ms)) {
+      books[key].bidders.push_back({Bidder::kRequest, bid, nullptr, &r});
+    } else if (r.data.value("state", "") == "disabled" && r.data.value("market_restart", false)) {
+      auto it = inst_by_id.find(r.data.value("instance_id", ""));
+      if (it != inst_by_id.end() && it->second->data.value("state", "") == "stopped") {
+        books[key].bidders.push_back({Bidder::kRestart, bid, it->second, &r});
+      }
+    }
+  }
+  return books;
+}
+
+// Carries out the interruption whose notice has run out.
+absl::Status Execute(store::Tx& tx, store::Resource& inst, store::Resource* req, int64_t now_ms,
+                     bool* changed) {
+  json& a = inst.data["spot_action"];
+  a["done"] = true;
+  std::string action = a.value("action", "terminate"), reason = a.value("reason", "capacity");
+  std::string state = inst.data.value("state", "");
+  if (state == "pending" || state == "running") {
+    std::string when = FormatIso8601(FromUnixMillis(now_ms)).substr(0, 19);
+    if (action == "terminate") {
+      inst.data["state"] = "shutting-down";
+      inst.data["desired"] = "terminated";
+      inst.data["transition_reason"] = fmt::format("Service initiated ({} GMT)", when);
+      inst.data["state_reason"] = {
+          {"code", "Server.SpotInstanceTermination"},
+          {"message", "Server.SpotInstanceTermination: Spot instance termination"}};
+    } else {
+      inst.data["state"] = "stopping";
+      inst.data["desired"] = "stopped";
+      inst.data["force_stop"] = false;
+      inst.data["stop_requested_ms"] = now_ms;
+      inst.data["transition_reason"] = fmt::format("Service initiated ({} GMT)", when);
+      inst.data["state_reason"] = {
+          {"code", "Server.SpotInstanceShutdown"},
+          {"message", "Server.SpotInstanceShutdown: Spot instance shutdown"}};
+    }
+    *changed = true;
+  }
+  RETURN_IF_ERROR(Save(tx, inst));
+  if (!req || req->data.value("instance_id", "") != inst.id ||
+      req->data.value("state", "") == "cancelled") {
+    return absl::OkStatus();
+  }
+  bool persistent = req->data.value("type", "") == "persistent";
+  if (action == "terminate") {
+    if (req->data.value("status_code", "") == "marked-for-termination") {
+      spot::SetStatus(*req, persistent ? "open" : "closed", "instance-terminated-by-price", now_ms);
+    }
+  } else {
+    std::string code = reason == "price"        ? "instance-stopped-by-price"
+                       : reason == "experiment" ? "instance-stopped-by-experiment"
+                                                : "instance-stopped-no-capacity";
+    spot::SetStatus(*req, "disabled", code, now_ms);
+    // Only EC2 restarts what it stopped; what an experiment stopped waits for its user.
+    req->data["market_restart"] = reason != "experiment";
+  }
+  return Save(tx, *req);
+}
+
+absl::Status Fulfil(store::Tx& tx, IdGenerator& ids, const InstanceEnv& env, store::Resource& req,
+                    int64_t now_ms, RoundResult* result) {
+  json input = req.data.value("launch", json::object());
+  input["InstanceType"] = req.data.value("instance_type", "");
+  input["MinCount"] = 1;
+  input["MaxCount"] = 1;
+  if (!input.contains("SubnetId")) input["Placement"] = {{"AvailabilityZone", req.data["az"]}};
+  input["_Spot"] = {{"request_id", req.id}, {"max_micros", req.data["max_micros"]}};
+  Caller caller{req.account_id, req.region, "spot-" + req.id, FromUnixMillis(now_ms)};
+  auto launched = RunInstances(tx, caller, ids, env, input);
+  if (!launched.ok()) {
+    std::string code = Ec2CodeOf(launched.status());
+    if (code == "InsufficientInstanceCapacity" || code == "InsufficientAddressCapacity") {
+      spot::SetStatus(req, "open", "capacity-not-available", now_ms);
+    } else if (code == "VcpuLimitExceeded") {
+      spot::SetStatus(req, "open", "limit-exceeded", now_ms,
+                      std::string(launched.status().message()));
+    } else {
+      spot::SetStatus(
+          req, "failed", "bad-parameters", now_ms,
+          fmt::format("Your Spot request failed: {}", std::string(launched.status().message())));
+      req.data["fault"] = {{"code", code}, {"message", std::string(launched.status().message())}};
+    }
+    return Save(tx, req);
+  }
+  req.data["instance_id"] = (*launched)["Instances"].at(0).value("InstanceId", "");
+  req.data["launched_az"] = req.data["az"];
+  spot::SetStatus(req, "active", "fulfilled", now_ms);
+  ++result->fulfilled;
+  result->instances_changed = true;
+  return Save(tx, req);
+}
+
+absl::Status Restart(store::Tx& tx, const InstanceEnv& env, store::Resource& inst,
+                     store::Resource& req, int64_t now_ms, RoundResult* result) {
+  Caller caller{req.account_id, req.region, "spot-" + req.id, FromUnixMillis(now_ms)};
+  RETURN_IF_ERROR(
+      StartInstances(tx, caller, env, {{"InstanceIds", {inst.id}}, {"_Market", true}}).status());
+  req.data["market_restart"] = false;
+  spot::SetStatus(req, "active", "fulfilled", now_ms);
+  result->instances_changed = true;
+  return Save(tx, req);
+}
+
+}  // namespace
+
+absl::StatusOr<RoundResult> RunMarketRound(store::Tx& tx, IdGenerator& ids, const InstanceEnv& env,
+                                           TimePoint now) {
+  int64_t now_ms = UnixMillis(now);
+  RoundResult result;
+  auto due = [&](int64_t t) {
+    if (t > now_ms && (result.next_due_ms == 0 || t < result.next_due_ms)) result.next_due_ms = t;
+  };
+  ASSIGN_OR_RETURN(auto instances, tx.ListAllResources(kInstanceType));
+  ASSIGN_OR_RETURN(auto requests, tx.ListAllResources(kSpotRequestType));
+  ASSIGN_OR_RETURN(auto pools, tx.ListAllResources(kSpotPoolType));
+  std::map<std::string, store::Resource*> req_by_id, inst_by_id;
+  for (auto& r : requests) req_by_id[r.id] = &r;
+  for (auto& i : instances) inst_by_id[i.id] = &i;
+
+  // Notices that have run out.
+  for (auto& i : instances) {
+    if (!spot::InNotice(i)) continue;
+    int64_t t = i.data["spot_action"].value("time_ms", int64_t(0));
+    if (t > now_ms) {
+      due(t);
+      continue;
+    }
+    auto it = req_by_id.find(i.data.value("spot_request_id", ""));
+    RETURN_IF_ERROR(Execute(tx, i, it == req_by_id.end() ? nullptr : it->second, now_ms,
+                            &result.instances_changed));
+  }
+
+  // Requests' schedules, and forgetting closed ones after 4 hours (EC2's rule).
+  std::vector<store::Resource> live;
+  for (auto& r : requests) {
+    std::string state = r.data.value("state", "");
+    int64_t from = r.data.value("valid_from_ms", int64_t(0)),
+            until = r.data.value("valid_until_ms", int64_t(0));
+    auto inst = inst_by_id.find(r.data.value("instance_id", ""));
+    store::Resource* instance = inst == inst_by_id.end() ? nullptr : inst->second;
+    bool expired = until != 0 && until <= now_ms;
+    if (state == "open" && expired) {
+      spot::SetStatus(r, "cancelled", "schedule-expired", now_ms);
+      RETURN_IF_ERROR(Save(tx, r));
+    } else if (state == "open" && from > now_ms) {
+      due(from);
+      if (r.data.value("status_code", "") != "not-scheduled-yet") {
+        spot::SetStatus(r, "open", "not-scheduled-yet", now_ms);
+        RETURN_IF_ERROR(Save(tx, r));
+      }
+    } else if (state == "active" && expired && r.data.value("type", "") == "persistent") {
+      spot::SetStatus(r, "cancelled", "request-canceled-and-instance-running", now_ms);
+      RETURN_IF_ERROR(Save(tx, r));
+    } else if (state == "disabled" && expired) {
+      // An expired disabled request is cancelled, and its stopped instance terminated (T28/29).
+      r.data["state"] = "cancelled";
+      RETURN_IF_ERROR(Save(tx, r));
+      if (instance && instance->data.value("desired", "") != "terminated") {
+        instance->data["state"] = "shutting-down";
+        instance->data["desired"] = "terminated";
+        RETURN_IF_ERROR(Save(tx, *instance));
+        result.instances_changed = true;
+      }
+    } else if ((state == "cancelled" || state == "closed" || state == "failed") &&
+               r.data.value("status_ms", int64_t(0)) + kForgetClosedMs <= now_ms &&
+               (!instance || instance->data.value("state", "") == "terminated")) {
+      RETURN_IF_ERROR(tx.DeleteResource(r.account_id, r.region, r.id));
+      continue;
+    } else if (state == "open" && until) {
+      due(until);
+    }
+    if ((state == "cancelled" || state == "closed" || state == "failed")) {
+      due(r.data.value("status_ms", int64_t(0)) + kForgetClosedMs);
+    }
+    live.push_back(r);
+  }
+  requests = std::move(live);
+
+  spot::Room room = spot::RoomForSpot(env, instances);
+  std::map<std::string, Book> books = Gather(instances, requests, now_ms, room);
+  // Pools with the highest bids clear first: they have the first claim on the host's room.
+  std::vector<store::Resource*> order;
+  for (auto& p : pools) order.push_back(&p);
+  auto top = [&](const store::Resource* p) {
+    auto it =
+        books.find(BookKey(p->region, p->data.value("az", ""), p->data.value("instance_type", "")));
+    Micros best = -1;
+    if (it != books.end()) {
+      for (const auto& b : it->second.bidders) best = std::max(best, b.bid.max_price);
+    }
+    return best;
+  };
+  std::stable_sort(
+      order.begin(), order.end(),
+      [&](const store::Resource* a, const store::Resource* b) { return top(a) > top(b); });
+  for (store::Resource* pool : order) {
+    const InstanceType* type = env.catalog->Find(pool->data.value("instance_type", ""));
+    if (!type) continue;
+    Book& book = books[BookKey(pool->region, pool->data.value("az", ""), type->name)];
+    int64_t supply = spot::PoolSupply(*pool, *type, room, book.held);
+    std::vector<market::Bid> bids;
+    for (const auto& b : book.bidders) bids.push_back(b.bid);
+    market::Clearing c =
+        market::ClearAuction(bids, supply, pool->data.value("reserve_micros", Micros(0)));
+    RETURN_IF_ERROR(spot::SetPoolPrice(tx, *pool, c.price, now_ms));
+    room.Take(*type, int64_t(c.winners.size()));
+    std::set<std::string> winners(c.winners.begin(), c.winners.end());
+    for (auto& b : book.bidders) {
+      bool won = winners.count(b.bid.request_id) > 0;
+      if (b.kind == Bidder::kInstance && !won) {
+        std::string reason = b.bid.max_price < c.price ? "price" : "capacity";
+        RETURN_IF_ERROR(spot::Interrupt(tx, *b.inst, *b.req, reason, now_ms));
+        ++result.interrupted;
+        due(b.inst->data["spot_action"].value("time_ms", int64_t(0)));
+      } else if (b.kind == Bidder::kRequest && won) {
+        RETURN_IF_ERROR(Fulfil(tx, ids, env, *b.req, now_ms, &result));
+      } else if (b.kind == Bidder::kRequest) {
+        std::string code = b.bid.max_price < c.price ? "price-too-low" : "capacity-not-available";
+        std::string message = spot::StatusMessage(code, *b.req, c.price);
+        if (b.req->data.value("status_code", "") != code ||
+            b.req->data.value("status_message", "") != message) {
+          spot::SetStatus(*b.req, "open", code, now_ms, message);
+          RETURN_IF_ERROR(Save(tx, *b.req));
+        }
+      } else if (b.kind == Bidder::kRestart && won) {
+        RETURN_IF_ERROR(Restart(tx, env, *b.inst, *b.req, now_ms, &result));
+      }
+    }
+  }
+  return result;
+}
+
+absl::StatusOr<json> OrderBook(store::Tx& tx, const InstanceEnv& env, const PoolKey& key,
+                               TimePoint now) {
+  ASSIGN_OR_RETURN(store::Resource pool, spot::GetPool(tx, key));
+  const InstanceType* type = env.catalog->Find(key.instance_type);
+  if (!type) return InvalidParameterValue("Unknown instance type " + key.instance_type);
+  ASSIGN_OR_RETURN(auto instances, tx.ListAllResources(kInstanceType));
+  ASSIGN_OR_RETURN(auto requests, tx.ListAllResources(kSpotRequestType));
+  spot::Room room = spot::RoomForSpot(env, instances);
+  auto books = Gather(instances, requests, UnixMillis(now), room);
+  Book& book = books[BookKey(key.region, key.az, key.instance_type)];
+  int64_t supply = spot::PoolSupply(pool, *type, room, book.held);
+  std::vector<market::Bid> bids;
+  for (const auto& b : book.bidders) bids.push_back(b.bid);
+  Micros reserve = pool.data.value("reserve_micros", Micros(0));
+  market::Clearing c = market::ClearAuction(bids, supply, reserve);
+  std::set<std::string> winners(c.winners.begin(), c.winners.end());
+  json rows = json::array();
+  for (const auto& b : book.bidders) {
+    std::string kind = b.kind == Bidder::kInstance  ? "instance"
+                       : b.kind == Bidder::kRequest ? "request"
+                                                    : "stopped-instance";
+    rows.push_back({{"id", b.bid.request_id},
+                    {"kind", kind},
+                    {"account", b.req ? b.req->account_id : ""},
+                    {"max_price", FormatPrice(b.bid.max_price)},
+                    {"create_time", FormatIso8601(FromUnixMillis(b.bid.create_ms))},
+                    {"wins", winners.count(b.bid.request_id) > 0}});
+  }
+  std::sort(rows.begin(), rows.end(),
+            [](const json& a, const json& b) { return a["max_price"] > b["max_price"]; });
+  const json& cap = pool.data.contains("capacity") ? pool.data["capacity"] : json();
+  return json{{"pool", pool.name},
+              {"region", key.region},
+              {"price", FormatPrice(pool.data.value("price_micros", Micros(0)))},
+              {"clearing_price", FormatPrice(c.price)},
+              {"reserve", FormatPrice(reserve)},
+              {"on_demand", FormatPrice(pool.data.value("od_micros", Micros(0)))},
+              {"capacity_override", cap},
+              {"supply", supply},
+              {"held_in_notice", book.held},
+              {"bids", rows}};
+}
+
+}  // namespace kumo::services
