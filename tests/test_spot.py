@@ -535,3 +535,49 @@ def test_restart_during_notice_and_forgetting(cloud):
     for rid in rids:
         expect_error("InvalidSpotInstanceRequestID.NotFound",
                      cloud.ec2.describe_spot_instance_requests, SpotInstanceRequestIds=[rid])
+
+
+def test_on_demand_reclaims_spot_lowest_bid_first(tmp_path):
+    """An on-demand launch is never refused while spot instances could make room: it launches at
+    once, and the market gives the lowest bid its 2-minute notice (here the host is declared
+    small: 16 vCPUs and 12 GiB after the allocation ratios)."""
+    c = Cloud(tmp_path, "reclaim", extra_args=["--simulated-clock", "--host-cpus", "1",
+                                                "--host-memory-mib", "8192"])
+    try:
+        c.start()
+
+        def spot(price):
+            return c.ec2.run_instances(
+                ImageId=c.image_id(), InstanceType="t2.small", MinCount=1, MaxCount=1,
+                Placement={"AvailabilityZone": ZA},
+                InstanceMarketOptions={"MarketType": "spot",
+                                       "SpotOptions": {"MaxPrice": price}})["Instances"][0]
+
+        def on_demand(itype):
+            return c.ec2.run_instances(ImageId=c.image_id(), InstanceType=itype, MinCount=1,
+                                       MaxCount=1)["Instances"][0]["InstanceId"]
+        high, low = spot("0.020"), spot("0.010")
+        for i in (high, low):
+            wait_state(c.ec2, i["InstanceId"], "running")
+        big = on_demand("t2.large")  # 8 GiB: both spot instances still fit beside it
+        small = on_demand("t2.small")  # now only one does
+        assert c.instance(small)["State"]["Name"] in ("pending", "running")
+        k.wait_until(lambda: c.ec2.describe_spot_instance_requests(
+            SpotInstanceRequestIds=[low["SpotInstanceRequestId"]])["SpotInstanceRequests"][0][
+                "Status"]["Code"] == "instance-terminated-no-capacity", 5, "the lowest bid's notice")
+        r = c.ec2.describe_spot_instance_requests(
+            SpotInstanceRequestIds=[high["SpotInstanceRequestId"]])["SpotInstanceRequests"][0]
+        assert (r["State"], r["Status"]["Code"]) == ("active", "fulfilled")
+        # Beyond what spot could give back, on-demand is refused as before.
+        expect_error("InsufficientInstanceCapacity", on_demand, "t2.large")
+
+        assert c.instance(low["InstanceId"])["State"]["Name"] == "running"
+        k.admin(c.daemon, "clock/advance", seconds=121)
+        i = wait_state(c.ec2, low["InstanceId"], "terminated")
+        assert i["StateReason"]["Code"] == "Server.SpotInstanceTermination"
+        assert c.instance(high["InstanceId"])["State"]["Name"] == "running"
+        c.ec2.terminate_instances(InstanceIds=[high["InstanceId"], big, small])
+        for i in (high["InstanceId"], big, small):
+            wait_state(c.ec2, i, "terminated")
+    finally:
+        c.stop()

@@ -248,9 +248,12 @@ absl::Status Run(const Options& opts) {
   instance_env.catalog = catalog.get();
   instance_env.images = &images;
   instance_env.public_cidr = host_opts.public_cidr;
-  instance_env.host_cpus = int(std::max(1u, std::thread::hardware_concurrency()));
+  instance_env.host_cpus =
+      opts.host_cpus > 0 ? opts.host_cpus : int(std::max(1u, std::thread::hardware_concurrency()));
   instance_env.host_memory_mib =
-      int64_t(sysconf(_SC_PHYS_PAGES)) * int64_t(sysconf(_SC_PAGESIZE)) / (1 << 20);
+      opts.host_memory_mib > 0
+          ? opts.host_memory_mib
+          : int64_t(sysconf(_SC_PHYS_PAGES)) * int64_t(sysconf(_SC_PAGESIZE)) / (1 << 20);
   auto host = host::NewAgentClient(
       SelfExe(), {"--data-dir", opts.data_dir, "--daemon-id", host_opts.daemon_id, "--host-dir",
                   host_opts.host_dir, "--public-cidr", host_opts.public_cidr});

@@ -28,6 +28,10 @@ struct Options {
   // The system clock plus an offset the admin API advances (tests of the spot market and
   // billing); the offset is kept in the data dir across restarts.
   bool simulated_clock = false;
+  // What the scheduler and the spot market count as the host's size (before the allocation
+  // ratios); 0 = the machine's cores and memory. Operators set less to keep headroom.
+  int host_cpus = 0;
+  int64_t host_memory_mib = 0;
 };
 
 // What the host agent and teardown need to build this daemon's LocalHost.

@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
   app.add_option("--pool-dir", opts.pool_dir, "Where daemons on this host claim public pools");
   app.add_flag("--simulated-clock", opts.simulated_clock,
                "Let the admin API advance time (for tests: the spot market, billing)");
+  app.add_option("--host-cpus", opts.host_cpus,
+                 "Cores instances may use (default: all of this machine's)");
+  app.add_option("--host-memory-mib", opts.host_memory_mib,
+                 "Memory instances may use, MiB (default: all of this machine's)");
   bool teardown = false;
   app.add_flag("--teardown", teardown,
                "Remove everything this daemon created on the host (containers, network, storage)");

@@ -51,6 +51,9 @@ struct InstanceEnv {
   double ram_ratio = 1.5;
   int host_gpus = 0;
   int vcpu_quota = kDefaultVcpuQuota;
+  // vCPUs of open, active and disabled spot requests per account and region (EC2's "All
+  // Standard Spot Instance Requests" quota).
+  int spot_vcpu_quota = kDefaultVcpuQuota;
 };
 
 // EC2's state codes.

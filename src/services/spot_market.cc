@@ -32,7 +32,7 @@ struct Bidder {
 
 struct Book {
   std::vector<Bidder> bidders;
-  int64_t held = 0;  // spot instances of the pool that hold capacity without bidding
+  int64_t held = 0;  // running spot instances of the pool that hold capacity without bidding
 };
 
 std::string BookKey(std::string_view region, std::string_view az, std::string_view type) {
@@ -50,8 +50,8 @@ bool Open(const store::Resource& req, int64_t now_ms) {
          req.data.value("valid_from_ms", int64_t(0)) <= now_ms;
 }
 
-// Who bids in each pool, and what the host has left for spot once the instances that hold
-// capacity without bidding (in their notice, stopping, shutting down) are counted.
+// Who bids in each pool: its running spot instances and its open requests, and the stopped
+// instances the market may restart; `room` is what the host has left for them.
 std::map<std::string, Book> Gather(std::vector<store::Resource>& instances,
                                    std::vector<store::Resource>& requests, int64_t now_ms,
                                    spot::Room& room) {
@@ -61,14 +61,15 @@ std::map<std::string, Book> Gather(std::vector<store::Resource>& instances,
   for (auto& i : instances) inst_by_id[i.id] = &i;
   for (auto& i : instances) {
     if (!spot::IsSpot(i) || !spot::HoldsCapacity(i)) continue;
+    // Instances on their way out (in their notice, stopping, shutting down) are not counted:
+    // their room is already given back, or a reclaimed slot would evict a second bidder.
+    std::string state = i.data.value("state", "");
+    if ((state != "pending" && state != "running") || spot::InNotice(i)) continue;
     std::string key =
         BookKey(i.region, i.data.value("availability_zone", ""), i.data.value("instance_type", ""));
     auto it = req_by_id.find(i.data.value("spot_request_id", ""));
-    std::string state = i.data.value("state", "");
-    bool bidding = (state == "pending" || state == "running") && !spot::InNotice(i) &&
-                   it != req_by_id.end() && it->second->data.value("instance_id", "") == i.id;
-    if (!bidding) {
-      room.Take(i);
+    if (it == req_by_id.end() || it->second->data.value("instance_id", "") != i.id) {
+      room.Take(i);  // a request we cannot see any more: it keeps its room, bidding nothing
       ++books[key].held;
       continue;
     }

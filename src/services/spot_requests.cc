@@ -289,7 +289,11 @@ absl::StatusOr<bool> PoolHasRoom(store::Tx& tx, const InstanceEnv& env, const st
   spot::Room room = spot::RoomForSpot(env, all);
   int64_t held = 0;
   for (const auto& r : all) {
-    if (r.id == skip_id || !spot::IsSpot(r) || !spot::HoldsCapacity(r)) continue;
+    std::string state = r.data.value("state", "");
+    if (r.id == skip_id || !spot::IsSpot(r) || (state != "pending" && state != "running") ||
+        spot::InNotice(r)) {
+      continue;  // as in the round: instances on their way out are not counted
+    }
     room.Take(r);
     if (r.region == pool.region && r.data.value("availability_zone", "") == pool.data["az"] &&
         r.data.value("instance_type", "") == type.name) {
@@ -297,6 +301,25 @@ absl::StatusOr<bool> PoolHasRoom(store::Tx& tx, const InstanceEnv& env, const st
     }
   }
   return spot::PoolSupply(pool, type, room, held) >= count;
+}
+
+// EC2 counts a request against the spot quota until it is closed, whether or not its instance
+// still runs.
+absl::Status CheckSpotQuota(store::Tx& tx, const Caller& caller, const InstanceEnv& env,
+                            const InstanceType& type, int64_t count) {
+  ASSIGN_OR_RETURN(auto reqs, tx.ListResources(caller.account_id, caller.region, kSpotRequestType));
+  int64_t used = 0;
+  for (const auto& r : reqs) {
+    std::string s = r.data.value("state", "");
+    if (s != "open" && s != "active" && s != "disabled") continue;
+    const InstanceType* t = env.catalog->Find(r.data.value("instance_type", ""));
+    used += t ? t->vcpus : 1;
+  }
+  if (used + count * type.vcpus > env.spot_vcpu_quota) {
+    return Ec2Error(absl::StatusCode::kResourceExhausted, "MaxSpotInstanceCountExceeded",
+                    "Max spot instance count exceeded");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status NoSpotCapacity() {
@@ -357,6 +380,7 @@ absl::StatusOr<json> RequestSpotInstances(store::Tx& tx, const Caller& caller, I
   if (!valid_until && type == "one-time") valid_until = now + int64_t(7) * 24 * 3600 * 1000;
   ASSIGN_OR_RETURN(auto tags, TagsFromSpecifications(input.value("TagSpecifications", json()),
                                                      "spot-instances-request"));
+  RETURN_IF_ERROR(CheckSpotQuota(tx, caller, env, *itype, count));
   json out = json::array();
   for (int64_t i = 0; i < count; ++i) {
     store::Resource r{NewRequestId(ids),
@@ -532,6 +556,7 @@ absl::StatusOr<SpotLaunch> CheckSpotLaunch(store::Tx& tx, const Caller& caller,
                                 "Spot request fulfillment price of {}.",
                                 FormatPriceShort(l.max_price), FormatPriceShort(price)));
   }
+  RETURN_IF_ERROR(CheckSpotQuota(tx, caller, env, type, count));
   ASSIGN_OR_RETURN(bool room, PoolHasRoom(tx, env, pool, type, count, ""));
   if (!room) return NoSpotCapacity();
   return l;

@@ -151,6 +151,27 @@ TEST_F(SpotTest, SynchronousValidation) {
   EXPECT_EQ(code(json::object()), "InvalidParameterValue");
 }
 
+TEST_F(SpotTest, SpotQuotaCountsOpenRequests) {
+  env_.spot_vcpu_quota = 4;  // scenario 38: three t3.large (2 vCPUs each) do not fit
+  json in = {{"LaunchSpecification",
+              {{"ImageId", "ami-00000000000000001"}, {"InstanceType", "t3.large"}}}};
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto r = Request(in);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ids.push_back((*r)["SpotInstanceRequests"][0]["SpotInstanceRequestId"]);
+  }
+  auto third = Request(in);
+  EXPECT_EQ(Ec2CodeOf(third.status()), "MaxSpotInstanceCountExceeded");
+  EXPECT_EQ(third.status().message(), "Max spot instance count exceeded");
+  // A cancelled request frees its share.
+  ASSERT_TRUE(
+      Write([&](store::Tx& tx) {
+        return CancelSpotInstanceRequests(tx, alice_, {{"SpotInstanceRequestIds", {ids[0]}}});
+      }).ok());
+  EXPECT_TRUE(Request(in).ok());
+}
+
 TEST_F(SpotTest, RoundGivesHoldingCodesAndFailsBadParameters) {
   PoolKey pool{"eu-west-1", "eu-west-1a", "t2.micro"};
   ASSERT_TRUE(store_->Write([&](store::Tx& tx) { return SetPoolReserve(tx, pool, 4000); }).ok());
