@@ -581,3 +581,59 @@ def test_on_demand_reclaims_spot_lowest_bid_first(tmp_path):
             wait_state(c.ec2, i, "terminated")
     finally:
         c.stop()
+
+
+def test_smoothed_and_ar1_modes(tmp_path):
+    """Scenario 31 and the ar1 mode, on a daemon of their own (the mode is per region): with spot
+    demand at twice the pool's slots the smoothed price rises at most 5 % an hour, published at
+    most hourly, inside [0.30, 1.00] × On-Demand; ar1 walks inside its band every ≥ 5 minutes."""
+    c = Cloud(tmp_path, "modes", extra_args=["--simulated-clock"])
+    try:
+        c.start()
+        k.admin(c.daemon, "spot/set-mode", mode="smoothed")
+        k.admin(c.daemon, "spot/set-capacity", instance_type="t2.nano", availability_zone=ZA,
+                slots=1)
+        inst = c.ec2.run_instances(ImageId=c.image_id(), InstanceType="t2.nano", MinCount=1,
+                                   MaxCount=1, Placement={"AvailabilityZone": ZA},
+                                   InstanceMarketOptions={"MarketType": "spot"})["Instances"][0]
+        spec = {"ImageId": c.image_id(), "InstanceType": "t2.nano",
+                "Placement": {"AvailabilityZone": ZA}}
+        c.ec2.request_spot_instances(InstanceCount=2, LaunchSpecification=spec)
+        start = now_of(c)
+        k.admin(c.daemon, "clock/advance", seconds=48 * 3600)
+
+        od = 0.0063
+        hist = sorted((h["Timestamp"], float(h["SpotPrice"])) for h in
+                      c.ec2.describe_spot_price_history(
+                          InstanceTypes=["t2.nano"], AvailabilityZone=ZA,
+                          StartTime=start)["SpotPriceHistory"])
+        assert len(hist) >= 5, hist
+        for (t0, p0), (t1, p1) in zip(hist, hist[1:]):
+            assert (t1 - t0).total_seconds() >= 3600 - 1, (t0, t1)
+            assert abs(p1 - p0) / p0 <= 0.05 + 1e-9, (p0, p1)
+        assert all(0.3 * od - 1e-6 <= p <= od + 1e-6 for _, p in hist), hist
+        assert hist[-1][1] > hist[0][1], "demand above supply raises the price"
+        assert c.instance(inst["InstanceId"])["State"]["Name"] == "running"
+
+        k.admin(c.daemon, "spot/set-mode", mode="ar1")
+        before = now_of(c)
+        k.admin(c.daemon, "clock/advance", seconds=12 * 3600)
+        walk = sorted((h["Timestamp"], float(h["SpotPrice"])) for h in
+                      c.ec2.describe_spot_price_history(
+                          InstanceTypes=["m1.small"], AvailabilityZone=ZB,
+                          StartTime=before)["SpotPriceHistory"])
+        floor, ceiling = 0.0141, 0.0141 + 0.0047
+        assert 3 <= len(walk) <= 40, walk  # ≈ 15 changes a day
+        for (t0, _), (t1, _) in zip(walk[1:], walk[2:]):
+            assert (t1 - t0).total_seconds() >= 300 - 1
+        assert all(floor - 1e-6 <= p <= ceiling + 1e-6 for _, p in walk[1:]), walk
+        c.ec2.terminate_instances(InstanceIds=[inst["InstanceId"]])
+        wait_state(c.ec2, inst["InstanceId"], "terminated")
+    finally:
+        c.stop()
+
+
+def now_of(c) -> datetime.datetime:
+    t = k.admin(c.daemon, "clock")["now"]
+    return datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc)

@@ -82,6 +82,12 @@ std::map<std::string, api::AdminOperation, std::less<>> AdminOperations(const Ad
     if (body.contains("slots") && !body["slots"].is_null()) slots = body["slots"].get<int64_t>();
     return Write(c, [&](store::Tx& tx) { return services::SetPoolCapacity(tx, k, slots); });
   };
+  ops["spot/set-mode"] = [c](const json& body) -> absl::StatusOr<json> {
+    std::string region = body.value("region", c.regions->names().front());
+    if (!c.regions->Serves(region)) return InvalidParameterValue("Unknown region " + region);
+    std::string mode = body.value("mode", "");
+    return Write(c, [&](store::Tx& tx) { return services::SetPricingMode(tx, region, mode); });
+  };
   ops["spot/interrupt"] = [c](const json& body) -> absl::StatusOr<json> {
     std::string id = body.value("instance_id", ""), reason = body.value("reason", "capacity");
     return Write(c, [&](store::Tx& tx) {

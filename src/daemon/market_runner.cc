@@ -18,10 +18,16 @@ MarketRunner::~MarketRunner() { Stop(); }
 
 absl::StatusOr<services::RoundResult> MarketRunner::RoundLocked() {
   services::RoundResult result;
+  TimePoint now = clock_.Now();
   absl::Status st = store_.Write([&](store::Tx& tx) -> absl::Status {
-    auto r = services::RunMarketRound(tx, ids_, env_, clock_.Now());
+    auto r = services::RunMarketRound(tx, ids_, env_, now);
     if (!r.ok()) return r.status();
     result = *r;
+    if (UnixMillis(now) - last_purge_ms_ >= 3600 * 1000) {
+      auto purged = services::PurgePriceHistory(tx, now);
+      if (!purged.ok()) return purged.status();
+      last_purge_ms_ = UnixMillis(now);
+    }
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

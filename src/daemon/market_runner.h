@@ -49,6 +49,7 @@ class MarketRunner {
   std::condition_variable cv_;
   bool poked_ = false, stopping_ = false;
   std::thread thread_;
+  int64_t last_purge_ms_ = 0;  // price history older than 90 days goes once an hour
 };
 
 }  // namespace kumo::daemon

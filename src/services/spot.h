@@ -37,6 +37,8 @@ namespace kumo::services {
 inline constexpr std::string_view kSpotPoolType = "spot-pool";
 inline constexpr std::string_view kSpotPriceType = "spot-price";
 inline constexpr std::string_view kSpotRequestType = "spot-request";
+// The region's pricing mode (operator, region; name "config"): {"mode": auction|smoothed|ar1}.
+inline constexpr std::string_view kSpotConfigType = "spot-config";
 inline constexpr std::string_view kSpotProduct = "Linux/UNIX";
 // EC2's smallest accepted maximum price, USD 0.001.
 inline constexpr market::Micros kMinSpotPrice = 1000;
@@ -117,6 +119,11 @@ struct PoolKey {
 // Sets the pool's reserve (its floor) to price; in auction mode the price follows at the next
 // round. price 0 restores the default reserve.
 absl::Status SetPoolReserve(store::Tx& tx, const PoolKey& pool, market::Micros price);
+// Deletes price history older than 90 days (the newest record of each pool stays); returns how
+// many records went.
+absl::StatusOr<int> PurgePriceHistory(store::Tx& tx, TimePoint now);
+// The region's pricing mode: auction (the default), smoothed or ar1 (specs/spot.md §4).
+absl::Status SetPricingMode(store::Tx& tx, const std::string& region, const std::string& mode);
 // Caps the slots spot may use in the pool; nullopt removes the cap.
 absl::Status SetPoolCapacity(store::Tx& tx, const PoolKey& pool, std::optional<int64_t> slots);
 // Interrupts a spot instance now, as the market would: reason capacity, price or experiment.

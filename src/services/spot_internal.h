@@ -12,9 +12,10 @@ namespace kumo::services::spot {
 
 std::string PoolName(std::string_view az, std::string_view type);
 absl::StatusOr<store::Resource> GetPool(store::Tx& tx, const PoolKey& key);
-// Records the pool's new price (and the history entry) when it differs from the current one.
+// Records the pool's new price (and the history entry, stamped at_ms) when it differs from the
+// current one.
 absl::Status SetPoolPrice(store::Tx& tx, store::Resource& pool, market::Micros price,
-                          int64_t now_ms);
+                          int64_t at_ms);
 
 // Host capacity left, in the units instances use (allocation ratios applied).
 struct Room {

@@ -61,7 +61,8 @@ absl::StatusOr<store::Resource> GetPool(store::Tx& tx, const PoolKey& key) {
   return *pool;
 }
 
-absl::Status SetPoolPrice(store::Tx& tx, store::Resource& pool, Micros price, int64_t now_ms) {
+absl::Status SetPoolPrice(store::Tx& tx, store::Resource& pool, Micros price, int64_t at_ms) {
+  const int64_t now_ms = at_ms;
   if (pool.data.value("price_micros", Micros(-1)) == price) return absl::OkStatus();
   int64_t seq = pool.data.value("history_seq", int64_t(0)) + 1;
   pool.data["price_micros"] = price;
@@ -148,8 +149,9 @@ absl::Status EnsureSpotPools(store::Tx& tx, const InstanceEnv& env, const Region
         std::string name = spot::PoolName(az, type.name);
         if (have.count(name)) continue;
         Micros od = Micros(std::llround(env.catalog->PricePerHour(type, region) * 1e6));
-        // The reserve: 0.30 × On-Demand, the floor of the smoothed mode, rounded to EC2's step.
-        Micros reserve = std::max<Micros>(kMinSpotPrice, (od * 3 / 10) / 100 * 100);
+        // The reserve: 0.30 × On-Demand, the floor of the smoothed mode too, …
+        // rounded up to EC2's 0.0001 step so it is never below 0.30 × On-Demand.
+        Micros reserve = std::max<Micros>(kMinSpotPrice, (od * 3 / 10 + 99) / 100 * 100);
         store::Resource pool{fmt::format("spool-{}", name),
                              std::string(kOperatorOwnerId),
                              region,
@@ -284,6 +286,49 @@ absl::Status SetPoolReserve(store::Tx& tx, const PoolKey& key, Micros price) {
   pool.data["reserve_micros"] =
       price == 0 ? pool.data.value("default_reserve_micros", Micros(0)) : price;
   return tx.UpdateResource(pool);
+}
+
+absl::StatusOr<int> PurgePriceHistory(store::Tx& tx, TimePoint now) {
+  int64_t cutoff = UnixMillis(now) - kHistoryKeepMs;
+  ASSIGN_OR_RETURN(auto all, tx.ListAllResources(kSpotPriceType));
+  // The newest record of each pool stays whatever its age: it is the price in effect.
+  std::map<std::string, int64_t> newest;
+  for (const auto& r : all) {
+    std::string pool =
+        r.region + "/" + r.data.value("az", "") + "/" + r.data.value("instance_type", "");
+    int64_t& n = newest[pool];
+    n = std::max(n, r.data.value("ts_ms", int64_t(0)));
+  }
+  int removed = 0;
+  for (const auto& r : all) {
+    int64_t ts = r.data.value("ts_ms", int64_t(0));
+    std::string pool =
+        r.region + "/" + r.data.value("az", "") + "/" + r.data.value("instance_type", "");
+    if (ts >= cutoff || ts == newest[pool]) continue;
+    RETURN_IF_ERROR(tx.DeleteResource(r.account_id, r.region, r.id));
+    ++removed;
+  }
+  return removed;
+}
+
+absl::Status SetPricingMode(store::Tx& tx, const std::string& region, const std::string& mode) {
+  if (mode != "auction" && mode != "smoothed" && mode != "ar1") {
+    return InvalidParameterValue("mode must be auction, smoothed or ar1");
+  }
+  ASSIGN_OR_RETURN(auto cfg,
+                   tx.FindResourceByName(kOperatorOwnerId, region, kSpotConfigType, "config"));
+  if (!cfg) {
+    return tx.InsertResource({fmt::format("spot-config-{}", region),
+                              std::string(kOperatorOwnerId),
+                              region,
+                              std::string(kSpotConfigType),
+                              "config",
+                              {{"mode", mode}},
+                              0,
+                              0});
+  }
+  cfg->data["mode"] = mode;
+  return tx.UpdateResource(*cfg);
 }
 
 absl::Status SetPoolCapacity(store::Tx& tx, const PoolKey& key, std::optional<int64_t> slots) {
