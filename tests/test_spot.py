@@ -508,6 +508,49 @@ def test_price_history_window_and_pages(cloud):
                  StartTime=t, EndTime=t - datetime.timedelta(hours=1))
 
 
+def test_kumo_cli_cancel_history_and_admin(cloud):
+    """kumo spot cancel warns that instances keep running (and --terminate-instances ends them),
+    kumo spot history --plot draws the pool, kumo admin spot/clock drive the market."""
+    it, az = "t3.small", ZA
+    d, env = cloud.daemon.data_dir, cloud.files.env()
+
+    def kumo(*args, check=True):
+        return k.kumo(d, *args, check=check, env=env)
+    out = json.loads(kumo("admin", "spot", "set-price", "--instance-type", it,
+                          "--availability-zone", az, "0.0100").stdout)
+    assert "round" in out
+    book = json.loads(kumo("admin", "spot", "order-book", "--instance-type", it,
+                           "--availability-zone", az).stdout)
+    assert (book["reserve"], book["price"]) == ("0.010000", "0.010000")
+    assert json.loads(kumo("admin", "clock").stdout)["simulated"] is True
+
+    [keep, end] = request(cloud, it, az, count=2)
+    iids = {r: wait_sir(cloud, r, "active", "fulfilled")["InstanceId"] for r in (keep, end)}
+    book = json.loads(kumo("admin", "spot", "order-book", "--instance-type", it,
+                           "--availability-zone", az).stdout)
+    assert sorted(b["id"] for b in book["bids"]) == sorted(iids.values())
+
+    p = kumo("spot", "--profile", cloud.account.profile, "cancel", keep)
+    assert json.loads(p.stdout)["still_running"] == [iids[keep]]
+    assert "keep running" in p.stderr and iids[keep] in p.stderr
+    assert sir(cloud, keep)["Status"]["Code"] == "request-canceled-and-instance-running"
+    assert cloud.instance(iids[keep])["State"]["Name"] in ("pending", "running")
+
+    p = kumo("spot", "--profile", cloud.account.profile, "cancel", "--terminate-instances", end)
+    assert json.loads(p.stdout)["terminated"] == [iids[end]]
+    wait_state(cloud.ec2, iids[end], "terminated")
+    assert sir(cloud, end)["Status"]["Code"] == "instance-terminated-by-user"
+
+    p = kumo("spot", "--profile", cloud.account.profile, "history", "--instance-type", it,
+             "--availability-zone", az, "--days", "1", "--plot")
+    assert "0.010000" in p.stdout and "*" in p.stdout, p.stdout
+    p = kumo("spot", "--profile", cloud.account.profile, "cancel", "sir-00000000", check=False)
+    assert p.returncode != 0 and "InvalidSpotInstanceRequestID.NotFound" in p.stderr
+    p = kumo("admin", "spot", "interrupt", "i-00000000000000000", check=False)
+    assert p.returncode != 0 and "InvalidInstanceID.NotFound" in p.stderr
+    cleanup(cloud, iids=[iids[keep]])
+
+
 def test_restart_during_notice_and_forgetting(cloud):
     """Durability: kill -9 during the notice; the interruption still happens at T0 + 120 s after
     the restart, and no request is fulfilled twice. Scenario 28: closed requests are forgotten 4

@@ -15,6 +15,8 @@ void AddDaemonCommands(CLI::App& app, Globals& g);
 void AddImageCommands(CLI::App& app, Globals& g);
 void AddSshConfigCommand(CLI::App& app);
 void AddIdentityCommand(CLI::App& app, Globals& g);
+void AddSpotCommands(CLI::App& app, Globals& g);
+void AddAdminCommands(CLI::App& app, Globals& g);
 
 // Writes the [profile] into the AWS shared credentials and config files (honouring
 // AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE), replacing an existing section of that name.

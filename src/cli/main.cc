@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   kumo::cli::AddImageCommands(app, g);
   kumo::cli::AddSshConfigCommand(app);
   kumo::cli::AddIdentityCommand(app, g);
+  kumo::cli::AddSpotCommands(app, g);
+  kumo::cli::AddAdminCommands(app, g);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }
