@@ -40,18 +40,29 @@ void BM_RankOnly(benchmark::State& state) {
     benchmark::DoNotOptimize(copy.data());
   }
 }
+// p50 and p99 over the repetitions (each repetition is a mean over its iterations).
+double Percentile(const std::vector<double>& v, double q) {
+  std::vector<double> s = v;
+  std::sort(s.begin(), s.end());
+  return s[std::min(s.size() - 1, size_t(q * double(s.size() - 1) + 0.5))];
+}
+
 BENCHMARK(BM_RankOnly)
     ->Args({10'000, 50})
     ->Args({100'000, 1'000})
     ->Unit(benchmark::kMillisecond)
-    ->Repetitions(5)
+    ->Repetitions(30)
+    ->ComputeStatistics("p50", [](const std::vector<double>& v) { return Percentile(v, 0.5); })
+    ->ComputeStatistics("p99", [](const std::vector<double>& v) { return Percentile(v, 0.99); })
     ->ReportAggregatesOnly(true);
 
 BENCHMARK(BM_ClearAuction)
     ->Args({10'000, 50})
     ->Args({100'000, 1'000})
     ->Unit(benchmark::kMillisecond)
-    ->Repetitions(5)
+    ->Repetitions(30)
+    ->ComputeStatistics("p50", [](const std::vector<double>& v) { return Percentile(v, 0.5); })
+    ->ComputeStatistics("p99", [](const std::vector<double>& v) { return Percentile(v, 0.99); })
     ->ReportAggregatesOnly(true);
 
 }  // namespace

@@ -338,6 +338,14 @@ absl::StatusOr<RoundResult> RunMarketRound(store::Tx& tx, IdGenerator& ids, cons
   for (const auto& cfg : configs) modes[cfg.region] = cfg.data.value("mode", "auction");
 
   spot::Room room = spot::RoomForSpot(env, instances);
+  // What is physically free now: instances in their notice still run. The market decides on
+  // `room` (they are not counted: their slots are promised); new launches also wait for
+  // `physical`, so a spot winner never runs beside the instance it displaced. Only on-demand
+  // launches overlap a notice (README: how the 2 minutes are paid for).
+  spot::Room physical = room;
+  for (const auto& i : instances) {
+    if (spot::IsSpot(i) && spot::HoldsCapacity(i)) physical.Take(i);
+  }
   std::map<std::string, Book> books = Gather(instances, requests, now_ms, room);
   // Pools with the highest bids clear first: they have the first claim on the host's room.
   std::vector<store::Resource*> order;
@@ -374,7 +382,16 @@ absl::StatusOr<RoundResult> RunMarketRound(store::Tx& tx, IdGenerator& ids, cons
         RETURN_IF_ERROR(spot::Interrupt(tx, *b.inst, *b.req, reason, now_ms));
         ++result.interrupted;
         due(b.inst->data["spot_action"].value("time_ms", int64_t(0)));
+      } else if ((b.kind == Bidder::kRequest || b.kind == Bidder::kRestart) && won &&
+                 physical.Fits(*type) < 1) {
+        if (b.req->data.value("status_code", "") != "pending-fulfillment" &&
+            b.kind == Bidder::kRequest) {
+          spot::SetStatus(*b.req, "open", "pending-fulfillment", now_ms);
+          RETURN_IF_ERROR(Save(tx, *b.req));
+        }
+        // The next rounds (every 2 s) launch it once the displaced instance is gone.
       } else if (b.kind == Bidder::kRequest && won) {
+        physical.Take(*type);
         RETURN_IF_ERROR(Fulfil(tx, ids, env, *b.req, now_ms, &result));
       } else if (b.kind == Bidder::kRequest) {
         std::string code = b.bid.max_price < c.price ? "price-too-low" : "capacity-not-available";
@@ -385,6 +402,7 @@ absl::StatusOr<RoundResult> RunMarketRound(store::Tx& tx, IdGenerator& ids, cons
           RETURN_IF_ERROR(Save(tx, *b.req));
         }
       } else if (b.kind == Bidder::kRestart && won) {
+        physical.Take(*type);
         RETURN_IF_ERROR(Restart(tx, env, *b.inst, *b.req, now_ms, &result));
       }
     }
