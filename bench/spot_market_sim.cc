@@ -4,9 +4,10 @@
 //   - one pool, p2.xlarge in <region>a, on 10 hosts of 8 GPUs (80 slots);
 //   - on-demand GPU demand with a diurnal cycle (20 ± 15 instances, peak at 14:00) and bursts
 //     (on average every 3 days, +35 instances for 6 hours);
-//   - spot jobs arriving with a diurnal rate (10 ± 5 an hour), each wanting one
+//   - spot jobs arriving with a diurnal rate (8 ± 4 an hour), each wanting one
 //     GPU for Exp(6 h), bidding uniformly between the reserve and 1.5 × On-Demand; an interrupted
-//     job is resubmitted for the time it had left.
+//     job is resubmitted for the time it had left; a job whose request lapsed unfulfilled (after
+//     its 7 days) is given up.
 // Host transitions the reconciler would make (pending → running, shutting-down → terminated) are
 // applied after each 5-minute round. Prints one CSV row per hour.
 #include <fmt/format.h>
@@ -123,8 +124,8 @@ int main(int argc, char** argv) {
         if (!r.ok()) return r.status();
         on_demand.erase(on_demand.begin());
       }
-      // Spot jobs arrive (Poisson, diurnal rate 10 ± 5 an hour: 60 ± 30 GPUs wanted).
-      double rate = (10 + 5 * diurnal) / 12.0;
+      // Spot jobs arrive (Poisson, diurnal rate 8 ± 4 an hour: 48 ± 24 GPUs wanted).
+      double rate = (8 + 4 * diurnal) / 12.0;
       std::poisson_distribution<int> arrivals(rate);
       for (int n = arrivals(rng); n > 0; --n) {
         Job j;
@@ -172,6 +173,7 @@ int main(int argc, char** argv) {
           ++finished;
           continue;
         }
+        if (state == "cancelled" && j.instance_id.empty()) continue;  // lapsed: given up
         if (state == "closed" || state == "cancelled" || state == "failed" || state == "gone") {
           if (!j.instance_id.empty()) {
             ++interruptions;

@@ -392,6 +392,43 @@ def test_persistent_stop_interruption_restart_and_user_stop(cloud):
     pool(cloud, it, az, slots=None)
 
 
+def test_persistent_capacity_terminate_and_hibernate(cloud):
+    """Scenarios 17 and 19: a persistent terminate request reopens at once when its capacity goes
+    and relaunches when it returns; hibernation starts at once after its notice (Kumo stops the
+    instance: see the README) and the same instance resumes when capacity returns."""
+    it, az = "t2.medium", ZB
+    pool(cloud, it, az, price="0.0200", slots=None)
+    [term] = request(cloud, it, az, Type="persistent")
+    a = wait_sir(cloud, term, "active", "fulfilled")["InstanceId"]
+    wait_state(cloud.ec2, a, "running")
+    pool(cloud, it, az, slots=0)
+    wait_sir(cloud, term, "open", "capacity-not-available", timeout=5)
+    assert cloud.instance(a)["State"]["Name"] == "running"  # its notice runs
+    advance(cloud, 121)
+    wait_state(cloud.ec2, a, "terminated")
+    pool(cloud, it, az, slots=1)
+    b = wait_sir(cloud, term, "active", "fulfilled", timeout=10)["InstanceId"]
+    assert b != a
+    cleanup(cloud, [term])
+
+    [hib] = request(cloud, it, az, Type="persistent", InstanceInterruptionBehavior="hibernate")
+    h = wait_sir(cloud, hib, "active", "fulfilled", timeout=10)["InstanceId"]
+    wait_state(cloud.ec2, h, "running")
+    admin(cloud, "spot/interrupt", instance_id=h, reason="capacity")
+    pool(cloud, it, az, slots=0)  # so that it is not resumed at once
+    i = k.wait_until(lambda: (lambda x: x if x["State"]["Name"] in ("stopping", "stopped")
+                              else None)(cloud.instance(h)), 5, f"{h} stopping")
+    assert i["StateReason"]["Code"] == "Server.SpotInstanceShutdown"
+    wait_sir(cloud, hib, "disabled", "instance-stopped-no-capacity", timeout=5)
+    wait_state(cloud.ec2, h, "stopped", timeout=90)
+    pool(cloud, it, az, slots=1)
+    wait_sir(cloud, hib, "active", "fulfilled", timeout=10)
+    assert sir(cloud, hib)["InstanceId"] == h
+    wait_state(cloud.ec2, h, "running")
+    cleanup(cloud, [hib])
+    pool(cloud, it, az, slots=None)
+
+
 def test_price_interruption_and_relaunch(cloud):
     """Scenario 23: the price rises above a persistent bid: marked-for-termination, terminated
     120 s later by price, reopened; it relaunches when the price falls back."""

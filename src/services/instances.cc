@@ -141,7 +141,7 @@ absl::Status CheckCapacity(store::Tx& tx, const Caller& caller, const InstanceEn
   }
   ASSIGN_OR_RETURN(auto all, tx.ListAllResources(kInstanceType));
   int account_vcpus = 0;
-  int64_t host_vcpus = 0, host_mib = 0;
+  int64_t host_vcpus = 0, host_mib = 0, host_gpus = 0;
   for (const auto& r : all) {
     // Spot instances make room for on-demand: the market reclaims them with their notice.
     if (!Active(r) || r.id == skip_id || r.data.value("instance_lifecycle", "") == "spot") {
@@ -150,6 +150,7 @@ absl::Status CheckCapacity(store::Tx& tx, const Caller& caller, const InstanceEn
     int v = r.data.value("vcpus", 1);
     host_vcpus += v;
     host_mib += r.data.value("memory_mib", int64_t(0));
+    host_gpus += r.data.value("gpus", 0);
     if (r.account_id == caller.account_id && r.region == caller.region) account_vcpus += v;
   }
   if (account_vcpus + type.vcpus * count > env.vcpu_quota) {
@@ -159,7 +160,8 @@ absl::Status CheckCapacity(store::Tx& tx, const Caller& caller, const InstanceEn
                                 "instance type belongs to.",
                                 env.vcpu_quota));
   }
-  if (host_vcpus + int64_t(type.vcpus) * count > int64_t(env.host_cpus * env.cpu_ratio) ||
+  if (host_gpus + int64_t(type.gpu_count) * count > env.host_gpus ||
+      host_vcpus + int64_t(type.vcpus) * count > int64_t(env.host_cpus * env.cpu_ratio) ||
       host_mib + type.memory_mib * count > int64_t(double(env.host_memory_mib) * env.ram_ratio)) {
     return Ec2Error(absl::StatusCode::kResourceExhausted, "InsufficientInstanceCapacity",
                     fmt::format("We currently do not have sufficient {} capacity. Try a smaller "
@@ -480,6 +482,7 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
               {"instance_type", type->name},
               {"vcpus", type->vcpus},
               {"memory_mib", type->memory_mib},
+              {"gpus", type->gpu_count},
               {"key_name", key_name},
               {"public_key", public_key},
               {"reservation_id", reservation_id},
@@ -664,6 +667,7 @@ absl::StatusOr<json> ModifyInstanceAttribute(store::Tx& tx, const Caller& caller
     r.data["instance_type"] = type->name;
     r.data["vcpus"] = type->vcpus;
     r.data["memory_mib"] = type->memory_mib;
+    r.data["gpus"] = type->gpu_count;
     changed = true;
   }
   if (auto v = attr_value("DisableApiTermination", "disableApiTermination")) {
