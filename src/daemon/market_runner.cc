@@ -20,7 +20,7 @@ absl::StatusOr<services::RoundResult> MarketRunner::RoundLocked() {
   services::RoundResult result;
   TimePoint now = clock_.Now();
   absl::Status st = store_.Write([&](store::Tx& tx) -> absl::Status {
-    auto r = services::RunMarketRound(tx, ids_, env_, now);
+    auto r = services::RunMarketRound(tx, ids_, env_, now, &cache_);
     if (!r.ok()) return r.status();
     result = *r;
     if (UnixMillis(now) - last_purge_ms_ >= 3600 * 1000) {
@@ -30,7 +30,10 @@ absl::StatusOr<services::RoundResult> MarketRunner::RoundLocked() {
     }
     return absl::OkStatus();
   });
-  if (!st.ok()) return st;
+  if (!st.ok()) {
+    cache_ = {};  // it may hold changes the failed transaction rolled back
+    return st;
+  }
   if (result.instances_changed || result.interrupted > 0) {
     if (on_change_) on_change_();
   }

@@ -49,7 +49,9 @@ class MarketRunner {
   std::condition_variable cv_;
   bool poked_ = false, stopping_ = false;
   std::thread thread_;
-  int64_t last_purge_ms_ = 0;  // price history older than 90 days goes once an hour
+  int64_t last_purge_ms_ = 0;
+  services::MarketCache
+      cache_;  // guarded by round_mu_  // price history older than 90 days goes once an hour
 };
 
 }  // namespace kumo::daemon

@@ -19,6 +19,7 @@
 // "rebalance_ms"}.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -109,8 +110,14 @@ struct RoundResult {
   // The earliest time something is due (a notice, ValidFrom, ValidUntil); 0 when nothing is.
   int64_t next_due_ms = 0;
 };
+// The spot requests between rounds, for the market runner: a round re-reads only those whose
+// row version changed. Entries are updated in place by the round; after a round that failed
+// (its transaction rolled back) the cache must be cleared.
+struct MarketCache {
+  std::map<std::string, store::Resource> requests;
+};
 absl::StatusOr<RoundResult> RunMarketRound(store::Tx& tx, IdGenerator& ids, const InstanceEnv& env,
-                                           TimePoint now);
+                                           TimePoint now, MarketCache* cache = nullptr);
 
 // Operator hooks (the admin API and `kumo admin spot`).
 struct PoolKey {

@@ -55,11 +55,11 @@ bool Open(const store::Resource& req, int64_t now_ms) {
 // Who bids in each pool: its running spot instances and its open requests, and the stopped
 // instances the market may restart; `room` is what the host has left for them.
 std::map<std::string, Book> Gather(std::vector<store::Resource>& instances,
-                                   std::vector<store::Resource>& requests, int64_t now_ms,
+                                   const std::vector<store::Resource*>& requests, int64_t now_ms,
                                    spot::Room& room) {
   std::map<std::string, Book> books;
   std::map<std::string, store::Resource*> req_by_id, inst_by_id;
-  for (auto& r : requests) req_by_id[r.id] = &r;
+  for (store::Resource* r : requests) req_by_id[r->id] = r;
   for (auto& i : instances) inst_by_id[i.id] = &i;
   for (auto& i : instances) {
     if (!spot::IsSpot(i) || !spot::HoldsCapacity(i)) continue;
@@ -81,7 +81,8 @@ std::map<std::string, Book> Gather(std::vector<store::Resource>& instances,
          &i,
          it->second});
   }
-  for (auto& r : requests) {
+  for (store::Resource* rp : requests) {
+    store::Resource& r = *rp;
     std::string key = BookKey(r.region, r.data.value("az", ""), r.data.value("instance_type", ""));
     market::Bid bid{r.id, r.data.value("max_micros", Micros(0)), r.created_ms};
     if (Open(r, now_ms)) {
@@ -258,20 +259,47 @@ absl::StatusOr<market::Clearing> ClearPool(store::Tx& tx, store::Resource& pool,
   return c;
 }
 
+// Re-reads only the requests whose row version changed since the last round (and drops the
+// deleted ones): parsing every request's JSON each round was nearly all of a round's time.
+absl::Status RefreshRequests(store::Tx& tx, MarketCache& cache) {
+  ASSIGN_OR_RETURN(auto versions, tx.ListResourceVersions(kSpotRequestType));
+  std::map<std::string, store::Resource> next;
+  for (auto& v : versions) {
+    auto it = cache.requests.find(v.id);
+    if (it != cache.requests.end() && it->second.version == v.version) {
+      next.emplace_hint(next.end(), v.id, std::move(it->second));
+      continue;
+    }
+    ASSIGN_OR_RETURN(store::Resource r, tx.GetResource(v.account_id, v.region, v.id));
+    next.emplace_hint(next.end(), v.id, std::move(r));
+  }
+  cache.requests = std::move(next);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<RoundResult> RunMarketRound(store::Tx& tx, IdGenerator& ids, const InstanceEnv& env,
-                                           TimePoint now) {
+                                           TimePoint now, MarketCache* cache) {
   int64_t now_ms = UnixMillis(now);
   RoundResult result;
   auto due = [&](int64_t t) {
     if (t > now_ms && (result.next_due_ms == 0 || t < result.next_due_ms)) result.next_due_ms = t;
   };
   ASSIGN_OR_RETURN(auto instances, tx.ListAllResources(kInstanceType));
-  ASSIGN_OR_RETURN(auto requests, tx.ListAllResources(kSpotRequestType));
+  std::vector<store::Resource> owned;
+  std::vector<store::Resource*> requests;
+  if (cache) {
+    RETURN_IF_ERROR(RefreshRequests(tx, *cache));
+    requests.reserve(cache->requests.size());
+    for (auto& [id, r] : cache->requests) requests.push_back(&r);
+  } else {
+    ASSIGN_OR_RETURN(owned, tx.ListAllResources(kSpotRequestType));
+    for (auto& r : owned) requests.push_back(&r);
+  }
   ASSIGN_OR_RETURN(auto pools, tx.ListAllResources(kSpotPoolType));
   std::map<std::string, store::Resource*> req_by_id, inst_by_id;
-  for (auto& r : requests) req_by_id[r.id] = &r;
+  for (store::Resource* r : requests) req_by_id[r->id] = r;
   for (auto& i : instances) inst_by_id[i.id] = &i;
 
   // Notices that have run out.
@@ -288,8 +316,10 @@ absl::StatusOr<RoundResult> RunMarketRound(store::Tx& tx, IdGenerator& ids, cons
   }
 
   // Requests' schedules, and forgetting closed ones after 4 hours (EC2's rule).
-  std::vector<store::Resource> live;
-  for (auto& r : requests) {
+  std::vector<store::Resource*> live;
+  std::vector<std::string> forgotten;
+  for (store::Resource* rp : requests) {
+    store::Resource& r = *rp;
     std::string state = r.data.value("state", "");
     int64_t from = r.data.value("valid_from_ms", int64_t(0)),
             until = r.data.value("valid_until_ms", int64_t(0));
@@ -322,6 +352,7 @@ absl::StatusOr<RoundResult> RunMarketRound(store::Tx& tx, IdGenerator& ids, cons
                r.data.value("status_ms", int64_t(0)) + kForgetClosedMs <= now_ms &&
                (!instance || instance->data.value("state", "") == "terminated")) {
       RETURN_IF_ERROR(tx.DeleteResource(r.account_id, r.region, r.id));
+      forgotten.push_back(r.id);
       continue;
     } else if (state == "open" && until) {
       due(until);
@@ -329,9 +360,12 @@ absl::StatusOr<RoundResult> RunMarketRound(store::Tx& tx, IdGenerator& ids, cons
     if ((state == "cancelled" || state == "closed" || state == "failed")) {
       due(r.data.value("status_ms", int64_t(0)) + kForgetClosedMs);
     }
-    live.push_back(r);
+    live.push_back(rp);
   }
   requests = std::move(live);
+  if (cache) {
+    for (const auto& id : forgotten) cache->requests.erase(id);
+  }
 
   std::map<std::string, std::string> modes;
   ASSIGN_OR_RETURN(auto configs, tx.ListAllResources(kSpotConfigType));
@@ -416,7 +450,9 @@ absl::StatusOr<json> OrderBook(store::Tx& tx, const InstanceEnv& env, const Pool
   const InstanceType* type = env.catalog->Find(key.instance_type);
   if (!type) return InvalidParameterValue("Unknown instance type " + key.instance_type);
   ASSIGN_OR_RETURN(auto instances, tx.ListAllResources(kInstanceType));
-  ASSIGN_OR_RETURN(auto requests, tx.ListAllResources(kSpotRequestType));
+  ASSIGN_OR_RETURN(auto owned, tx.ListAllResources(kSpotRequestType));
+  std::vector<store::Resource*> requests;
+  for (auto& r : owned) requests.push_back(&r);
   spot::Room room = spot::RoomForSpot(env, instances);
   auto books = Gather(instances, requests, UnixMillis(now), room);
   Book& book = books[BookKey(key.region, key.az, key.instance_type)];

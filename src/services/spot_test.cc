@@ -95,7 +95,9 @@ class SpotTest : public ::testing::Test {
   }
   void Round(TimePoint at) {
     auto r = Write([&](store::Tx& tx) -> absl::StatusOr<json> {
-      RETURN_IF_ERROR(RunMarketRound(tx, ids_, env_, at).status());
+      // With the runner's cache, so that changes made between rounds (requests, cancels, the
+      // 4-hour forgetting) must be picked up by row version.
+      RETURN_IF_ERROR(RunMarketRound(tx, ids_, env_, at, &cache_).status());
       return json::object();
     });
     ASSERT_TRUE(r.ok()) << r.status();
@@ -107,6 +109,7 @@ class SpotTest : public ::testing::Test {
   InstanceEnv env_;
   SequentialIdGenerator ids_;
   std::unique_ptr<store::Store> store_;
+  MarketCache cache_;
   Caller alice_;
 };
 
@@ -212,8 +215,10 @@ TEST_F(SpotTest, RoundGivesHoldingCodesAndFailsBadParameters) {
   EXPECT_EQ((*cancelled)["CancelledSpotInstanceRequests"][0]["State"], "cancelled");
   EXPECT_EQ(Describe(wait_id)["Status"]["Code"], "canceled-before-fulfillment");
 
-  // Closed requests are forgotten 4 hours later.
+  // Closed requests are forgotten 4 hours later, from the store and from the cache.
   Round(start_ + std::chrono::hours(4) + std::chrono::minutes(1));
+  EXPECT_EQ(cache_.requests.count(wait_id), 0u);
+  EXPECT_EQ(cache_.requests.count(low_id), 1u);
   auto gone = Write([&](store::Tx& tx) {
     return DescribeSpotInstanceRequests(tx, alice_, {{"SpotInstanceRequestIds", {wait_id}}});
   });

@@ -209,6 +209,15 @@ class SqliteTx : public Tx {
     s->Bind(1, type);
     return Collect<Resource>(*s, ReadResource);
   }
+  absl::StatusOr<std::vector<ResourceVersion>> ListResourceVersions(
+      std::string_view type) override {
+    ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT id, account_id, region, version FROM resources "
+                                          "WHERE type = ?1 ORDER BY id"));
+    s->Bind(1, type);
+    return Collect<ResourceVersion>(*s, [](const Stmt& r) -> absl::StatusOr<ResourceVersion> {
+      return ResourceVersion{r.Text(0), r.Text(1), r.Text(2), r.Int(3)};
+    });
+  }
   absl::Status UpdateResource(const Resource& r) override {
     RETURN_IF_ERROR(CheckWritable());
     ASSIGN_OR_RETURN(

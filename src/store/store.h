@@ -49,6 +49,13 @@ struct Resource {
   int64_t created_ms = 0;
 };
 
+struct ResourceVersion {
+  std::string id;
+  std::string account_id;
+  std::string region;
+  int64_t version = 0;
+};
+
 struct Tag {
   std::string resource_id;
   std::string resource_type;
@@ -99,6 +106,9 @@ class Tx {
   // Every account's and region's resources of one type, ordered by id: for the reconciler and
   // for what is shared across tenants (host capacity, the public address pool).
   virtual absl::StatusOr<std::vector<Resource>> ListAllResources(std::string_view type) = 0;
+  // Every resource of a type without its data: enough for a cache to re-read only what changed.
+  virtual absl::StatusOr<std::vector<ResourceVersion>> ListResourceVersions(
+      std::string_view type) = 0;
   // Succeeds only if the stored version equals resource.version (then stores version + 1);
   // otherwise Aborted, so a read-modify-write never loses a concurrent update.
   virtual absl::Status UpdateResource(const Resource& resource) = 0;

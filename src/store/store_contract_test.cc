@@ -95,6 +95,13 @@ TEST_P(StoreContractTest, ResourcesAreScopedToAccountAndRegion) {
             auto all = tx.ListAllResources("key-pair");
             EXPECT_TRUE(all.ok() && all->size() == 2u);
             EXPECT_TRUE(tx.ListAllResources("instance")->empty());
+            auto versions = tx.ListResourceVersions("key-pair");
+            EXPECT_TRUE(versions.ok() && versions->size() == 2u);
+            if (versions.ok() && versions->size() == 2u) {
+              EXPECT_EQ((*versions)[0].id, "key-1");
+              EXPECT_EQ((*versions)[1].account_id, "222222222222");
+              EXPECT_EQ((*versions)[0].version, (*all)[0].version);
+            }
             return absl::OkStatus();
           })
           .ok());
