@@ -25,7 +25,7 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 
 step "unit tests under ASan+UBSan"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKUMO_SANITIZE=ON -DKUMO_BENCH=OFF >/dev/null
-ninja -C build-asan
+ninja -C build-asan kumo_unit_tests
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs"
 
