@@ -14,6 +14,10 @@ MarketRunner::MarketRunner(store::Store& store, IdGenerator& ids, const services
                            const Clock& clock, std::function<void()> on_change)
     : store_(store), ids_(ids), env_(env), clock_(clock), on_change_(std::move(on_change)) {}
 
+namespace {
+constexpr int64_t kKeepChanges = 200000;
+}  // namespace
+
 MarketRunner::~MarketRunner() { Stop(); }
 
 absl::StatusOr<services::RoundResult> MarketRunner::RoundLocked() {
@@ -26,6 +30,9 @@ absl::StatusOr<services::RoundResult> MarketRunner::RoundLocked() {
     if (UnixMillis(now) - last_purge_ms_ >= 3600 * 1000) {
       auto purged = services::PurgePriceHistory(tx, now);
       if (!purged.ok()) return purged.status();
+      // The market reads the change feed every round; an hour of it is far more than it needs,
+      // and a reader that fell behind the pruning lists everything once.
+      if (auto st = tx.PruneChanges(kKeepChanges); !st.ok()) return st;
       last_purge_ms_ = UnixMillis(now);
     }
     return absl::OkStatus();

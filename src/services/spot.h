@@ -20,6 +20,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -110,11 +111,18 @@ struct RoundResult {
   // The earliest time something is due (a notice, ValidFrom, ValidUntil); 0 when nothing is.
   int64_t next_due_ms = 0;
 };
-// The spot requests between rounds, for the market runner: a round re-reads only those whose
-// row version changed. Entries are updated in place by the round; after a round that failed
-// (its transaction rolled back) the cache must be cleared.
+// What the market keeps between rounds, for the market runner: typed views of the instances,
+// spot requests and pools, each re-read only when its row version changed. Entries are updated
+// in place by the round; after a round that failed (its transaction rolled back) the cache must
+// be cleared.
+struct MarketBook;  // spot_market.cc
 struct MarketCache {
-  std::map<std::string, store::Resource> requests;
+  MarketCache();
+  ~MarketCache();
+  MarketCache(MarketCache&&) noexcept;
+  MarketCache& operator=(MarketCache&&) noexcept;
+  bool HoldsRequest(const std::string& id) const;  // for tests
+  std::unique_ptr<MarketBook> book;
 };
 absl::StatusOr<RoundResult> RunMarketRound(store::Tx& tx, IdGenerator& ids, const InstanceEnv& env,
                                            TimePoint now, MarketCache* cache = nullptr);

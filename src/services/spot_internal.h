@@ -22,6 +22,7 @@ struct Room {
   int64_t vcpus = 0, mib = 0, gpus = 0;
   void Take(const store::Resource& instance, int64_t n = 1);
   void Take(const InstanceType& type, int64_t n = 1);
+  void Take(int64_t instance_vcpus, int64_t instance_mib, int64_t instance_gpus);
   int64_t Fits(const InstanceType& type) const;
 };
 bool IsSpot(const store::Resource& instance);

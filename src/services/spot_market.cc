@@ -8,6 +8,8 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "common/errors.h"
 #include "common/status_macros.h"
@@ -25,18 +27,6 @@ namespace {
 
 constexpr int64_t kForgetClosedMs = int64_t(4) * 3600 * 1000;
 
-struct Bidder {
-  enum Kind { kInstance, kRequest, kRestart } kind;
-  market::Bid bid;
-  store::Resource* inst = nullptr;
-  store::Resource* req = nullptr;
-};
-
-struct Book {
-  std::vector<Bidder> bidders;
-  int64_t held = 0;  // running spot instances of the pool that hold capacity without bidding
-};
-
 std::string BookKey(std::string_view region, std::string_view az, std::string_view type) {
   return fmt::format("{}|{}", region, spot::PoolName(az, type));
 }
@@ -47,53 +37,242 @@ absl::Status Save(store::Tx& tx, store::Resource& r) {
   return absl::OkStatus();
 }
 
-bool Open(const store::Resource& req, int64_t now_ms) {
-  return req.data.value("state", "") == "open" &&
-         req.data.value("valid_from_ms", int64_t(0)) <= now_ms;
+// Typed views of the records a round reads, derived once per row version: a round looks at
+// every request and instance, and reading their fields out of JSON each time was most of its
+// cost (bench/market_round_bench.cc).
+struct RequestView {
+  store::Resource res;
+  std::string state, type, status_code, status_message, instance_id, book;
+  int book_id = -1;  // MarketBook::BookId(book), resolved on first use after each Derive
+  Micros max = 0;
+  int64_t valid_from_ms = 0, valid_until_ms = 0, status_ms = 0;
+  bool market_restart = false;
+  Micros message_price = -1;  // the clearing price status_message was last checked against
+  uint64_t seen = 0;
+
+  void Derive() {
+    const json& d = res.data;
+    state = d.value("state", "");
+    type = d.value("type", "");
+    status_code = d.value("status_code", "");
+    status_message = d.value("status_message", "");
+    instance_id = d.value("instance_id", "");
+    book = BookKey(res.region, d.value("az", ""), d.value("instance_type", ""));
+    max = d.value("max_micros", Micros(0));
+    valid_from_ms = d.value("valid_from_ms", int64_t(0));
+    valid_until_ms = d.value("valid_until_ms", int64_t(0));
+    status_ms = d.value("status_ms", int64_t(0));
+    market_restart = d.value("market_restart", false);
+    message_price = -1;
+    book_id = -1;
+  }
+  bool Closed() const { return state == "cancelled" || state == "closed" || state == "failed"; }
+};
+
+struct InstanceView {
+  store::Resource res;
+  std::string state, desired, spot_request_id, book;
+  int book_id = -1;
+  bool spot = false, holds = false, in_notice = false;
+  int64_t action_ms = 0;  // when the interruption in its notice is carried out
+  Micros max = 0;
+  int64_t vcpus = 1, mib = 0, gpus = 0;
+  uint64_t seen = 0;
+
+  void Derive() {
+    const json& d = res.data;
+    state = d.value("state", "");
+    desired = d.value("desired", "");
+    spot_request_id = d.value("spot_request_id", "");
+    book = BookKey(res.region, d.value("availability_zone", ""), d.value("instance_type", ""));
+    spot = spot::IsSpot(res);
+    holds = spot::HoldsCapacity(res);
+    in_notice = spot::InNotice(res);
+    action_ms = in_notice ? d["spot_action"].value("time_ms", int64_t(0)) : 0;
+    max = d.value("spot_max_micros", Micros(0));
+    vcpus = d.value("vcpus", 1);
+    mib = d.value("memory_mib", int64_t(0));
+    gpus = d.value("gpus", 0);
+    book_id = -1;
+  }
+  void TakeFrom(spot::Room& room) const { room.Take(vcpus, mib, gpus); }
+};
+
+struct PoolView {
+  store::Resource res;
+  std::string book, instance_type;
+  int book_id = -1;
+  uint64_t seen = 0;
+
+  void Derive() {
+    book_id = -1;
+    instance_type = res.data.value("instance_type", "");
+    book = BookKey(res.region, res.data.value("az", ""), instance_type);
+  }
+};
+
+template <typename View>
+absl::Status SaveView(store::Tx& tx, View& v) {
+  RETURN_IF_ERROR(Save(tx, v.res));
+  v.Derive();
+  return absl::OkStatus();
 }
+
+struct Bidder {
+  enum Kind { kInstance, kRequest, kRestart } kind;
+  market::Bid bid;
+  InstanceView* inst = nullptr;
+  RequestView* req = nullptr;
+};
+
+struct Book {
+  std::vector<Bidder> bidders;
+  int64_t held = 0;  // running spot instances of the pool that hold capacity without bidding
+  Micros best = -1;  // the highest bid
+  void Add(Bidder b) {
+    best = std::max(best, b.bid.max_price);
+    bidders.push_back(std::move(b));
+  }
+};
+
+// Brings `cached` up to the store's rows of `type` without the change feed: re-reads the rows
+// whose version changed and drops the deleted ones. The store lists rows by id, so the map is
+// walked in step with it.
+template <typename View>
+absl::Status Refresh(store::Tx& tx, std::string_view type, uint64_t round,
+                     std::map<std::string, View>& cached) {
+  ASSIGN_OR_RETURN(auto versions, tx.ListResourceVersions(type));
+  auto next = cached.begin();
+  for (const auto& v : versions) {
+    auto it = next != cached.end() && next->first == v.id ? next : cached.find(v.id);
+    if (it == cached.end() || it->second.res.version != v.version) {
+      ASSIGN_OR_RETURN(store::Resource r, tx.GetResource(v.account_id, v.region, v.id));
+      if (it == cached.end()) it = cached.emplace(v.id, View{}).first;
+      it->second.res = std::move(r);
+      it->second.Derive();
+    }
+    it->second.seen = round;
+    next = std::next(it);
+  }
+  std::erase_if(cached, [&](const auto& e) { return e.second.seen != round; });
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+struct MarketBook {
+  uint64_t round = 0;
+  bool primed = false;
+  int64_t seq = 0;  // the store's change feed, read up to here
+  std::map<std::string, InstanceView> instances;
+  std::map<std::string, RequestView> requests;
+  std::map<std::string, PoolView> pools;
+  std::unordered_map<std::string, int> book_ids;
+
+  // Follows the store's change feed; lists everything on the first round and whenever the feed
+  // was pruned past where this book stopped.
+  absl::Status Refresh(store::Tx& tx) {
+    ASSIGN_OR_RETURN(store::ChangeFeed feed, tx.ListChangesSince(primed ? seq : -1));
+    if (!feed.complete) {
+      ++round;
+      RETURN_IF_ERROR(services::Refresh(tx, kInstanceType, round, instances));
+      RETURN_IF_ERROR(services::Refresh(tx, kSpotRequestType, round, requests));
+      RETURN_IF_ERROR(services::Refresh(tx, kSpotPoolType, round, pools));
+    } else {
+      for (const auto& c : feed.changes) {
+        if (c.type == kInstanceType) {
+          RETURN_IF_ERROR(Apply(tx, c, instances));
+        } else if (c.type == kSpotRequestType) {
+          RETURN_IF_ERROR(Apply(tx, c, requests));
+        } else if (c.type == kSpotPoolType) {
+          RETURN_IF_ERROR(Apply(tx, c, pools));
+        }
+      }
+    }
+    seq = feed.last_seq;
+    primed = true;
+    return absl::OkStatus();
+  }
+  // Books are numbered so that a round groups its bidders without hashing pool names.
+  template <typename View>
+  int BookId(View& v) {
+    if (v.book_id < 0) v.book_id = book_ids.try_emplace(v.book, int(book_ids.size())).first->second;
+    return v.book_id;
+  }
+  RequestView* Request(const std::string& id) {
+    auto it = requests.find(id);
+    return it == requests.end() ? nullptr : &it->second;
+  }
+  InstanceView* Instance(const std::string& id) {
+    auto it = instances.find(id);
+    return it == instances.end() ? nullptr : &it->second;
+  }
+
+ private:
+  // One change; the row is read as it is now, so of several changes to a row the first re-reads
+  // it and the rest (versions it already has, like the round's own saves) cost nothing.
+  template <typename View>
+  static absl::Status Apply(store::Tx& tx, const store::ResourceChange& c,
+                            std::map<std::string, View>& cached) {
+    auto it = cached.find(c.id);
+    if (c.version == 0) {
+      if (it != cached.end()) cached.erase(it);
+      return absl::OkStatus();
+    }
+    if (it != cached.end() && it->second.res.version >= c.version) return absl::OkStatus();
+    auto r = tx.GetResource(c.account_id, c.region, c.id);
+    if (r.status().code() == absl::StatusCode::kNotFound) return absl::OkStatus();  // deleted later
+    RETURN_IF_ERROR(r.status());
+    if (it == cached.end()) it = cached.emplace(c.id, View{}).first;
+    it->second.res = std::move(*r);
+    it->second.Derive();
+    return absl::OkStatus();
+  }
+};
+
+MarketCache::MarketCache() = default;
+MarketCache::~MarketCache() = default;
+MarketCache::MarketCache(MarketCache&&) noexcept = default;
+MarketCache& MarketCache::operator=(MarketCache&&) noexcept = default;
+bool MarketCache::HoldsRequest(const std::string& id) const {
+  return book && book->requests.count(id) > 0;
+}
+
+namespace {
 
 // Who bids in each pool: its running spot instances and its open requests, and the stopped
 // instances the market may restart; `room` is what the host has left for them.
-std::map<std::string, Book> Gather(std::vector<store::Resource>& instances,
-                                   const std::vector<store::Resource*>& requests, int64_t now_ms,
-                                   spot::Room& room) {
-  std::map<std::string, Book> books;
-  std::map<std::string, store::Resource*> req_by_id, inst_by_id;
-  for (store::Resource* r : requests) req_by_id[r->id] = r;
-  for (auto& i : instances) inst_by_id[i.id] = &i;
-  for (auto& i : instances) {
-    if (!spot::IsSpot(i) || !spot::HoldsCapacity(i)) continue;
+std::vector<Book> Gather(MarketBook& mb, int64_t now_ms, spot::Room& room) {
+  std::vector<Book> books;
+  auto book = [&](auto& view) -> Book& {
+    size_t id = size_t(mb.BookId(view));
+    if (id >= books.size()) books.resize(id + 1);
+    return books[id];
+  };
+  for (auto& [id, iv] : mb.instances) {
+    if (!iv.spot || !iv.holds) continue;
     // Instances on their way out (in their notice, stopping, shutting down) are not counted:
     // their room is already given back, or a reclaimed slot would evict a second bidder.
-    std::string state = i.data.value("state", "");
-    if ((state != "pending" && state != "running") || spot::InNotice(i)) continue;
-    std::string key =
-        BookKey(i.region, i.data.value("availability_zone", ""), i.data.value("instance_type", ""));
-    auto it = req_by_id.find(i.data.value("spot_request_id", ""));
-    if (it == req_by_id.end() || it->second->data.value("instance_id", "") != i.id) {
-      room.Take(i);  // a request we cannot see any more: it keeps its room, bidding nothing
-      ++books[key].held;
+    if ((iv.state != "pending" && iv.state != "running") || iv.in_notice) continue;
+    RequestView* rv = mb.Request(iv.spot_request_id);
+    if (!rv || rv->instance_id != id) {
+      iv.TakeFrom(room);  // a request we cannot see any more: it keeps its room, bidding nothing
+      ++book(iv).held;
       continue;
     }
-    books[key].bidders.push_back(
-        {Bidder::kInstance,
-         {i.id, i.data.value("spot_max_micros", Micros(0)), it->second->created_ms},
-         &i,
-         it->second});
+    book(iv).Add({Bidder::kInstance, {id, iv.max, rv->res.created_ms}, &iv, rv});
   }
-  for (store::Resource* rp : requests) {
-    store::Resource& r = *rp;
-    std::string key = BookKey(r.region, r.data.value("az", ""), r.data.value("instance_type", ""));
-    market::Bid bid{r.id, r.data.value("max_micros", Micros(0)), r.created_ms};
-    if (Open(r, now_ms)) {
-      books[key].bidders.push_back({Bidder::kRequest, bid, nullptr, &r});
-    } else if (r.data.value("state", "") == "disabled" && r.data.value("market_restart", false)) {
-      auto it = inst_by_id.find(r.data.value("instance_id", ""));
-      if (it != inst_by_id.end() && it->second->data.value("state", "") == "stopped") {
-        books[key].bidders.push_back({Bidder::kRestart, bid, it->second, &r});
+  for (auto& [id, rv] : mb.requests) {
+    if (rv.state == "open" && rv.valid_from_ms <= now_ms) {
+      book(rv).Add({Bidder::kRequest, {id, rv.max, rv.res.created_ms}, nullptr, &rv});
+    } else if (rv.state == "disabled" && rv.market_restart) {
+      InstanceView* iv = mb.Instance(rv.instance_id);
+      if (iv && iv->state == "stopped") {
+        book(rv).Add({Bidder::kRestart, {id, rv.max, rv.res.created_ms}, iv, &rv});
       }
     }
   }
+  for (auto& [id, pv] : mb.pools) book(pv);  // every pool has a book, if an empty one
   return books;
 }
 
@@ -259,24 +438,6 @@ absl::StatusOr<market::Clearing> ClearPool(store::Tx& tx, store::Resource& pool,
   return c;
 }
 
-// Re-reads only the requests whose row version changed since the last round (and drops the
-// deleted ones): parsing every request's JSON each round was nearly all of a round's time.
-absl::Status RefreshRequests(store::Tx& tx, MarketCache& cache) {
-  ASSIGN_OR_RETURN(auto versions, tx.ListResourceVersions(kSpotRequestType));
-  std::map<std::string, store::Resource> next;
-  for (auto& v : versions) {
-    auto it = cache.requests.find(v.id);
-    if (it != cache.requests.end() && it->second.version == v.version) {
-      next.emplace_hint(next.end(), v.id, std::move(it->second));
-      continue;
-    }
-    ASSIGN_OR_RETURN(store::Resource r, tx.GetResource(v.account_id, v.region, v.id));
-    next.emplace_hint(next.end(), v.id, std::move(r));
-  }
-  cache.requests = std::move(next);
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<RoundResult> RunMarketRound(store::Tx& tx, IdGenerator& ids, const InstanceEnv& env,
@@ -286,158 +447,140 @@ absl::StatusOr<RoundResult> RunMarketRound(store::Tx& tx, IdGenerator& ids, cons
   auto due = [&](int64_t t) {
     if (t > now_ms && (result.next_due_ms == 0 || t < result.next_due_ms)) result.next_due_ms = t;
   };
-  ASSIGN_OR_RETURN(auto instances, tx.ListAllResources(kInstanceType));
-  std::vector<store::Resource> owned;
-  std::vector<store::Resource*> requests;
-  if (cache) {
-    RETURN_IF_ERROR(RefreshRequests(tx, *cache));
-    requests.reserve(cache->requests.size());
-    for (auto& [id, r] : cache->requests) requests.push_back(&r);
-  } else {
-    ASSIGN_OR_RETURN(owned, tx.ListAllResources(kSpotRequestType));
-    for (auto& r : owned) requests.push_back(&r);
-  }
-  ASSIGN_OR_RETURN(auto pools, tx.ListAllResources(kSpotPoolType));
-  std::map<std::string, store::Resource*> req_by_id, inst_by_id;
-  for (store::Resource* r : requests) req_by_id[r->id] = r;
-  for (auto& i : instances) inst_by_id[i.id] = &i;
+  MarketCache local;
+  if (!cache) cache = &local;
+  if (!cache->book) cache->book = std::make_unique<MarketBook>();
+  MarketBook& mb = *cache->book;
+  RETURN_IF_ERROR(mb.Refresh(tx));
 
   // Notices that have run out.
-  for (auto& i : instances) {
-    if (!spot::InNotice(i)) continue;
-    int64_t t = i.data["spot_action"].value("time_ms", int64_t(0));
-    if (t > now_ms) {
-      due(t);
+  for (auto& [id, iv] : mb.instances) {
+    if (!iv.in_notice) continue;
+    if (iv.action_ms > now_ms) {
+      due(iv.action_ms);
       continue;
     }
-    auto it = req_by_id.find(i.data.value("spot_request_id", ""));
-    RETURN_IF_ERROR(Execute(tx, i, it == req_by_id.end() ? nullptr : it->second, now_ms,
-                            &result.instances_changed));
+    RequestView* rv = mb.Request(iv.spot_request_id);
+    RETURN_IF_ERROR(
+        Execute(tx, iv.res, rv ? &rv->res : nullptr, now_ms, &result.instances_changed));
+    iv.Derive();
+    if (rv) rv->Derive();
   }
 
   // Requests' schedules, and forgetting closed ones after 4 hours (EC2's rule).
-  std::vector<store::Resource*> live;
-  std::vector<std::string> forgotten;
-  for (store::Resource* rp : requests) {
-    store::Resource& r = *rp;
-    std::string state = r.data.value("state", "");
-    int64_t from = r.data.value("valid_from_ms", int64_t(0)),
-            until = r.data.value("valid_until_ms", int64_t(0));
-    auto inst = inst_by_id.find(r.data.value("instance_id", ""));
-    store::Resource* instance = inst == inst_by_id.end() ? nullptr : inst->second;
-    bool expired = until != 0 && until <= now_ms;
-    if (state == "open" && expired) {
-      spot::SetStatus(r, "cancelled", "schedule-expired", now_ms);
-      RETURN_IF_ERROR(Save(tx, r));
-    } else if (state == "open" && from > now_ms) {
-      due(from);
-      if (r.data.value("status_code", "") != "not-scheduled-yet") {
-        spot::SetStatus(r, "open", "not-scheduled-yet", now_ms);
-        RETURN_IF_ERROR(Save(tx, r));
+  for (auto it = mb.requests.begin(); it != mb.requests.end();) {
+    RequestView& r = it->second;
+    bool expired = r.valid_until_ms != 0 && r.valid_until_ms <= now_ms;
+    if (r.state == "open" && expired) {
+      spot::SetStatus(r.res, "cancelled", "schedule-expired", now_ms);
+      RETURN_IF_ERROR(SaveView(tx, r));
+    } else if (r.state == "open" && r.valid_from_ms > now_ms) {
+      due(r.valid_from_ms);
+      if (r.status_code != "not-scheduled-yet") {
+        spot::SetStatus(r.res, "open", "not-scheduled-yet", now_ms);
+        RETURN_IF_ERROR(SaveView(tx, r));
       }
-    } else if (state == "active" && expired && r.data.value("type", "") == "persistent") {
-      spot::SetStatus(r, "cancelled", "request-canceled-and-instance-running", now_ms);
-      RETURN_IF_ERROR(Save(tx, r));
-    } else if (state == "disabled" && expired) {
+    } else if (r.state == "active" && expired && r.type == "persistent") {
+      spot::SetStatus(r.res, "cancelled", "request-canceled-and-instance-running", now_ms);
+      RETURN_IF_ERROR(SaveView(tx, r));
+    } else if (r.state == "disabled" && expired) {
       // An expired disabled request is cancelled, and its stopped instance terminated (T28/29).
-      r.data["state"] = "cancelled";
-      RETURN_IF_ERROR(Save(tx, r));
-      if (instance && instance->data.value("desired", "") != "terminated") {
-        instance->data["state"] = "shutting-down";
-        instance->data["desired"] = "terminated";
-        RETURN_IF_ERROR(Save(tx, *instance));
+      r.res.data["state"] = "cancelled";
+      RETURN_IF_ERROR(SaveView(tx, r));
+      InstanceView* iv = mb.Instance(r.instance_id);
+      if (iv && iv->desired != "terminated") {
+        iv->res.data["state"] = "shutting-down";
+        iv->res.data["desired"] = "terminated";
+        RETURN_IF_ERROR(SaveView(tx, *iv));
         result.instances_changed = true;
       }
-    } else if ((state == "cancelled" || state == "closed" || state == "failed") &&
-               r.data.value("status_ms", int64_t(0)) + kForgetClosedMs <= now_ms &&
-               (!instance || instance->data.value("state", "") == "terminated")) {
-      RETURN_IF_ERROR(tx.DeleteResource(r.account_id, r.region, r.id));
-      forgotten.push_back(r.id);
-      continue;
-    } else if (state == "open" && until) {
-      due(until);
+    } else if (r.Closed() && r.status_ms + kForgetClosedMs <= now_ms) {
+      InstanceView* iv = mb.Instance(r.instance_id);
+      if (!iv || iv->state == "terminated") {
+        RETURN_IF_ERROR(tx.DeleteResource(r.res.account_id, r.res.region, r.res.id));
+        it = mb.requests.erase(it);
+        continue;
+      }
+    } else if (r.state == "open" && r.valid_until_ms) {
+      due(r.valid_until_ms);
     }
-    if ((state == "cancelled" || state == "closed" || state == "failed")) {
-      due(r.data.value("status_ms", int64_t(0)) + kForgetClosedMs);
-    }
-    live.push_back(rp);
-  }
-  requests = std::move(live);
-  if (cache) {
-    for (const auto& id : forgotten) cache->requests.erase(id);
+    if (r.Closed()) due(r.status_ms + kForgetClosedMs);
+    ++it;
   }
 
   std::map<std::string, std::string> modes;
   ASSIGN_OR_RETURN(auto configs, tx.ListAllResources(kSpotConfigType));
   for (const auto& cfg : configs) modes[cfg.region] = cfg.data.value("mode", "auction");
 
-  spot::Room room = spot::RoomForSpot(env, instances);
+  // The host's capacity less what on-demand instances hold.
+  spot::Room room{int64_t(env.host_cpus * env.cpu_ratio),
+                  int64_t(double(env.host_memory_mib) * env.ram_ratio), env.host_gpus};
+  for (const auto& [id, iv] : mb.instances) {
+    if (iv.holds && !iv.spot) iv.TakeFrom(room);
+  }
   // What is physically free now: instances in their notice still run. The market decides on
   // `room` (they are not counted: their slots are promised); new launches also wait for
   // `physical`, so a spot winner never runs beside the instance it displaced. Only on-demand
   // launches overlap a notice (README: how the 2 minutes are paid for).
   spot::Room physical = room;
-  for (const auto& i : instances) {
-    if (spot::IsSpot(i) && spot::HoldsCapacity(i)) physical.Take(i);
+  for (const auto& [id, iv] : mb.instances) {
+    if (iv.spot && iv.holds) iv.TakeFrom(physical);
   }
-  std::map<std::string, Book> books = Gather(instances, requests, now_ms, room);
+  std::vector<Book> books = Gather(mb, now_ms, room);
   // Pools with the highest bids clear first: they have the first claim on the host's room.
-  std::vector<store::Resource*> order;
-  for (auto& p : pools) order.push_back(&p);
-  auto top = [&](const store::Resource* p) {
-    auto it =
-        books.find(BookKey(p->region, p->data.value("az", ""), p->data.value("instance_type", "")));
-    Micros best = -1;
-    if (it != books.end()) {
-      for (const auto& b : it->second.bidders) best = std::max(best, b.bid.max_price);
-    }
-    return best;
-  };
-  std::stable_sort(
-      order.begin(), order.end(),
-      [&](const store::Resource* a, const store::Resource* b) { return top(a) > top(b); });
-  for (store::Resource* pool : order) {
-    const InstanceType* type = env.catalog->Find(pool->data.value("instance_type", ""));
+  std::vector<std::pair<Micros, PoolView*>> order;
+  for (auto& [id, pv] : mb.pools) order.emplace_back(books[size_t(mb.BookId(pv))].best, &pv);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (auto& [best, pv] : order) {
+    const InstanceType* type = env.catalog->Find(pv->instance_type);
     if (!type) continue;
-    Book& book = books[BookKey(pool->region, pool->data.value("az", ""), type->name)];
-    int64_t supply = spot::PoolSupply(*pool, *type, room, book.held);
+    Book& book = books[size_t(mb.BookId(*pv))];
+    int64_t supply = spot::PoolSupply(pv->res, *type, room, book.held);
     std::vector<market::Bid> bids;
+    bids.reserve(book.bidders.size());
     for (const auto& b : book.bidders) bids.push_back(b.bid);
-    auto mode = modes.find(pool->region);
+    auto mode = modes.find(pv->res.region);
     ASSIGN_OR_RETURN(market::Clearing c,
-                     ClearPool(tx, *pool, mode == modes.end() ? "auction" : mode->second,
+                     ClearPool(tx, pv->res, mode == modes.end() ? "auction" : mode->second,
                                std::move(bids), supply, now_ms, due));
     room.Take(*type, int64_t(c.winners.size()));
-    std::set<std::string> winners(c.winners.begin(), c.winners.end());
+    std::unordered_set<std::string> winners(c.winners.begin(), c.winners.end());
     for (auto& b : book.bidders) {
       bool won = winners.count(b.bid.request_id) > 0;
+      RequestView& rv = *b.req;
       if (b.kind == Bidder::kInstance && !won) {
         std::string reason = b.bid.max_price < c.price ? "price" : "capacity";
-        RETURN_IF_ERROR(spot::Interrupt(tx, *b.inst, *b.req, reason, now_ms));
+        RETURN_IF_ERROR(spot::Interrupt(tx, b.inst->res, rv.res, reason, now_ms));
+        b.inst->Derive();
+        rv.Derive();
         ++result.interrupted;
-        due(b.inst->data["spot_action"].value("time_ms", int64_t(0)));
+        due(b.inst->action_ms);
       } else if ((b.kind == Bidder::kRequest || b.kind == Bidder::kRestart) && won &&
                  physical.Fits(*type) < 1) {
-        if (b.req->data.value("status_code", "") != "pending-fulfillment" &&
-            b.kind == Bidder::kRequest) {
-          spot::SetStatus(*b.req, "open", "pending-fulfillment", now_ms);
-          RETURN_IF_ERROR(Save(tx, *b.req));
+        if (rv.status_code != "pending-fulfillment" && b.kind == Bidder::kRequest) {
+          spot::SetStatus(rv.res, "open", "pending-fulfillment", now_ms);
+          RETURN_IF_ERROR(SaveView(tx, rv));
         }
         // The next rounds (every 2 s) launch it once the displaced instance is gone.
       } else if (b.kind == Bidder::kRequest && won) {
         physical.Take(*type);
-        RETURN_IF_ERROR(Fulfil(tx, ids, env, *b.req, now_ms, &result));
+        RETURN_IF_ERROR(Fulfil(tx, ids, env, rv.res, now_ms, &result));
+        rv.Derive();
       } else if (b.kind == Bidder::kRequest) {
         std::string code = b.bid.max_price < c.price ? "price-too-low" : "capacity-not-available";
-        std::string message = spot::StatusMessage(code, *b.req, c.price);
-        if (b.req->data.value("status_code", "") != code ||
-            b.req->data.value("status_message", "") != message) {
-          spot::SetStatus(*b.req, "open", code, now_ms, message);
-          RETURN_IF_ERROR(Save(tx, *b.req));
+        // Most of a crowded market waits round after round: its status is already right.
+        if (rv.status_code == code && rv.message_price == c.price) continue;
+        std::string message = spot::StatusMessage(code, rv.res, c.price);
+        if (rv.status_code != code || rv.status_message != message) {
+          spot::SetStatus(rv.res, "open", code, now_ms, message);
+          RETURN_IF_ERROR(SaveView(tx, rv));
         }
+        rv.message_price = c.price;
       } else if (b.kind == Bidder::kRestart && won) {
         physical.Take(*type);
-        RETURN_IF_ERROR(Restart(tx, env, *b.inst, *b.req, now_ms, &result));
+        RETURN_IF_ERROR(Restart(tx, env, b.inst->res, rv.res, now_ms, &result));
+        rv.Derive();
       }
     }
   }
@@ -449,13 +592,15 @@ absl::StatusOr<json> OrderBook(store::Tx& tx, const InstanceEnv& env, const Pool
   ASSIGN_OR_RETURN(store::Resource pool, spot::GetPool(tx, key));
   const InstanceType* type = env.catalog->Find(key.instance_type);
   if (!type) return InvalidParameterValue("Unknown instance type " + key.instance_type);
-  ASSIGN_OR_RETURN(auto instances, tx.ListAllResources(kInstanceType));
-  ASSIGN_OR_RETURN(auto owned, tx.ListAllResources(kSpotRequestType));
-  std::vector<store::Resource*> requests;
-  for (auto& r : owned) requests.push_back(&r);
+  MarketBook mb;
+  RETURN_IF_ERROR(mb.Refresh(tx));
+  std::vector<store::Resource> instances;
+  for (const auto& [id, iv] : mb.instances) instances.push_back(iv.res);
   spot::Room room = spot::RoomForSpot(env, instances);
-  auto books = Gather(instances, requests, UnixMillis(now), room);
-  Book& book = books[BookKey(key.region, key.az, key.instance_type)];
+  auto books = Gather(mb, UnixMillis(now), room);
+  auto id = mb.book_ids.find(BookKey(key.region, key.az, key.instance_type));
+  Book none;
+  Book& book = id == mb.book_ids.end() ? none : books[size_t(id->second)];
   int64_t supply = spot::PoolSupply(pool, *type, room, book.held);
   std::vector<market::Bid> bids;
   for (const auto& b : book.bidders) bids.push_back(b.bid);
@@ -469,7 +614,7 @@ absl::StatusOr<json> OrderBook(store::Tx& tx, const InstanceEnv& env, const Pool
                                                     : "stopped-instance";
     rows.push_back({{"id", b.bid.request_id},
                     {"kind", kind},
-                    {"account", b.req ? b.req->account_id : ""},
+                    {"account", b.req ? b.req->res.account_id : ""},
                     {"max_price", FormatPrice(b.bid.max_price)},
                     {"create_time", FormatIso8601(FromUnixMillis(b.bid.create_ms))},
                     {"wins", winners.count(b.bid.request_id) > 0}});

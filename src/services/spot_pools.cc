@@ -62,11 +62,10 @@ absl::StatusOr<store::Resource> GetPool(store::Tx& tx, const PoolKey& key) {
 }
 
 absl::Status SetPoolPrice(store::Tx& tx, store::Resource& pool, Micros price, int64_t at_ms) {
-  const int64_t now_ms = at_ms;
   if (pool.data.value("price_micros", Micros(-1)) == price) return absl::OkStatus();
   int64_t seq = pool.data.value("history_seq", int64_t(0)) + 1;
   pool.data["price_micros"] = price;
-  pool.data["price_ms"] = now_ms;
+  pool.data["price_ms"] = at_ms;
   pool.data["history_seq"] = seq;
   store::Resource h{fmt::format("sph-{}-{}", pool.name, seq),
                     pool.account_id,
@@ -77,9 +76,9 @@ absl::Status SetPoolPrice(store::Tx& tx, store::Resource& pool, Micros price, in
                      {"instance_type", pool.data["instance_type"]},
                      {"product", pool.data["product"]},
                      {"price_micros", price},
-                     {"ts_ms", now_ms}},
+                     {"ts_ms", at_ms}},
                     0,
-                    now_ms};
+                    at_ms};
   RETURN_IF_ERROR(tx.InsertResource(h));
   RETURN_IF_ERROR(tx.UpdateResource(pool));
   ++pool.version;
@@ -90,6 +89,12 @@ void Room::Take(const store::Resource& r, int64_t n) {
   vcpus -= n * r.data.value("vcpus", 1);
   mib -= n * r.data.value("memory_mib", int64_t(0));
   gpus -= n * r.data.value("gpus", 0);
+}
+
+void Room::Take(int64_t instance_vcpus, int64_t instance_mib, int64_t instance_gpus) {
+  vcpus -= instance_vcpus;
+  mib -= instance_mib;
+  gpus -= instance_gpus;
 }
 
 void Room::Take(const InstanceType& t, int64_t n) {

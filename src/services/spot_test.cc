@@ -217,8 +217,8 @@ TEST_F(SpotTest, RoundGivesHoldingCodesAndFailsBadParameters) {
 
   // Closed requests are forgotten 4 hours later, from the store and from the cache.
   Round(start_ + std::chrono::hours(4) + std::chrono::minutes(1));
-  EXPECT_EQ(cache_.requests.count(wait_id), 0u);
-  EXPECT_EQ(cache_.requests.count(low_id), 1u);
+  EXPECT_FALSE(cache_.HoldsRequest(wait_id));
+  EXPECT_TRUE(cache_.HoldsRequest(low_id));
   auto gone = Write([&](store::Tx& tx) {
     return DescribeSpotInstanceRequests(tx, alice_, {{"SpotInstanceRequestIds", {wait_id}}});
   });

@@ -44,6 +44,7 @@ class Stmt {
     return p ? std::string(p, size_t(sqlite3_column_bytes(s_, col))) : std::string();
   }
   int64_t Int(int col) const { return sqlite3_column_int64(s_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
   sqlite3_stmt* get() const { return s_; }
 
  private:

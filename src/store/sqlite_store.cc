@@ -65,6 +65,32 @@ CREATE TABLE idempotency (
 )sql",
     // 2: the reconciler lists one type across tenants.
     "CREATE INDEX resources_type ON resources(type, id);",
+    // 3: the change feed (Tx::ListChangesSince), kept by triggers so that no write can miss it.
+    // SQLite has one writer at a time, so seq order is commit order.
+    R"sql(
+CREATE TABLE resource_changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  type TEXT NOT NULL,
+  account_id TEXT NOT NULL,
+  region TEXT NOT NULL,
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL
+);
+CREATE TABLE resource_changes_pruned (through INTEGER NOT NULL);
+INSERT INTO resource_changes_pruned VALUES (0);
+CREATE TRIGGER resources_inserted AFTER INSERT ON resources BEGIN
+  INSERT INTO resource_changes (type, account_id, region, id, version)
+    VALUES (NEW.type, NEW.account_id, NEW.region, NEW.id, NEW.version);
+END;
+CREATE TRIGGER resources_updated AFTER UPDATE ON resources BEGIN
+  INSERT INTO resource_changes (type, account_id, region, id, version)
+    VALUES (NEW.type, NEW.account_id, NEW.region, NEW.id, NEW.version);
+END;
+CREATE TRIGGER resources_deleted AFTER DELETE ON resources BEGIN
+  INSERT INTO resource_changes (type, account_id, region, id, version)
+    VALUES (OLD.type, OLD.account_id, OLD.region, OLD.id, 0);
+END;
+)sql",
 };
 
 // The columns ReadResource expects, in its order (a macro so statements stay string literals,
@@ -217,6 +243,42 @@ class SqliteTx : public Tx {
     return Collect<ResourceVersion>(*s, [](const Stmt& r) -> absl::StatusOr<ResourceVersion> {
       return ResourceVersion{r.Text(0), r.Text(1), r.Text(2), r.Int(3)};
     });
+  }
+  absl::StatusOr<ChangeFeed> ListChangesSince(int64_t after) override {
+    ChangeFeed feed;
+    ASSIGN_OR_RETURN(auto bounds,
+                     db_->Prepare("SELECT (SELECT through FROM resource_changes_pruned),"
+                                  " (SELECT max(seq) FROM resource_changes)"));
+    RETURN_IF_ERROR(bounds->Step().status());
+    int64_t through = bounds->Int(0);
+    int64_t newest = bounds->IsNull(1) ? through : bounds->Int(1);
+    feed.last_seq = std::max(newest, after);
+    feed.complete = after >= through;
+    if (!feed.complete) return feed;
+    ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT seq, type, account_id, region, id, version FROM "
+                                          "resource_changes WHERE seq > ?1 ORDER BY seq"));
+    s->Bind(1, after);
+    ASSIGN_OR_RETURN(
+        feed.changes,
+        Collect<ResourceChange>(*s, [](const Stmt& r) -> absl::StatusOr<ResourceChange> {
+          return ResourceChange{r.Int(0), r.Text(1), r.Text(2), r.Text(3), r.Text(4), r.Int(5)};
+        }));
+    return feed;
+  }
+  absl::Status PruneChanges(int64_t keep) override {
+    RETURN_IF_ERROR(CheckWritable());
+    ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT max(seq) FROM resource_changes"));
+    RETURN_IF_ERROR(s->Step().status());
+    if (s->IsNull(0)) return absl::OkStatus();
+    int64_t through = s->Int(0) - keep;
+    if (through <= 0) return absl::OkStatus();
+    ASSIGN_OR_RETURN(auto del, db_->Prepare("DELETE FROM resource_changes WHERE seq <= ?1"));
+    del->Bind(1, through);
+    RETURN_IF_ERROR(del->Run());
+    ASSIGN_OR_RETURN(auto mark, db_->Prepare("UPDATE resource_changes_pruned SET through = ?1 "
+                                             "WHERE through < ?1"));
+    mark->Bind(1, through);
+    return mark->Run();
   }
   absl::Status UpdateResource(const Resource& r) override {
     RETURN_IF_ERROR(CheckWritable());

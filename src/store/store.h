@@ -56,6 +56,24 @@ struct ResourceVersion {
   int64_t version = 0;
 };
 
+// One committed change of a resource row, from the store's change feed.
+struct ResourceChange {
+  int64_t seq = 0;  // increases in commit order
+  std::string type;
+  std::string account_id;
+  std::string region;
+  std::string id;
+  int64_t version = 0;  // the row's version after the change; 0: deleted
+};
+
+struct ChangeFeed {
+  // False when changes after `after` have been pruned (or `after` < 0): the caller must re-read
+  // everything it caches, then continue from last_seq.
+  bool complete = false;
+  int64_t last_seq = 0;  // pass as `after` next time
+  std::vector<ResourceChange> changes;
+};
+
 struct Tag {
   std::string resource_id;
   std::string resource_type;
@@ -109,6 +127,11 @@ class Tx {
   // Every resource of a type without its data: enough for a cache to re-read only what changed.
   virtual absl::StatusOr<std::vector<ResourceVersion>> ListResourceVersions(
       std::string_view type) = 0;
+  // Every insert, update and delete of a resource (any type) committed after `after`, in commit
+  // order: a cache follows these instead of listing every row.
+  virtual absl::StatusOr<ChangeFeed> ListChangesSince(int64_t after) = 0;
+  // Forgets all but the newest `keep` changes.
+  virtual absl::Status PruneChanges(int64_t keep) = 0;
   // Succeeds only if the stored version equals resource.version (then stores version + 1);
   // otherwise Aborted, so a read-modify-write never loses a concurrent update.
   virtual absl::Status UpdateResource(const Resource& resource) = 0;

@@ -123,6 +123,74 @@ TEST_P(StoreContractTest, FailedWriteRollsBackEverything) {
                   .ok());
 }
 
+TEST_P(StoreContractTest, ChangeFeedFollowsEveryCommittedWrite) {
+  int64_t start = 0;
+  ASSERT_TRUE(store_
+                  ->Read([&](Tx& tx) {
+                    auto feed = tx.ListChangesSince(-1);  // "where are we": never complete
+                    EXPECT_TRUE(feed.ok() && !feed->complete);
+                    if (feed.ok()) start = feed->last_seq;
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  ASSERT_TRUE(AddKeyPair("111111111111", "key-1", "a").ok());
+  ASSERT_TRUE(store_
+                  ->Write([](Tx& tx) -> absl::Status {
+                    auto r = tx.GetResource("111111111111", "eu-west-1", "key-1");
+                    if (!r.ok()) return r.status();
+                    r->data["fingerprint"] = "cd";
+                    return tx.UpdateResource(*r);
+                  })
+                  .ok());
+  // A rolled-back write leaves no change behind.
+  EXPECT_FALSE(store_
+                   ->Write([](Tx& tx) -> absl::Status {
+                     Resource r{"key-9", "111111111111", "eu-west-1", "key-pair", "z", {}, 0, 1};
+                     if (auto st = tx.InsertResource(r); !st.ok()) return st;
+                     return absl::AbortedError("no");
+                   })
+                   .ok());
+  ASSERT_TRUE(
+      store_->Write([](Tx& tx) { return tx.DeleteResource("111111111111", "eu-west-1", "key-1"); })
+          .ok());
+  int64_t last = 0;
+  ASSERT_TRUE(store_
+                  ->Read([&](Tx& tx) {
+                    auto feed = tx.ListChangesSince(start);
+                    EXPECT_TRUE(feed.ok() && feed->complete);
+                    if (!feed.ok() || feed->changes.size() != 3u) {
+                      ADD_FAILURE() << "expected insert, update, delete";
+                      return absl::OkStatus();
+                    }
+                    std::vector<int64_t> versions;
+                    for (const auto& c : feed->changes) {
+                      EXPECT_EQ(c.id, "key-1");
+                      EXPECT_EQ(c.type, "key-pair");
+                      EXPECT_EQ(c.account_id, "111111111111");
+                      versions.push_back(c.version);
+                    }
+                    EXPECT_EQ(versions, (std::vector<int64_t>{1, 2, 0}));
+                    EXPECT_LT(feed->changes[0].seq, feed->changes[2].seq);
+                    last = feed->last_seq;
+                    EXPECT_EQ(last, feed->changes[2].seq);
+                    auto none = tx.ListChangesSince(last);
+                    EXPECT_TRUE(none.ok() && none->complete && none->changes.empty());
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  // Pruned history: a reader that had not caught up is told to re-read everything.
+  ASSERT_TRUE(store_->Write([](Tx& tx) { return tx.PruneChanges(1); }).ok());
+  ASSERT_TRUE(store_
+                  ->Read([&](Tx& tx) {
+                    auto behind = tx.ListChangesSince(start);
+                    EXPECT_TRUE(behind.ok() && !behind->complete);
+                    auto current = tx.ListChangesSince(last);
+                    EXPECT_TRUE(current.ok() && current->complete && current->changes.empty());
+                    return absl::OkStatus();
+                  })
+                  .ok());
+}
+
 TEST_P(StoreContractTest, UpdatesAreConditionalOnVersion) {
   ASSERT_TRUE(AddKeyPair("111111111111", "key-1", "k").ok());
   Resource r;
