@@ -1,0 +1,184 @@
+#include "billing/rating.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace kumo::billing {
+
+namespace {
+
+constexpr int64_t kMinimumMs = 60'000;
+
+std::string UsageType(Market market, const std::string& type) {
+  return (market == Market::kSpot ? "SpotUsage:" : "BoxUsage:") + type;
+}
+
+UsageLine Line(const InstanceUsage& u, int64_t start, int64_t end, Micros hourly) {
+  UsageLine l;
+  l.instance_id = u.instance_id;
+  l.instance_type = u.instance_type;
+  l.usage_type = UsageType(u.market, u.instance_type);
+  l.start_ms = start;
+  l.end_ms = end;
+  l.billed_ms = end - start;
+  l.hourly = hourly;
+  l.cost = ExactCost(l.billed_ms) * hourly;
+  return l;
+}
+
+// The 60 s minimum: a period shorter than a minute is charged a minute, at its first price.
+void ApplyMinimum(std::vector<UsageLine>& lines, size_t first, int64_t duration_ms) {
+  if (first >= lines.size() || duration_ms >= kMinimumMs) return;
+  UsageLine& l = lines[first];
+  l.billed_ms += kMinimumMs - duration_ms;
+  l.cost = ExactCost(l.billed_ms) * l.hourly;
+  l.note = "minimum 60 s";
+}
+
+absl::Time At(int64_t ms) { return absl::FromUnixMillis(ms); }
+
+}  // namespace
+
+Micros RoundToMicros(ExactCost exact) {
+  ExactCost q = exact / kHourMs, r = exact % kHourMs;
+  if (r * 2 >= kHourMs) ++q;
+  return Micros(q);
+}
+
+std::string FormatUsd(Micros micros) {
+  return fmt::format("{}{}.{:06d}", micros < 0 ? "-" : "", std::abs(micros) / 1'000'000,
+                     std::abs(micros) % 1'000'000);
+}
+
+Micros PriceAt(const std::vector<PricePoint>& series, int64_t at_ms) {
+  if (series.empty()) return 0;
+  auto it = std::upper_bound(series.begin(), series.end(), at_ms,
+                             [](int64_t t, const PricePoint& p) { return t < p.at_ms; });
+  return it == series.begin() ? series.front().hourly : std::prev(it)->hourly;
+}
+
+std::vector<UsageLine> RateInstance(const InstanceUsage& u) {
+  std::vector<UsageLine> lines;
+  for (const RunPeriod& p : u.periods) {
+    int64_t end = std::max(p.start_ms, p.end_ms), duration = end - p.start_ms;
+    size_t first = lines.size();
+    if (u.market == Market::kOnDemand) {
+      // Per second at the price in effect: a line per price.
+      int64_t from = p.start_ms;
+      for (const PricePoint& change : u.prices) {
+        if (change.at_ms <= from || change.at_ms >= end) continue;
+        lines.push_back(Line(u, from, change.at_ms, PriceAt(u.prices, from)));
+        from = change.at_ms;
+      }
+      lines.push_back(Line(u, from, end, PriceAt(u.prices, from)));
+      ApplyMinimum(lines, first, duration);
+      continue;
+    }
+    // Spot: every instance-hour at the price when it began.
+    for (int64_t hour = p.start_ms; hour < end || hour == p.start_ms; hour += kHourMs) {
+      lines.push_back(Line(u, hour, std::min(end, hour + kHourMs), PriceAt(u.prices, hour)));
+    }
+    if (p.ended_by == EndedBy::kProvider && duration < kHourMs) {
+      for (size_t i = first; i < lines.size(); ++i) {
+        lines[i].billed_ms = 0;
+        lines[i].cost = 0;
+        lines[i].note = "interrupted by Kumo in its first hour: no charge";
+      }
+      continue;
+    }
+    ApplyMinimum(lines, first, duration);
+  }
+  return lines;
+}
+
+int64_t MonthStartMs(int64_t at_ms) {
+  absl::CivilMonth m = absl::ToCivilMonth(At(at_ms), absl::UTCTimeZone());
+  return absl::ToUnixMillis(absl::FromCivil(m, absl::UTCTimeZone()));
+}
+
+int64_t NextMonthStartMs(int64_t at_ms) {
+  absl::CivilMonth m = absl::ToCivilMonth(At(at_ms), absl::UTCTimeZone());
+  return absl::ToUnixMillis(absl::FromCivil(m + 1, absl::UTCTimeZone()));
+}
+
+std::vector<UsageLine> SplitAtMonths(const std::vector<UsageLine>& lines) {
+  std::vector<UsageLine> out;
+  for (const UsageLine& l : lines) {
+    int64_t extra = std::max<int64_t>(0, l.billed_ms - (l.end_ms - l.start_ms));
+    bool free = l.cost == 0;
+    for (int64_t from = l.start_ms;;) {
+      int64_t to = std::min(l.end_ms, NextMonthStartMs(from));
+      UsageLine piece = l;
+      piece.start_ms = from;
+      piece.end_ms = to;
+      piece.billed_ms =
+          free && l.billed_ms == 0 ? 0 : (to - from) + (from == l.start_ms ? extra : 0);
+      piece.cost = free ? 0 : ExactCost(piece.billed_ms) * l.hourly;
+      out.push_back(std::move(piece));
+      if (to >= l.end_ms) break;
+      from = to;
+    }
+  }
+  return out;
+}
+
+std::vector<UsageLine> ApplyFreeTier(const std::vector<UsageLine>& lines,
+                                     const FreeTierTerms& terms, int64_t account_created_ms) {
+  if (!terms.enabled) return lines;
+  absl::CivilSecond created = absl::ToCivilSecond(At(account_created_ms), absl::UTCTimeZone());
+  absl::CivilSecond expires(created.year(), created.month() + terms.months, created.day(),
+                            created.hour(), created.minute(), created.second());
+  int64_t expires_ms = absl::ToUnixMillis(absl::FromCivil(expires, absl::UTCTimeZone()));
+  auto eligible = [&](const UsageLine& l) {
+    return l.usage_type == "BoxUsage:" + l.instance_type && l.start_ms < expires_ms &&
+           std::find(terms.instance_types.begin(), terms.instance_types.end(), l.instance_type) !=
+               terms.instance_types.end();
+  };
+  // The pool is spent in time order across the account's instances.
+  std::vector<size_t> order;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (eligible(lines[i])) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return lines[a].start_ms < lines[b].start_ms; });
+  std::map<int64_t, int64_t> left;  // month start → free milliseconds left
+  std::vector<int64_t> free_ms(lines.size(), 0);
+  for (size_t i : order) {
+    auto [it, fresh] =
+        left.try_emplace(MonthStartMs(lines[i].start_ms), terms.hours_per_month * kHourMs);
+    free_ms[i] = std::min(it->second, lines[i].billed_ms);
+    it->second -= free_ms[i];
+  }
+  std::vector<UsageLine> out;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const UsageLine& l = lines[i];
+    if (free_ms[i] == 0) {
+      out.push_back(l);
+      continue;
+    }
+    UsageLine free = l;
+    free.usage_type = "BoxUsage:freetier.micro";
+    free.billed_ms = free_ms[i];
+    free.end_ms = std::min(l.end_ms, l.start_ms + free_ms[i]);
+    free.cost = 0;
+    free.note = "Free Tier";
+    out.push_back(free);
+    if (free_ms[i] < l.billed_ms) {
+      UsageLine paid = l;
+      paid.start_ms = free.end_ms;
+      paid.billed_ms = l.billed_ms - free_ms[i];
+      paid.cost = ExactCost(paid.billed_ms) * l.hourly;
+      paid.note = "beyond the Free Tier";
+      out.push_back(paid);
+    }
+  }
+  return out;
+}
+
+}  // namespace kumo::billing
