@@ -19,11 +19,12 @@ std::string UsageType(Market market, const std::string& type) {
   return (market == Market::kSpot ? "SpotUsage:" : "BoxUsage:") + type;
 }
 
-UsageLine Line(const InstanceUsage& u, int64_t start, int64_t end, Micros hourly) {
+UsageLine Line(const InstanceUsage& u, const std::string& usage_type, int64_t start, int64_t end,
+               Micros hourly) {
   UsageLine l;
   l.instance_id = u.instance_id;
   l.instance_type = u.instance_type;
-  l.usage_type = UsageType(u.market, u.instance_type);
+  l.usage_type = usage_type;
   l.start_ms = start;
   l.end_ms = end;
   l.billed_ms = end - start;
@@ -42,6 +43,17 @@ void ApplyMinimum(std::vector<UsageLine>& lines, size_t first, int64_t duration_
 }
 
 absl::Time At(int64_t ms) { return absl::FromUnixMillis(ms); }
+
+// Calendar arithmetic is slow next to the rest of rating; lines come mostly in time order, so
+// the month of the last lookup usually answers the next.
+struct MonthOf {
+  int64_t start = 0, next = 0;
+  void Find(int64_t at_ms) {
+    if (at_ms >= start && at_ms < next) return;
+    start = MonthStartMs(at_ms);
+    next = NextMonthStartMs(at_ms);
+  }
+};
 
 }  // namespace
 
@@ -65,6 +77,7 @@ Micros PriceAt(const std::vector<PricePoint>& series, int64_t at_ms) {
 
 std::vector<UsageLine> RateInstance(const InstanceUsage& u) {
   std::vector<UsageLine> lines;
+  const std::string usage_type = UsageType(u.market, u.instance_type);
   for (const RunPeriod& p : u.periods) {
     int64_t end = std::max(p.start_ms, p.end_ms), duration = end - p.start_ms;
     size_t first = lines.size();
@@ -73,16 +86,17 @@ std::vector<UsageLine> RateInstance(const InstanceUsage& u) {
       int64_t from = p.start_ms;
       for (const PricePoint& change : u.prices) {
         if (change.at_ms <= from || change.at_ms >= end) continue;
-        lines.push_back(Line(u, from, change.at_ms, PriceAt(u.prices, from)));
+        lines.push_back(Line(u, usage_type, from, change.at_ms, PriceAt(u.prices, from)));
         from = change.at_ms;
       }
-      lines.push_back(Line(u, from, end, PriceAt(u.prices, from)));
+      lines.push_back(Line(u, usage_type, from, end, PriceAt(u.prices, from)));
       ApplyMinimum(lines, first, duration);
       continue;
     }
     // Spot: every instance-hour at the price when it began.
     for (int64_t hour = p.start_ms; hour < end || hour == p.start_ms; hour += kHourMs) {
-      lines.push_back(Line(u, hour, std::min(end, hour + kHourMs), PriceAt(u.prices, hour)));
+      lines.push_back(
+          Line(u, usage_type, hour, std::min(end, hour + kHourMs), PriceAt(u.prices, hour)));
     }
     if (p.ended_by == EndedBy::kProvider && duration < kHourMs) {
       for (size_t i = first; i < lines.size(); ++i) {
@@ -107,13 +121,21 @@ int64_t NextMonthStartMs(int64_t at_ms) {
   return absl::ToUnixMillis(absl::FromCivil(m + 1, absl::UTCTimeZone()));
 }
 
-std::vector<UsageLine> SplitAtMonths(const std::vector<UsageLine>& lines) {
+std::vector<UsageLine> SplitAtMonths(std::vector<UsageLine> lines) {
   std::vector<UsageLine> out;
-  for (const UsageLine& l : lines) {
+  out.reserve(lines.size());
+  MonthOf month;
+  for (UsageLine& l : lines) {
+    month.Find(l.start_ms);
+    if (l.end_ms <= month.next) {
+      out.push_back(std::move(l));
+      continue;
+    }
     int64_t extra = std::max<int64_t>(0, l.billed_ms - (l.end_ms - l.start_ms));
     bool free = l.cost == 0;
     for (int64_t from = l.start_ms;;) {
-      int64_t to = std::min(l.end_ms, NextMonthStartMs(from));
+      month.Find(from);
+      int64_t to = std::min(l.end_ms, month.next);
       UsageLine piece = l;
       piece.start_ms = from;
       piece.end_ms = to;
@@ -128,8 +150,8 @@ std::vector<UsageLine> SplitAtMonths(const std::vector<UsageLine>& lines) {
   return out;
 }
 
-std::vector<UsageLine> ApplyFreeTier(const std::vector<UsageLine>& lines,
-                                     const FreeTierTerms& terms, int64_t account_created_ms) {
+std::vector<UsageLine> ApplyFreeTier(std::vector<UsageLine> lines, const FreeTierTerms& terms,
+                                     int64_t account_created_ms) {
   if (!terms.enabled) return lines;
   absl::CivilSecond created = absl::ToCivilSecond(At(account_created_ms), absl::UTCTimeZone());
   absl::CivilSecond expires(created.year(), created.month() + terms.months, created.day(),
@@ -156,10 +178,11 @@ std::vector<UsageLine> ApplyFreeTier(const std::vector<UsageLine>& lines,
     it->second -= free_ms[i];
   }
   std::vector<UsageLine> out;
+  out.reserve(lines.size() + order.size());
   for (size_t i = 0; i < lines.size(); ++i) {
-    const UsageLine& l = lines[i];
+    UsageLine& l = lines[i];
     if (free_ms[i] == 0) {
-      out.push_back(l);
+      out.push_back(std::move(l));
       continue;
     }
     UsageLine free = l;
@@ -175,7 +198,7 @@ std::vector<UsageLine> ApplyFreeTier(const std::vector<UsageLine>& lines,
       paid.billed_ms = l.billed_ms - free_ms[i];
       paid.cost = ExactCost(paid.billed_ms) * l.hourly;
       paid.note = "beyond the Free Tier";
-      out.push_back(paid);
+      out.push_back(std::move(paid));
     }
   }
   return out;

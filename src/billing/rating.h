@@ -67,7 +67,7 @@ std::vector<UsageLine> RateInstance(const InstanceUsage& usage);
 
 // Splits lines at UTC calendar-month boundaries (a bill is per month), sharing each line's
 // billed time and cost in proportion; the 60 s minimum stays with the month it began in.
-std::vector<UsageLine> SplitAtMonths(const std::vector<UsageLine>& lines);
+std::vector<UsageLine> SplitAtMonths(std::vector<UsageLine> lines);
 int64_t MonthStartMs(int64_t at_ms);
 int64_t NextMonthStartMs(int64_t at_ms);
 
@@ -80,7 +80,7 @@ struct FreeTierTerms {
   int months = 12;
   std::vector<std::string> instance_types = {"t1.micro", "t2.micro", "t3.micro"};
 };
-std::vector<UsageLine> ApplyFreeTier(const std::vector<UsageLine>& month_lines,
-                                     const FreeTierTerms& terms, int64_t account_created_ms);
+std::vector<UsageLine> ApplyFreeTier(std::vector<UsageLine> month_lines, const FreeTierTerms& terms,
+                                     int64_t account_created_ms);
 
 }  // namespace kumo::billing
