@@ -124,24 +124,20 @@ void BM_MarketRoundChurn(benchmark::State& state) {
   }
 }
 
-BENCHMARK(BM_MarketRound)
-    ->Args({10'000, 50})
-    ->Args({100'000, 1'000})
-    ->Unit(benchmark::kMillisecond)
-    ->Iterations(3)
-    ->Repetitions(15)
-    ->ComputeStatistics("p50", [](const std::vector<double>& v) { return Percentile(v, 0.5); })
-    ->ComputeStatistics("p99", [](const std::vector<double>& v) { return Percentile(v, 0.99); })
-    ->ReportAggregatesOnly(true);
-BENCHMARK(BM_MarketRoundChurn)
-    ->Args({10'000, 50})
-    ->Args({100'000, 1'000})
-    ->Unit(benchmark::kMillisecond)
-    ->Iterations(3)
-    ->Repetitions(15)
-    ->ComputeStatistics("p50", [](const std::vector<double>& v) { return Percentile(v, 0.5); })
-    ->ComputeStatistics("p99", [](const std::vector<double>& v) { return Percentile(v, 0.99); })
-    ->ReportAggregatesOnly(true);
+// Both sizes, 15 × 3 rounds, p50/p99 only.
+void Sizes(benchmark::internal::Benchmark* b) {
+  b->Args({10'000, 50})
+      ->Args({100'000, 1'000})
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(3)
+      ->Repetitions(15)
+      ->ComputeStatistics("p50", [](const std::vector<double>& v) { return Percentile(v, 0.5); })
+      ->ComputeStatistics("p99", [](const std::vector<double>& v) { return Percentile(v, 0.99); })
+      ->ReportAggregatesOnly(true);
+}
+
+BENCHMARK(BM_MarketRound)->Apply(Sizes);
+BENCHMARK(BM_MarketRoundChurn)->Apply(Sizes);
 
 }  // namespace
 

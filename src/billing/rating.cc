@@ -6,7 +6,6 @@
 #include <map>
 
 #include "absl/time/civil_time.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace kumo::billing {

@@ -199,6 +199,15 @@ struct MarketBook {
     if (v.book_id < 0) v.book_id = book_ids.try_emplace(v.book, int(book_ids.size())).first->second;
     return v.book_id;
   }
+  // The host's capacity less what on-demand instances hold (spot::RoomForSpot on the views).
+  spot::Room RoomForSpot(const InstanceEnv& env) const {
+    spot::Room room{int64_t(env.host_cpus * env.cpu_ratio),
+                    int64_t(double(env.host_memory_mib) * env.ram_ratio), env.host_gpus};
+    for (const auto& [id, iv] : instances) {
+      if (iv.holds && !iv.spot) iv.TakeFrom(room);
+    }
+    return room;
+  }
   RequestView* Request(const std::string& id) {
     auto it = requests.find(id);
     return it == requests.end() ? nullptr : &it->second;
@@ -512,12 +521,7 @@ absl::StatusOr<RoundResult> RunMarketRound(store::Tx& tx, IdGenerator& ids, cons
   ASSIGN_OR_RETURN(auto configs, tx.ListAllResources(kSpotConfigType));
   for (const auto& cfg : configs) modes[cfg.region] = cfg.data.value("mode", "auction");
 
-  // The host's capacity less what on-demand instances hold.
-  spot::Room room{int64_t(env.host_cpus * env.cpu_ratio),
-                  int64_t(double(env.host_memory_mib) * env.ram_ratio), env.host_gpus};
-  for (const auto& [id, iv] : mb.instances) {
-    if (iv.holds && !iv.spot) iv.TakeFrom(room);
-  }
+  spot::Room room = mb.RoomForSpot(env);
   // What is physically free now: instances in their notice still run. The market decides on
   // `room` (they are not counted: their slots are promised); new launches also wait for
   // `physical`, so a spot winner never runs beside the instance it displaced. Only on-demand
@@ -594,9 +598,7 @@ absl::StatusOr<json> OrderBook(store::Tx& tx, const InstanceEnv& env, const Pool
   if (!type) return InvalidParameterValue("Unknown instance type " + key.instance_type);
   MarketBook mb;
   RETURN_IF_ERROR(mb.Refresh(tx));
-  std::vector<store::Resource> instances;
-  for (const auto& [id, iv] : mb.instances) instances.push_back(iv.res);
-  spot::Room room = spot::RoomForSpot(env, instances);
+  spot::Room room = mb.RoomForSpot(env);
   auto books = Gather(mb, UnixMillis(now), room);
   auto id = mb.book_ids.find(BookKey(key.region, key.az, key.instance_type));
   Book none;
