@@ -567,9 +567,13 @@ def test_kumo_cli_cancel_history_and_admin(cloud):
                            "--availability-zone", az).stdout)
     assert sorted(b["id"] for b in book["bids"]) == sorted(iids.values())
 
+    wait_state(cloud.ec2, iids[keep], "running")
     p = kumo("spot", "--profile", cloud.account.profile, "cancel", keep)
     assert json.loads(p.stdout)["still_running"] == [iids[keep]]
     assert "keep running" in p.stderr and iids[keep] in p.stderr
+    # With what it has cost so far, from the ledger.
+    assert re.search(iids[keep] + r": running [\d.]+ h, \$[\d.]+ so far, \$0\.010000 per hour",
+                     p.stderr), p.stderr
     assert sir(cloud, keep)["Status"]["Code"] == "request-canceled-and-instance-running"
     assert cloud.instance(iids[keep])["State"]["Name"] in ("pending", "running")
 

@@ -22,6 +22,41 @@ bool IsReplayed(const absl::Status& status) {
   return status.GetPayload(kReplayPayload).has_value();
 }
 
+std::string_view HeaderValue(const auth::HttpRequestView& req, std::string_view name) {
+  for (const auto& [k, v] : req.headers) {
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+          return std::tolower(a) == std::tolower(b);
+        })) {
+      return v;
+    }
+  }
+  return {};
+}
+
+absl::StatusOr<services::Accounts::Credential> AuthenticateTenant(const Deps& deps,
+                                                                  const auth::HttpRequestView& req,
+                                                                  const auth::SignedRequest& sig) {
+  if (!deps.regions->Serves(sig.credential.region)) {
+    return Ec2Error(absl::StatusCode::kUnauthenticated, "SignatureDoesNotMatch",
+                    fmt::format("Credential should be scoped to a valid region, not '{}'",
+                                sig.credential.region));
+  }
+  auto cred = deps.accounts->Lookup(sig.credential.access_key_id);
+  if (!cred.ok()) {
+    if (!absl::IsNotFound(cred.status())) return cred.status();
+    return auth::UnknownAccessKeyError();
+  }
+  if (cred->key.status != "Active") {
+    return AuthFailure("AWS was not able to validate the provided access credentials");
+  }
+  auth::VerifyOptions verify;
+  verify.service = sig.credential.service;
+  verify.region = sig.credential.region;
+  const Clock& auth_clock = deps.auth_clock ? *deps.auth_clock : *deps.clock;
+  RETURN_IF_ERROR(auth::VerifySignature(req, sig, cred->secret, auth_clock.Now(), verify));
+  return cred;
+}
+
 absl::StatusOr<nlohmann::json> ActionContext::Write(const WriteFn& fn) {
   nlohmann::json result;
   absl::Status st = deps_.store->Write([&](store::Tx& tx) -> absl::Status {

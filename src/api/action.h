@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "api/model.h"
+#include "auth/sigv4.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "services/accounts.h"
@@ -45,6 +46,15 @@ struct Deps {
   // What signatures are checked against: real time, also when `clock` is simulated. Null: clock.
   const Clock* auth_clock = nullptr;
 };
+
+// A request header's value (names match case-insensitively); empty when absent.
+std::string_view HeaderValue(const auth::HttpRequestView& req, std::string_view name);
+
+// Checks a tenant's SigV4 signature (already parsed from req): a served region, a known and
+// active key, the signature itself against real time. The account may still be suspended.
+absl::StatusOr<services::Accounts::Credential> AuthenticateTenant(const Deps& deps,
+                                                                  const auth::HttpRequestView& req,
+                                                                  const auth::SignedRequest& sig);
 
 class ActionContext {
  public:

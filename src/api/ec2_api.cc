@@ -22,17 +22,6 @@ bool IsProtocolParam(std::string_view name) {
   return name == "Action" || name == "Version" || name.rfind("X-Amz-", 0) == 0;
 }
 
-std::string_view HeaderValue(const auth::HttpRequestView& req, std::string_view name) {
-  for (const auto& [k, v] : req.headers) {
-    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
-          return std::tolower(a) == std::tolower(b);
-        })) {
-      return v;
-    }
-  }
-  return {};
-}
-
 // The idempotency fingerprint: every action parameter except the token itself, in a canonical
 // order, so a retry by another client library still matches.
 std::string ParamsHash(const Params& params) {
@@ -114,24 +103,7 @@ absl::StatusOr<HttpResponse> Ec2Api::HandleAuthenticated(const auth::HttpRequest
         absl::StatusCode::kUnauthenticated, "SignatureDoesNotMatch",
         fmt::format("Credential should be scoped to correct service: 'ec2', not '{}'", service));
   }
-  if (!deps_.regions->Serves(sig.credential.region)) {
-    return Ec2Error(absl::StatusCode::kUnauthenticated, "SignatureDoesNotMatch",
-                    fmt::format("Credential should be scoped to a valid region, not '{}'",
-                                sig.credential.region));
-  }
-  auto cred = deps_.accounts->Lookup(sig.credential.access_key_id);
-  if (!cred.ok()) {
-    if (!absl::IsNotFound(cred.status())) return cred.status();
-    return auth::UnknownAccessKeyError();
-  }
-  if (cred->key.status != "Active") {
-    return AuthFailure("AWS was not able to validate the provided access credentials");
-  }
-  auth::VerifyOptions verify;
-  verify.service = service;
-  verify.region = sig.credential.region;
-  const Clock& auth_clock = deps_.auth_clock ? *deps_.auth_clock : *deps_.clock;
-  RETURN_IF_ERROR(auth::VerifySignature(req, sig, cred->secret, auth_clock.Now(), verify));
+  ASSIGN_OR_RETURN(auto cred, AuthenticateTenant(deps_, req, sig));
 
   const std::string* action = FindParam(params, "Action");
   if (action == nullptr || action->empty()) {
@@ -143,7 +115,7 @@ absl::StatusOr<HttpResponse> Ec2Api::HandleAuthenticated(const auth::HttpRequest
       return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidAction",
                       fmt::format("Could not find operation {} for version 2011-06-15", *action));
     }
-    return StsGetCallerIdentity(cred->account, request_id);
+    return StsGetCallerIdentity(cred.account, request_id);
   }
   auto spec = actions_.find(*action);
   if (spec == actions_.end() || !deps_.model->HasOperation(*action)) {
@@ -160,7 +132,7 @@ absl::StatusOr<HttpResponse> Ec2Api::HandleAuthenticated(const auth::HttpRequest
 
   // No IAM yet: an active account may do everything with its own resources; a suspended one
   // nothing. DryRun answers that question without doing anything.
-  bool allowed = cred->account.status == "active";
+  bool allowed = cred.account.status == "active";
   if (input.value("DryRun", false)) {
     if (!allowed) {
       return Ec2Error(absl::StatusCode::kPermissionDenied, "UnauthorizedOperation",
@@ -174,7 +146,7 @@ absl::StatusOr<HttpResponse> Ec2Api::HandleAuthenticated(const auth::HttpRequest
                     "You are not authorized to perform this operation.");
   }
 
-  services::Caller caller{cred->account.id, sig.credential.region, request_id, deps_.clock->Now()};
+  services::Caller caller{cred.account.id, sig.credential.region, request_id, deps_.clock->Now()};
   // Every account has its default VPC, subnets and security group in every region it uses.
   if (deps_.network) RETURN_IF_ERROR(deps_.network->Ensure(caller));
 
@@ -185,7 +157,7 @@ absl::StatusOr<HttpResponse> Ec2Api::HandleAuthenticated(const auth::HttpRequest
   }
   ActionContext ctx(
       deps_,
-      services::Caller{cred->account.id, sig.credential.region, request_id, deps_.clock->Now()},
+      services::Caller{cred.account.id, sig.credential.region, request_id, deps_.clock->Now()},
       *action, token, token.empty() ? "" : ParamsHash(action_params));
   auto result = spec->second.handler(ctx, input);
   if (!result.ok()) {

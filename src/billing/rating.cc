@@ -120,21 +120,35 @@ int64_t NextMonthStartMs(int64_t at_ms) {
   return absl::ToUnixMillis(absl::FromCivil(m + 1, absl::UTCTimeZone()));
 }
 
-std::vector<UsageLine> SplitAtMonths(std::vector<UsageLine> lines) {
+namespace {
+
+struct DayOf {
+  int64_t start = 0, next = 0;
+  void Find(int64_t at_ms) {
+    if (at_ms >= start && at_ms < next) return;
+    start = at_ms - ((at_ms % kDayMs) + kDayMs) % kDayMs;
+    next = start + kDayMs;
+  }
+};
+
+// Cuts lines where `Period` says a period ends, sharing each line's billed time and cost in
+// proportion; the 60 s minimum stays with the period the line began in.
+template <typename Period>
+std::vector<UsageLine> SplitLines(std::vector<UsageLine> lines) {
   std::vector<UsageLine> out;
   out.reserve(lines.size());
-  MonthOf month;
+  Period period;
   for (UsageLine& l : lines) {
-    month.Find(l.start_ms);
-    if (l.end_ms <= month.next) {
+    period.Find(l.start_ms);
+    if (l.end_ms <= period.next) {
       out.push_back(std::move(l));
       continue;
     }
     int64_t extra = std::max<int64_t>(0, l.billed_ms - (l.end_ms - l.start_ms));
     bool free = l.cost == 0;
     for (int64_t from = l.start_ms;;) {
-      month.Find(from);
-      int64_t to = std::min(l.end_ms, month.next);
+      period.Find(from);
+      int64_t to = std::min(l.end_ms, period.next);
       UsageLine piece = l;
       piece.start_ms = from;
       piece.end_ms = to;
@@ -147,6 +161,16 @@ std::vector<UsageLine> SplitAtMonths(std::vector<UsageLine> lines) {
     }
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<UsageLine> SplitAtMonths(std::vector<UsageLine> lines) {
+  return SplitLines<MonthOf>(std::move(lines));
+}
+
+std::vector<UsageLine> SplitAtDays(std::vector<UsageLine> lines) {
+  return SplitLines<DayOf>(std::move(lines));
 }
 
 std::vector<UsageLine> ApplyFreeTier(std::vector<UsageLine> lines, const FreeTierTerms& terms,

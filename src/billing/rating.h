@@ -14,6 +14,7 @@ namespace kumo::billing {
 
 using Micros = int64_t;  // 1e-6 USD
 constexpr int64_t kHourMs = 3'600'000;
+constexpr int64_t kDayMs = 24 * kHourMs;
 
 // cost × kHourMs, in micro-dollars: what a line costs before any rounding.
 using ExactCost = __int128;
@@ -68,6 +69,8 @@ std::vector<UsageLine> RateInstance(const InstanceUsage& usage);
 // Splits lines at UTC calendar-month boundaries (a bill is per month), sharing each line's
 // billed time and cost in proportion; the 60 s minimum stays with the month it began in.
 std::vector<UsageLine> SplitAtMonths(std::vector<UsageLine> lines);
+// The same at UTC days (Cost Explorer's DAILY granularity).
+std::vector<UsageLine> SplitAtDays(std::vector<UsageLine> lines);
 int64_t MonthStartMs(int64_t at_ms);
 int64_t NextMonthStartMs(int64_t at_ms);
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace kumo::cli {
@@ -17,6 +18,14 @@ void AddSshConfigCommand(CLI::App& app);
 void AddIdentityCommand(CLI::App& app, Globals& g);
 void AddSpotCommands(CLI::App& app, Globals& g);
 void AddAdminCommands(CLI::App& app, Globals& g);
+void AddBillCommands(CLI::App& app, Globals& g);
+void AddBudgetCommands(CLI::App& app, Globals& g);
+// After AddAdminCommands: kumo admin billing ….
+void AddAdminBillingCommands(CLI::App& app, Globals& g);
+
+// Calls an operation of the running kumod's admin API with the data dir's operator credentials;
+// its JSON answer (errors end the program).
+nlohmann::json Admin(const Globals& g, const std::string& op, const nlohmann::json& body);
 
 // Writes the [profile] into the AWS shared credentials and config files (honouring
 // AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE), replacing an existing section of that name.

@@ -1,9 +1,5 @@
 #include "cli/http_client.h"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -15,16 +11,7 @@
 
 namespace kumo::cli {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = boost::asio::ip::tcp;
-
 namespace {
-
-std::string HostOf(const std::string& endpoint) {
-  std::string rest = endpoint.rfind("http://", 0) == 0 ? endpoint.substr(7) : endpoint;
-  return rest.substr(0, rest.find('/'));
-}
 
 std::map<std::string, std::string> IniSection(const std::string& path, const std::string& name) {
   std::map<std::string, std::string> out;
@@ -82,38 +69,6 @@ std::string Unescape(std::string s) {
 
 }  // namespace
 
-absl::StatusOr<HttpReply> HttpPost(const std::string& endpoint, const std::string& target,
-                                   const std::string& body,
-                                   std::vector<std::pair<std::string, std::string>> headers) {
-  std::string host = HostOf(endpoint);
-  size_t colon = host.rfind(':');
-  std::string name = colon == std::string::npos ? host : host.substr(0, colon);
-  std::string port = colon == std::string::npos ? "80" : host.substr(colon + 1);
-  try {
-    boost::asio::io_context ioc;
-    tcp::resolver resolver(ioc);
-    beast::tcp_stream stream(ioc);
-    stream.expires_after(std::chrono::seconds(300));
-    stream.connect(resolver.resolve(name, port));
-    http::request<http::string_body> req{http::verb::post, target, 11};
-    req.set(http::field::host, host);
-    for (const auto& [k, v] : headers) {
-      if (!beast::iequals(k, "host")) req.set(k, v);
-    }
-    req.body() = body;
-    req.prepare_payload();
-    http::write(stream, req);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    return HttpReply{int(res.result_int()), res.body()};
-  } catch (const std::exception& e) {
-    return absl::UnavailableError("Cannot reach kumod at " + endpoint + ": " + e.what());
-  }
-}
-
 absl::StatusOr<Credentials> ProfileCredentials(const std::string& profile,
                                                const std::string& data_dir) {
   auto creds = IniSection(AwsPath("AWS_SHARED_CREDENTIALS_FILE", "credentials"), profile);
@@ -153,6 +108,31 @@ absl::StatusOr<std::string> Ec2Call(
     return absl::FailedPreconditionError(
         (code.empty() ? "HTTP " + std::to_string(reply->status) : code[0]) + ": " +
         (message.empty() ? "" : message[0]));
+  }
+  return reply->body;
+}
+
+absl::StatusOr<std::string> JsonCall(const Credentials& c, const std::string& service,
+                                     const std::string& target, const std::string& body) {
+  std::string host = HostOf(c.endpoint);
+  std::vector<std::pair<std::string_view, std::string_view>> hv = {
+      {"Host", host}, {"Content-Type", "application/x-amz-json-1.1"}, {"X-Amz-Target", target}};
+  auth::HttpRequestView view{"POST", "/", "", hv, body};
+  auth::Signer signer(c.access_key_id, c.secret_access_key, c.region, service);
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"Content-Type", "application/x-amz-json-1.1"}, {"X-Amz-Target", target}};
+  for (auto& h : signer.Sign(view, SystemClock().Now())) headers.push_back(h);
+  auto reply = HttpPost(c.endpoint, "/", body, headers);
+  if (!reply.ok()) return reply.status();
+  if (reply->status != 200) {
+    // {"__type": "ValidationException", "message": "…"}
+    auto err = nlohmann::json::parse(reply->body, nullptr, false);
+    std::string type = "HTTP " + std::to_string(reply->status), message = reply->body;
+    if (err.is_object()) {
+      type = err.value("__type", type);
+      message = err.value("message", message);
+    }
+    return absl::FailedPreconditionError(type + ": " + message);
   }
   return reply->body;
 }

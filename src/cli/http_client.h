@@ -8,18 +8,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/http_post.h"
 
 namespace kumo::cli {
 
-struct HttpReply {
-  int status = 0;
-  std::string body;
-};
-
-// POST target on endpoint ("http://127.0.0.1:8787") with the given headers (Host is added).
-absl::StatusOr<HttpReply> HttpPost(const std::string& endpoint, const std::string& target,
-                                   const std::string& body,
-                                   std::vector<std::pair<std::string, std::string>> headers);
+using kumo::HttpPost;
+using kumo::HttpReply;
 
 struct Credentials {
   std::string access_key_id, secret_access_key, region, endpoint;
@@ -34,6 +28,11 @@ absl::StatusOr<Credentials> ProfileCredentials(const std::string& profile,
 // error as a status whose message is "Code: Message".
 absl::StatusOr<std::string> Ec2Call(const Credentials& c, const std::string& action,
                                     const std::vector<std::pair<std::string, std::string>>& params);
+
+// Calls a JSON 1.1 operation on the same endpoint ("KumoBilling.GetBill", signed for `service`);
+// the parsed answer, or the error as a status whose message is "Type: message".
+absl::StatusOr<std::string> JsonCall(const Credentials& c, const std::string& service,
+                                     const std::string& target, const std::string& body);
 
 // The texts of every <tag>…</tag> in xml, in order (our own responses: no attributes on these
 // elements, no CDATA; entities decoded).

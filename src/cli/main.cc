@@ -26,7 +26,10 @@ int main(int argc, char** argv) {
   kumo::cli::AddSshConfigCommand(app);
   kumo::cli::AddIdentityCommand(app, g);
   kumo::cli::AddSpotCommands(app, g);
+  kumo::cli::AddBillCommands(app, g);
+  kumo::cli::AddBudgetCommands(app, g);
   kumo::cli::AddAdminCommands(app, g);
+  kumo::cli::AddAdminBillingCommands(app, g);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

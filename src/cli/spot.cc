@@ -18,6 +18,8 @@ namespace {
 
 using nlohmann::json;
 
+}  // namespace
+
 json Admin(const Globals& g, const std::string& op, const json& body) {
   std::ifstream in(daemon::DataDir::OperatorCredentials(g.data_dir));
   json creds = json::parse(in, nullptr, false);
@@ -52,6 +54,8 @@ json Admin(const Globals& g, const std::string& op, const json& body) {
   out.erase("RequestId");
   return out;
 }
+
+namespace {
 
 void Print(const json& j) { std::cout << j.dump(2) << std::endl; }
 
@@ -135,9 +139,24 @@ void AddSpotCommands(CLI::App& app, Globals& g) {
     } else if (!instances.empty()) {
       out["still_running"] = instances;
       std::cerr << "kumo: warning: cancelling does not terminate instances; these keep running "
-                   "(and billing): ";
-      for (const auto& i : instances) std::cerr << i << " ";
-      std::cerr << "\n      terminate them with: kumo spot cancel --terminate-instances …"
+                   "(and billing):\n";
+      // What each has cost so far, from the ledger (best effort: the warning matters more).
+      json running = json::array();
+      if (auto bill = JsonCall(*creds, "ce", "KumoBilling.GetBill", "{}"); bill.ok()) {
+        json b = json::parse(*bill, nullptr, false);
+        if (b.is_object() && b.contains("Running")) running = b["Running"];
+      }
+      for (const auto& i : instances) {
+        std::cerr << "      " << i;
+        for (const auto& r : running) {
+          if (r.value("InstanceId", "") != i) continue;
+          std::cerr << ": running " << r.value("AgeHours", "") << " h, $"
+                    << r.value("CostSoFar", "") << " so far, $" << r.value("Hourly", "")
+                    << " per hour";
+        }
+        std::cerr << "\n";
+      }
+      std::cerr << "      terminate them with: kumo spot cancel --terminate-instances …"
                 << std::endl;
     }
     Print(out);

@@ -5,6 +5,8 @@
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "daemon/data_dir.h"
+#include "services/billing.h"
+#include "services/metering.h"
 
 namespace kumo::daemon {
 
@@ -75,6 +77,48 @@ std::map<std::string, api::AdminOperation, std::less<>> AdminOperations(const Ad
       return InvalidParameterValue("price must be a decimal USD amount or \"default\"");
     }
     return Write(c, [&](store::Tx& tx) { return services::SetPoolReserve(tx, k, price); });
+  };
+  ops["billing/set-price"] = [c](const json& body) -> absl::StatusOr<json> {
+    std::string region = body.value("region", c.regions->names().front());
+    if (!c.regions->Serves(region)) return InvalidParameterValue("Unknown region " + region);
+    std::string type = body.value("instance_type", "");
+    market::Micros price = 0;
+    std::string text = body.contains("price") && body["price"].is_number()
+                           ? fmt::format("{:.6f}", body["price"].get<double>())
+                           : body.value("price", "");
+    if (!services::ParsePrice(text, &price)) {
+      return InvalidParameterValue("price must be a decimal USD amount per hour");
+    }
+    RETURN_IF_ERROR(c.store->Write([&](store::Tx& tx) {
+      return services::SetOnDemandPrice(tx, *c.env->catalog, region, type, price,
+                                        UnixMillis(c.clock->Now()));
+    }));
+    return json{{"region", region},
+                {"instance_type", type},
+                {"price", services::FormatPrice(price)},
+                {"from", FormatIso8601(c.clock->Now())}};
+  };
+  ops["billing/free-tier"] = [c](const json& body) -> absl::StatusOr<json> {
+    json out;
+    RETURN_IF_ERROR(c.store->Write([&](store::Tx& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(out, services::SetFreeTierTerms(tx, body.value("account_id", ""), body,
+                                                       UnixMillis(c.clock->Now())));
+      return absl::OkStatus();
+    }));
+    return out;
+  };
+  // Any account's bill, as its owner would see it (invoices, support).
+  ops["billing/bill"] = [c](const json& body) -> absl::StatusOr<json> {
+    json out;
+    RETURN_IF_ERROR(c.store->Read([&](store::Tx& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(store::Account account, tx.GetAccount(body.value("account_id", "")));
+      json input = body;
+      input.erase("account_id");
+      services::Caller caller{account.id, c.regions->names().front(), "admin", c.clock->Now()};
+      ASSIGN_OR_RETURN(out, services::GetBill(tx, account, caller, input));
+      return absl::OkStatus();
+    }));
+    return out;
   };
   ops["spot/set-capacity"] = [c](const json& body) -> absl::StatusOr<json> {
     ASSIGN_OR_RETURN(services::PoolKey k, PoolOf(c, body));

@@ -20,6 +20,7 @@
 #include "api/admin_api.h"
 #include "api/ec2_api.h"
 #include "api/http_server.h"
+#include "api/json_api.h"
 #include "common/encoding.h"
 #include "common/hash.h"
 #include "common/ids.h"
@@ -35,6 +36,7 @@
 #include "services/accounts.h"
 #include "services/images.h"
 #include "services/instance_types.h"
+#include "services/metering.h"
 #include "services/regions.h"
 #include "services/spot.h"
 #include "services/vpcs.h"
@@ -212,11 +214,15 @@ absl::Status Run(const Options& opts) {
   std::unique_ptr<services::Regions> region_set;
   std::unique_ptr<api::Ec2Api> api;
   std::unique_ptr<api::AdminApi> admin;
+  std::unique_ptr<api::JsonApi> json_api;
   ASSIGN_OR_RETURN(auto server,
                    api::HttpServer::Listen(ioc, opts.listen_host, opts.listen_port,
                                            [&](const auth::HttpRequestView& r) {
                                              if (r.path.rfind(api::kAdminPrefix, 0) == 0) {
                                                return admin->Handle(r);
+                                             }
+                                             if (api::JsonApi::Accepts(r)) {
+                                               return json_api->Handle(r);
                                              }
                                              return api->Handle(r);
                                            }));
@@ -290,7 +296,8 @@ absl::Status Run(const Options& opts) {
                host_opts.host_dir, host_opts.public_cidr);
 
   RETURN_IF_ERROR(store->Write([&](store::Tx& tx) {
-    return services::EnsureSpotPools(tx, instance_env, *region_set, clock.Now());
+    RETURN_IF_ERROR(services::EnsureSpotPools(tx, instance_env, *region_set, clock.Now()));
+    return services::SyncOnDemandPrices(tx, *catalog, *region_set, UnixMillis(clock.Now()));
   }));
   MarketRunner market(*store, ids, instance_env, clock, [&reconciler] { reconciler.Poke(); });
   api::Deps deps{store.get(),
@@ -310,6 +317,7 @@ absl::Status Run(const Options& opts) {
                  }};
   deps.auth_clock = &system_clock;
   api = std::make_unique<api::Ec2Api>(deps);
+  json_api = std::make_unique<api::JsonApi>(deps, api::BillingOperations(*store));
   {
     nlohmann::json op;
     std::ifstream(DataDir::OperatorCredentials(opts.data_dir)) >> op;

@@ -4,6 +4,10 @@
 
 #include <algorithm>
 
+#include "common/http_post.h"
+#include "common/status_macros.h"
+#include "services/guards.h"
+
 namespace kumo::daemon {
 
 namespace {
@@ -16,11 +20,43 @@ MarketRunner::MarketRunner(store::Store& store, IdGenerator& ids, const services
 
 namespace {
 constexpr int64_t kKeepChanges = 200000;
+constexpr int64_t kGuardPollMs = 60 * 1000;
+constexpr std::chrono::seconds kWebhookTimeout{2};
+
+// POSTs to an http:// URL; failures are logged, never retried (the log has every message).
+void PostWebhook(const services::Notification& n) {
+  std::string rest = n.url.substr(7);  // after "http://"
+  size_t slash = rest.find('/');
+  std::string target = slash == std::string::npos ? "/" : rest.substr(slash);
+  auto reply = HttpPost("http://" + rest.substr(0, slash), target, n.body.dump(),
+                        {{"Content-Type", "application/json"}}, kWebhookTimeout);
+  if (!reply.ok()) {
+    spdlog::warn("webhook {} of account {}: {}", n.url, n.account_id,
+                 std::string(reply.status().message()));
+  } else if (reply->status / 100 != 2) {
+    spdlog::warn("webhook {} of account {}: HTTP {}", n.url, n.account_id, reply->status);
+  }
+}
 }  // namespace
 
 MarketRunner::~MarketRunner() { Stop(); }
 
-absl::StatusOr<services::RoundResult> MarketRunner::RoundLocked() {
+absl::StatusOr<int64_t> MarketRunner::GuardsLocked(TimePoint now, bool* instances_changed) {
+  services::GuardResult result;
+  RETURN_IF_ERROR(store_.Write([&](store::Tx& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(result, services::RunGuards(tx, now));
+    return absl::OkStatus();
+  }));
+  for (const auto& w : result.warnings) spdlog::warn("{}", w);
+  for (const auto& n : result.notifications) {
+    spdlog::info("{}", n.message);
+    if (!n.url.empty()) PostWebhook(n);
+  }
+  *instances_changed = result.instances_changed;
+  return result.next_due_ms;
+}
+
+absl::StatusOr<services::RoundResult> MarketRunner::RoundLocked(bool force_guards) {
   services::RoundResult result;
   TimePoint now = clock_.Now();
   absl::Status st = store_.Write([&](store::Tx& tx) -> absl::Status {
@@ -41,7 +77,22 @@ absl::StatusOr<services::RoundResult> MarketRunner::RoundLocked() {
     cache_ = {};  // it may hold changes the failed transaction rolled back
     return st;
   }
-  if (result.instances_changed || result.interrupted > 0) {
+  int64_t now_ms = UnixMillis(now);
+  bool guarded_changes = false;
+  if (force_guards || now_ms >= guard_poll_ms_ || (guard_due_ms_ != 0 && now_ms >= guard_due_ms_)) {
+    auto due = GuardsLocked(now, &guarded_changes);
+    if (!due.ok()) {
+      spdlog::warn("billing guards failed: {}", std::string(due.status().message()));
+      guard_due_ms_ = 0;
+    } else {
+      guard_due_ms_ = *due;
+    }
+    guard_poll_ms_ = now_ms + kGuardPollMs;
+  }
+  if (guard_due_ms_ != 0 && (result.next_due_ms == 0 || guard_due_ms_ < result.next_due_ms)) {
+    result.next_due_ms = guard_due_ms_;
+  }
+  if (result.instances_changed || result.interrupted > 0 || guarded_changes) {
     if (on_change_) on_change_();
   }
   return result;
@@ -58,7 +109,7 @@ absl::Status MarketRunner::Advance(
   std::lock_guard<std::mutex> lock(round_mu_);
   int64_t target = UnixMillis(clock.Now()) + d.count();
   for (;;) {
-    auto r = RoundLocked();
+    auto r = RoundLocked(/*force_guards=*/true);
     if (!r.ok()) return r.status();
     int64_t now = UnixMillis(clock.Now());
     if (now >= target) return absl::OkStatus();

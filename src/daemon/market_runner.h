@@ -2,6 +2,11 @@
 // request, a cancel, an on-demand launch), and exactly when a notice runs out. With a simulated
 // clock, Advance steps time to each due moment in turn, so a notice given at T0 is carried out at
 // T0 + 120 s however far the operator jumps.
+//
+// The billing guards (services/guards.h: budgets, kumo:ttl, the daily summary) ride on the same
+// runner, because they need the same stepping: after each round when one is due, at least once a
+// minute, and at every step of an Advance, so that a budget acts at the second its threshold is
+// crossed even when the operator jumps a day ahead.
 #pragma once
 
 #include <chrono>
@@ -37,7 +42,9 @@ class MarketRunner {
                        const std::function<absl::Status(std::chrono::milliseconds)>& persist);
 
  private:
-  absl::StatusOr<services::RoundResult> RoundLocked();
+  absl::StatusOr<services::RoundResult> RoundLocked(bool force_guards = false);
+  // Runs the guards, logs and sends their notifications; the next moment they are due (0: none).
+  absl::StatusOr<int64_t> GuardsLocked(TimePoint now, bool* instances_changed);
 
   store::Store& store_;
   IdGenerator& ids_;
@@ -50,6 +57,8 @@ class MarketRunner {
   bool poked_ = false, stopping_ = false;
   std::thread thread_;
   int64_t last_purge_ms_ = 0;
+  int64_t guard_due_ms_ = 0;   // when a guard asked to look again (0: nothing pending)
+  int64_t guard_poll_ms_ = 0;  // and at least this often
   services::MarketCache
       cache_;  // guarded by round_mu_  // price history older than 90 days goes once an hour
 };

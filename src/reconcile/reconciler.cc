@@ -11,6 +11,7 @@
 #include "reconcile/storage.h"
 #include "services/images.h"
 #include "services/instances.h"
+#include "services/metering.h"
 #include "services/security_groups.h"
 #include "services/volumes.h"
 
@@ -177,7 +178,7 @@ absl::Status Reconciler::Update(const store::Resource& seen,
       RETURN_IF_ERROR(services::ReleaseInstanceVolumes(tx, r.account_id, r.region, r.id,
                                                        UnixMillis(clock_.Now())));
     }
-    return tx.UpdateResource(r);
+    return services::SaveInstance(tx, r, UnixMillis(clock_.Now()));
   });
 }
 

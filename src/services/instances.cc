@@ -13,6 +13,7 @@
 #include "common/ipv4.h"
 #include "common/status_macros.h"
 #include "services/keypairs.h"
+#include "services/metering.h"
 #include "services/security_groups.h"
 #include "services/spot.h"
 #include "services/tags.h"
@@ -304,7 +305,7 @@ absl::StatusOr<json> ModifyInstanceMetadataOptions(store::Tx& tx, const Caller& 
   if (state == "terminated" || state == "shutting-down") return IncorrectState(r, "modified");
   ASSIGN_OR_RETURN(json options, MetadataOptions(input, r.data.value("metadata_options", json())));
   r.data["metadata_options"] = options;
-  RETURN_IF_ERROR(tx.UpdateResource(r));
+  RETURN_IF_ERROR(SaveInstance(tx, r, UnixMillis(caller.now)));
   json out = MetadataOptionsJson(r);
   out["State"] = "pending";  // as EC2 answers: applied once the instance's IMDS has it
   return json{{"InstanceId", r.id}, {"InstanceMetadataOptions", out}};
@@ -569,7 +570,7 @@ absl::StatusOr<json> StartInstances(store::Tx& tx, const Caller& caller, const I
     r.data["transition_reason"] = "";
     r.data["state_reason"] = nullptr;
     r.data["launch_ms"] = now;
-    RETURN_IF_ERROR(tx.UpdateResource(r));
+    RETURN_IF_ERROR(SaveInstance(tx, r, UnixMillis(caller.now)));
     changes.push_back(Change(before, r));
   }
   return json{{"StartingInstances", changes}};
@@ -595,7 +596,7 @@ absl::StatusOr<json> StopInstances(store::Tx& tx, const Caller& caller, const js
     r.data["force_stop"] = force;
     r.data["stop_requested_ms"] = UnixMillis(caller.now);
     MarkUserInitiated(r, caller);
-    RETURN_IF_ERROR(tx.UpdateResource(r));
+    RETURN_IF_ERROR(SaveInstance(tx, r, UnixMillis(caller.now)));
     changes.push_back(Change(before, r));
   }
   return json{{"StoppingInstances", changes}};
@@ -609,7 +610,7 @@ absl::StatusOr<json> RebootInstances(store::Tx& tx, const Caller& caller, const 
     // EC2 ignores reboots of instances that are not running.
     if (state != "running") continue;
     r.data["reboots_pending"] = r.data.value("reboots_pending", 0) + 1;
-    RETURN_IF_ERROR(tx.UpdateResource(r));
+    RETURN_IF_ERROR(SaveInstance(tx, r, UnixMillis(caller.now)));
   }
   return json::object();
 }
@@ -636,7 +637,7 @@ absl::StatusOr<json> TerminateInstances(store::Tx& tx, const Caller& caller, con
     r.data["state"] = "shutting-down";
     r.data["desired"] = "terminated";
     MarkUserInitiated(r, caller);
-    RETURN_IF_ERROR(tx.UpdateResource(r));
+    RETURN_IF_ERROR(SaveInstance(tx, r, UnixMillis(caller.now)));
     changes.push_back(Change(before, r));
   }
   return json{{"TerminatingInstances", changes}};
@@ -717,7 +718,7 @@ absl::StatusOr<json> ModifyInstanceAttribute(store::Tx& tx, const Caller& caller
                     "Only instanceType, userData, groupSet, disableApiTermination and "
                     "instanceInitiatedShutdownBehavior can be modified");
   }
-  RETURN_IF_ERROR(tx.UpdateResource(r));
+  RETURN_IF_ERROR(SaveInstance(tx, r, UnixMillis(caller.now)));
   return json::object();
 }
 

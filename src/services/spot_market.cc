@@ -15,6 +15,7 @@
 #include "common/status_macros.h"
 #include "market/pricing.h"
 #include "services/images.h"
+#include "services/metering.h"
 #include "services/spot.h"
 #include "services/spot_internal.h"
 
@@ -31,7 +32,8 @@ std::string BookKey(std::string_view region, std::string_view az, std::string_vi
   return fmt::format("{}|{}", region, spot::PoolName(az, type));
 }
 
-absl::Status Save(store::Tx& tx, store::Resource& r) {
+absl::Status Save(store::Tx& tx, store::Resource& r, int64_t now_ms) {
+  if (r.type == kInstanceType) return SaveInstance(tx, r, now_ms);  // meters the change
   RETURN_IF_ERROR(tx.UpdateResource(r));
   ++r.version;
   return absl::OkStatus();
@@ -112,8 +114,8 @@ struct PoolView {
 };
 
 template <typename View>
-absl::Status SaveView(store::Tx& tx, View& v) {
-  RETURN_IF_ERROR(Save(tx, v.res));
+absl::Status SaveView(store::Tx& tx, View& v, int64_t now_ms) {
+  RETURN_IF_ERROR(Save(tx, v.res, now_ms));
   v.Derive();
   return absl::OkStatus();
 }
@@ -313,7 +315,7 @@ absl::Status Execute(store::Tx& tx, store::Resource& inst, store::Resource* req,
     }
     *changed = true;
   }
-  RETURN_IF_ERROR(Save(tx, inst));
+  RETURN_IF_ERROR(Save(tx, inst, now_ms));
   if (!req || req->data.value("instance_id", "") != inst.id ||
       req->data.value("state", "") == "cancelled") {
     return absl::OkStatus();
@@ -331,7 +333,7 @@ absl::Status Execute(store::Tx& tx, store::Resource& inst, store::Resource* req,
     // Only EC2 restarts what it stopped; what an experiment stopped waits for its user.
     req->data["market_restart"] = reason != "experiment";
   }
-  return Save(tx, *req);
+  return Save(tx, *req, now_ms);
 }
 
 absl::Status Fulfil(store::Tx& tx, IdGenerator& ids, const InstanceEnv& env, store::Resource& req,
@@ -357,14 +359,14 @@ absl::Status Fulfil(store::Tx& tx, IdGenerator& ids, const InstanceEnv& env, sto
           fmt::format("Your Spot request failed: {}", std::string(launched.status().message())));
       req.data["fault"] = {{"code", code}, {"message", std::string(launched.status().message())}};
     }
-    return Save(tx, req);
+    return Save(tx, req, now_ms);
   }
   req.data["instance_id"] = (*launched)["Instances"].at(0).value("InstanceId", "");
   req.data["launched_az"] = req.data["az"];
   spot::SetStatus(req, "active", "fulfilled", now_ms);
   ++result->fulfilled;
   result->instances_changed = true;
-  return Save(tx, req);
+  return Save(tx, req, now_ms);
 }
 
 absl::Status Restart(store::Tx& tx, const InstanceEnv& env, store::Resource& inst,
@@ -375,7 +377,7 @@ absl::Status Restart(store::Tx& tx, const InstanceEnv& env, store::Resource& ins
   req.data["market_restart"] = false;
   spot::SetStatus(req, "active", "fulfilled", now_ms);
   result->instances_changed = true;
-  return Save(tx, req);
+  return Save(tx, req, now_ms);
 }
 
 // The pool's price in its region's mode, and who wins its slots. auction: the (K+1)-th bid over
@@ -482,25 +484,25 @@ absl::StatusOr<RoundResult> RunMarketRound(store::Tx& tx, IdGenerator& ids, cons
     bool expired = r.valid_until_ms != 0 && r.valid_until_ms <= now_ms;
     if (r.state == "open" && expired) {
       spot::SetStatus(r.res, "cancelled", "schedule-expired", now_ms);
-      RETURN_IF_ERROR(SaveView(tx, r));
+      RETURN_IF_ERROR(SaveView(tx, r, now_ms));
     } else if (r.state == "open" && r.valid_from_ms > now_ms) {
       due(r.valid_from_ms);
       if (r.status_code != "not-scheduled-yet") {
         spot::SetStatus(r.res, "open", "not-scheduled-yet", now_ms);
-        RETURN_IF_ERROR(SaveView(tx, r));
+        RETURN_IF_ERROR(SaveView(tx, r, now_ms));
       }
     } else if (r.state == "active" && expired && r.type == "persistent") {
       spot::SetStatus(r.res, "cancelled", "request-canceled-and-instance-running", now_ms);
-      RETURN_IF_ERROR(SaveView(tx, r));
+      RETURN_IF_ERROR(SaveView(tx, r, now_ms));
     } else if (r.state == "disabled" && expired) {
       // An expired disabled request is cancelled, and its stopped instance terminated (T28/29).
       r.res.data["state"] = "cancelled";
-      RETURN_IF_ERROR(SaveView(tx, r));
+      RETURN_IF_ERROR(SaveView(tx, r, now_ms));
       InstanceView* iv = mb.Instance(r.instance_id);
       if (iv && iv->desired != "terminated") {
         iv->res.data["state"] = "shutting-down";
         iv->res.data["desired"] = "terminated";
-        RETURN_IF_ERROR(SaveView(tx, *iv));
+        RETURN_IF_ERROR(SaveView(tx, *iv, now_ms));
         result.instances_changed = true;
       }
     } else if (r.Closed() && r.status_ms + kForgetClosedMs <= now_ms) {
@@ -564,7 +566,7 @@ absl::StatusOr<RoundResult> RunMarketRound(store::Tx& tx, IdGenerator& ids, cons
                  physical.Fits(*type) < 1) {
         if (rv.status_code != "pending-fulfillment" && b.kind == Bidder::kRequest) {
           spot::SetStatus(rv.res, "open", "pending-fulfillment", now_ms);
-          RETURN_IF_ERROR(SaveView(tx, rv));
+          RETURN_IF_ERROR(SaveView(tx, rv, now_ms));
         }
         // The next rounds (every 2 s) launch it once the displaced instance is gone.
       } else if (b.kind == Bidder::kRequest && won) {
@@ -578,7 +580,7 @@ absl::StatusOr<RoundResult> RunMarketRound(store::Tx& tx, IdGenerator& ids, cons
         std::string message = spot::StatusMessage(code, rv.res, c.price);
         if (rv.status_code != code || rv.status_message != message) {
           spot::SetStatus(rv.res, "open", code, now_ms, message);
-          RETURN_IF_ERROR(SaveView(tx, rv));
+          RETURN_IF_ERROR(SaveView(tx, rv, now_ms));
         }
         rv.message_price = c.price;
       } else if (b.kind == Bidder::kRestart && won) {

@@ -10,6 +10,7 @@
 #include "common/status_macros.h"
 #include "services/filters.h"
 #include "services/images.h"
+#include "services/metering.h"
 #include "services/pagination.h"
 #include "services/spot.h"
 #include "services/spot_internal.h"
@@ -80,6 +81,9 @@ absl::Status SetPoolPrice(store::Tx& tx, store::Resource& pool, Micros price, in
                     0,
                     at_ms};
   RETURN_IF_ERROR(tx.InsertResource(h));
+  // The ledger keeps its own copy: history is pruned after 90 days, bills are not.
+  RETURN_IF_ERROR(RecordSpotPrice(tx, pool.region, pool.data.value("az", ""),
+                                  pool.data.value("instance_type", ""), price, at_ms));
   RETURN_IF_ERROR(tx.UpdateResource(pool));
   ++pool.version;
   return absl::OkStatus();

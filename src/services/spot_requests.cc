@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "services/describe.h"
 #include "services/images.h"
+#include "services/metering.h"
 #include "services/spot.h"
 #include "services/spot_internal.h"
 #include "services/tags.h"
@@ -126,8 +127,7 @@ absl::Status Interrupt(store::Tx& tx, store::Resource& inst, store::Resource& re
     SetStatus(req, "active",
               reason == "experiment" ? "marked-for-stop-by-experiment" : "marked-for-stop", now_ms);
   }
-  RETURN_IF_ERROR(tx.UpdateResource(inst));
-  ++inst.version;
+  RETURN_IF_ERROR(SaveInstance(tx, inst, now_ms));
   RETURN_IF_ERROR(tx.UpdateResource(req));
   ++req.version;
   return absl::OkStatus();
@@ -501,7 +501,7 @@ absl::StatusOr<json> CancelSpotInstanceRequests(store::Tx& tx, const Caller& cal
         ++r.version;
         RETURN_IF_ERROR(tx.UpdateResource(r));
       }
-      RETURN_IF_ERROR(tx.UpdateResource(*inst));
+      RETURN_IF_ERROR(SaveInstance(tx, *inst, UnixMillis(caller.now)));
     }
     out.push_back({{"SpotInstanceRequestId", r.id}, {"State", r.data.value("state", "")}});
   }
@@ -685,7 +685,7 @@ absl::Status RecommendRebalance(store::Tx& tx, const std::string& instance_id, T
     if (i.id != instance_id) continue;
     if (!spot::IsSpot(i)) return InvalidParameterValue(instance_id + " is not a spot instance");
     i.data["rebalance_ms"] = UnixMillis(now);
-    return tx.UpdateResource(i);
+    return SaveInstance(tx, i, UnixMillis(now));
   }
   return Ec2Error(absl::StatusCode::kNotFound, "InvalidInstanceID.NotFound",
                   fmt::format("The instance ID '{}' does not exist", instance_id));

@@ -91,6 +91,21 @@ CREATE TRIGGER resources_deleted AFTER DELETE ON resources BEGIN
     VALUES (OLD.type, OLD.account_id, OLD.region, OLD.id, 0);
 END;
 )sql",
+    // 4: the billing ledger. Rows are never updated; the indexes serve an account's bill and one
+    // subject's history (a price series).
+    R"sql(
+CREATE TABLE meter_events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms INTEGER NOT NULL,
+  account_id TEXT NOT NULL,
+  region TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX meter_events_account ON meter_events(account_id, seq);
+CREATE INDEX meter_events_subject ON meter_events(subject, seq);
+)sql",
 };
 
 // The columns ReadResource expects, in its order (a macro so statements stay string literals,
@@ -310,6 +325,46 @@ class SqliteTx : public Tx {
                                           "AND resource_id = ?3"));
     t->Bind(1, account_id).Bind(2, region).Bind(3, id);
     return t->Run();
+  }
+
+  absl::Status AppendMeterEvent(const MeterEvent& e) override {
+    RETURN_IF_ERROR(CheckWritable());
+    ASSIGN_OR_RETURN(auto s, db_->Prepare("INSERT INTO meter_events (at_ms, account_id, region, "
+                                          "subject, kind, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    s->Bind(1, e.at_ms).Bind(2, e.account_id).Bind(3, e.region).Bind(4, e.subject).Bind(5, e.kind);
+    s->Bind(6, e.data.dump());
+    return s->Run();
+  }
+  absl::StatusOr<std::vector<MeterEvent>> ListMeterEvents(const MeterQuery& q) override {
+    // The index to use is chosen here, not left to the planner: an "?3 = '' OR" condition would
+    // make it scan the whole ledger. Region and kind are filters on what the index yields.
+#define KUMO_METER_SELECT                                                               \
+  "SELECT seq, at_ms, account_id, region, subject, kind, data FROM meter_events WHERE " \
+  "seq > ?1 AND at_ms < ?2 AND (?4 = '' OR region = ?4) AND (?6 = '' OR kind = ?6) AND "
+    std::unique_ptr<Stmt> s;
+    if (!q.account_id.empty()) {
+      ASSIGN_OR_RETURN(
+          s, db_->Prepare(KUMO_METER_SELECT "account_id = ?3 AND (?5 = '' OR subject = ?5) "
+                                            "ORDER BY seq LIMIT ?7"));
+    } else if (!q.subject.empty()) {
+      ASSIGN_OR_RETURN(
+          s, db_->Prepare(KUMO_METER_SELECT "subject = ?5 AND (?3 = '' OR account_id = ?3) "
+                                            "ORDER BY seq LIMIT ?7"));
+    } else {
+      ASSIGN_OR_RETURN(s,
+                       db_->Prepare(KUMO_METER_SELECT "?3 = '' AND ?5 = '' ORDER BY seq LIMIT ?7"));
+    }
+#undef KUMO_METER_SELECT
+    s->Bind(1, q.after_seq).Bind(2, q.before_ms).Bind(3, q.account_id).Bind(4, q.region);
+    s->Bind(5, q.subject).Bind(6, q.kind).Bind(7, q.limit > 0 ? q.limit : int64_t(-1));
+    return Collect<MeterEvent>(*s, [](const Stmt& r) -> absl::StatusOr<MeterEvent> {
+      auto data = nlohmann::json::parse(r.Text(6), nullptr, false);
+      if (data.is_discarded()) {
+        return absl::DataLossError(fmt::format("meter event {} is not JSON", r.Int(0)));
+      }
+      return MeterEvent{r.Int(0),  r.Int(1),  r.Text(2),      r.Text(3),
+                        r.Text(4), r.Text(5), std::move(data)};
+    });
   }
 
   absl::StatusOr<std::vector<Tag>> ListTags(std::string_view account_id, std::string_view region,

@@ -74,6 +74,29 @@ struct ChangeFeed {
   std::vector<ResourceChange> changes;
 };
 
+// Something that happened to money (issue 7): appended in the transaction of the change that
+// causes it and never changed afterwards, so a bill can always be recomputed from these.
+struct MeterEvent {
+  int64_t seq = 0;  // assigned by the store, increasing in commit order
+  int64_t at_ms = 0;
+  std::string account_id;
+  std::string region;
+  std::string subject;  // what is metered: an instance id, or the key of a price
+  std::string kind;
+  nlohmann::json data = nlohmann::json::object();
+};
+
+// Which events to list; empty strings match anything. Ordered by seq.
+struct MeterQuery {
+  std::string account_id;
+  std::string region;
+  std::string subject;
+  std::string kind;
+  int64_t before_ms = INT64_MAX;  // at_ms < before_ms
+  int64_t after_seq = 0;          // seq > after_seq
+  int64_t limit = 0;              // 0: all
+};
+
 struct Tag {
   std::string resource_id;
   std::string resource_type;
@@ -147,6 +170,10 @@ class Tx {
                               const Tag& tag) = 0;
   virtual absl::Status DeleteTag(std::string_view account_id, std::string_view region,
                                  std::string_view resource_id, std::string_view key) = 0;
+
+  // The ledger: append-only.
+  virtual absl::Status AppendMeterEvent(const MeterEvent& event) = 0;
+  virtual absl::StatusOr<std::vector<MeterEvent>> ListMeterEvents(const MeterQuery& query) = 0;
 
   virtual absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotency(
       std::string_view account_id, std::string_view region, std::string_view token) = 0;

@@ -317,6 +317,70 @@ TEST(SqliteStoreTest, ReopenKeepsDataAndSchemaVersion) {
   ASSERT_EQ(std::system(cmd.c_str()), 0);
 }
 
+TEST_P(StoreContractTest, MeterEventsAreAppendedWithTheirTransactionAndListedInOrder) {
+  auto append = [&](int64_t at, const std::string& account, const std::string& subject,
+                    const std::string& kind) {
+    return store_->Write([&](Tx& tx) {
+      return tx.AppendMeterEvent({0, at, account, "eu-west-1", subject, kind, {{"at", at}}});
+    });
+  };
+  ASSERT_TRUE(append(10, "111111111111", "i-1", "running").ok());
+  ASSERT_TRUE(append(20, "000000000000", "t2.micro", "od-price").ok());
+  ASSERT_TRUE(append(30, "111111111111", "i-1", "left-running").ok());
+  ASSERT_TRUE(append(40, "222222222222", "i-2", "running").ok());
+  // A rolled-back change leaves no event.
+  EXPECT_FALSE(store_
+                   ->Write([](Tx& tx) -> absl::Status {
+                     if (auto st = tx.AppendMeterEvent(
+                             {0, 50, "111111111111", "eu-west-1", "i-1", "running", {}});
+                         !st.ok()) {
+                       return st;
+                     }
+                     return absl::AbortedError("no");
+                   })
+                   .ok());
+  auto list = [&](MeterQuery q) {
+    std::vector<std::string> out;
+    EXPECT_TRUE(store_
+                    ->Read([&](Tx& tx) -> absl::Status {
+                      auto events = tx.ListMeterEvents(q);
+                      if (!events.ok()) return events.status();
+                      for (const auto& e : *events) {
+                        EXPECT_EQ(e.data.value("at", int64_t(-1)), e.at_ms);
+                        out.push_back(e.subject + "@" + std::to_string(e.at_ms));
+                      }
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(list({}), (V{"i-1@10", "t2.micro@20", "i-1@30", "i-2@40"}));
+  EXPECT_EQ(list({.account_id = "111111111111"}), (V{"i-1@10", "i-1@30"}));
+  EXPECT_EQ(list({.account_id = "111111111111", .kind = "running"}), (V{"i-1@10"}));
+  EXPECT_EQ(list({.subject = "t2.micro"}), (V{"t2.micro@20"}));
+  EXPECT_EQ(list({.before_ms = 30}), (V{"i-1@10", "t2.micro@20"}));
+  EXPECT_EQ(list({.region = "us-east-1"}), V{});
+  // Paging by seq.
+  int64_t second = 0;
+  ASSERT_TRUE(store_
+                  ->Read([&](Tx& tx) -> absl::Status {
+                    auto events = tx.ListMeterEvents({.limit = 2});
+                    if (!events.ok()) return events.status();
+                    EXPECT_EQ(events->size(), 2u);
+                    if (events->size() == 2) second = (*events)[1].seq;
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(list({.after_seq = second}), (V{"i-1@30", "i-2@40"}));
+  // Reads cannot write.
+  EXPECT_FALSE(store_
+                   ->Read([](Tx& tx) {
+                     return tx.AppendMeterEvent({0, 1, "111111111111", "r", "s", "k", {}});
+                   })
+                   .ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest, ::testing::Values("memory", "file"));
 
 }  // namespace

@@ -1,0 +1,316 @@
+#include "billing/ledger.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+
+namespace kumo::billing {
+
+using nlohmann::json;
+
+namespace {
+
+std::string Str(const json& d, const char* key) {
+  auto it = d.find(key);
+  return it != d.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// One stay in `running`, from its two events.
+struct Stay {
+  const store::MeterEvent* entered = nullptr;
+  int64_t end_ms = -1;  // -1: still running at the bill's time
+  EndedBy ended_by = EndedBy::kStillRunning;
+};
+
+// What a line shares with its instance; an instance keeps its region, zone and market.
+struct InstanceFacts {
+  std::string region, az;
+  Market market = Market::kOnDemand;
+  std::map<std::string, std::string> tags;
+};
+
+// Price series, each read once per bill.
+class Prices {
+ public:
+  explicit Prices(store::Tx& tx, int64_t before_ms) : tx_(tx), before_ms_(before_ms) {}
+
+  absl::StatusOr<const std::vector<PricePoint>*> Series(const std::string& region,
+                                                        std::string_view kind,
+                                                        const std::string& subject) {
+    std::string key = fmt::format("{}|{}|{}", region, kind, subject);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return &it->second;
+    ASSIGN_OR_RETURN(auto events, tx_.ListMeterEvents({.account_id = std::string(kPriceOwner),
+                                                       .region = region,
+                                                       .subject = subject,
+                                                       .kind = std::string(kind),
+                                                       .before_ms = before_ms_}));
+    std::vector<PricePoint> series;
+    series.reserve(events.size());
+    for (const auto& e : events) series.push_back({e.at_ms, e.data.value("hourly", Micros(0))});
+    // Events are in commit order; a simulated clock only moves forward, a system clock may not.
+    std::stable_sort(series.begin(), series.end(),
+                     [](const PricePoint& a, const PricePoint& b) { return a.at_ms < b.at_ms; });
+    return &cache_.emplace(std::move(key), std::move(series)).first->second;
+  }
+
+ private:
+  store::Tx& tx_;
+  int64_t before_ms_;
+  std::unordered_map<std::string, std::vector<PricePoint>> cache_;
+};
+
+int64_t FreeTierEndsMs(const FreeTierTerms& terms, int64_t created_ms) {
+  absl::CivilSecond c = absl::ToCivilSecond(absl::FromUnixMillis(created_ms), absl::UTCTimeZone());
+  absl::CivilSecond end(c.year(), c.month() + terms.months, c.day(), c.hour(), c.minute(),
+                        c.second());
+  return absl::ToUnixMillis(absl::FromCivil(end, absl::UTCTimeZone()));
+}
+
+bool FreeTierType(const FreeTierTerms& terms, const std::string& type) {
+  return std::find(terms.instance_types.begin(), terms.instance_types.end(), type) !=
+         terms.instance_types.end();
+}
+
+std::map<std::string, std::string> TagsOf(const json& running) {
+  std::map<std::string, std::string> out;
+  if (running.contains("tags") && running["tags"].is_object()) {
+    for (const auto& [k, v] : running["tags"].items()) {
+      if (v.is_string()) out[k] = v.get<std::string>();
+    }
+  }
+  return out;
+}
+
+std::string Hours(int64_t ms) {
+  int64_t micro_hours = (ms * 10 + 18) / 36;  // ms / 3.6, rounded
+  return fmt::format("{}.{:06d}", micro_hours / 1'000'000, micro_hours % 1'000'000);
+}
+
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, int64_t month_at_ms,
+                                 int64_t as_of_ms, const BillOptions& options) {
+  Bill bill;
+  bill.account_id = account.id;
+  bill.month_start_ms = MonthStartMs(month_at_ms);
+  bill.month_end_ms = NextMonthStartMs(month_at_ms);
+  bill.as_of_ms = as_of_ms;
+  const int64_t until = std::min(as_of_ms, bill.month_end_ms);
+  if (until <= bill.month_start_ms) return bill;  // a month that has not begun
+
+  ASSIGN_OR_RETURN(auto events, tx.ListMeterEvents({.account_id = account.id, .before_ms = until}));
+  std::vector<Stay> stays;
+  std::unordered_map<std::string, size_t> open;  // instance id → its stay in `running`
+  for (const auto& e : events) {
+    if (e.kind == kMeterRunning) {
+      if (auto it = open.find(e.subject); it != open.end()) {
+        // Two entries without a leaving: end the first where the second begins.
+        stays[it->second].end_ms = e.at_ms;
+        stays[it->second].ended_by = EndedBy::kUser;
+      }
+      open[e.subject] = stays.size();
+      stays.push_back({&e});
+    } else if (e.kind == kMeterLeftRunning) {
+      auto it = open.find(e.subject);
+      if (it == open.end()) continue;
+      stays[it->second].end_ms = e.at_ms;
+      stays[it->second].ended_by =
+          Str(e.data, "by") == "provider" ? EndedBy::kProvider : EndedBy::kUser;
+      open.erase(it);
+    }
+  }
+
+  Prices prices(tx, until);
+  std::unordered_map<std::string, InstanceFacts> facts;
+  std::vector<UsageLine> lines;
+  for (const Stay& s : stays) {
+    const store::MeterEvent& e = *s.entered;
+    int64_t end = s.end_ms < 0 ? until : s.end_ms;
+    if (end <= bill.month_start_ms && s.end_ms >= 0) continue;  // all in an earlier month
+    const json& d = e.data;
+    InstanceUsage u;
+    u.instance_id = e.subject;
+    u.instance_type = Str(d, "type");
+    u.market = Str(d, "market") == "spot" ? Market::kSpot : Market::kOnDemand;
+    u.periods.push_back({e.at_ms, end, s.ended_by});
+    const std::vector<PricePoint>* series = nullptr;
+    if (u.market == Market::kSpot) {
+      ASSIGN_OR_RETURN(series, prices.Series(e.region, kMeterSpotPrice,
+                                             fmt::format("{}/{}", Str(d, "az"), u.instance_type)));
+    } else {
+      ASSIGN_OR_RETURN(series, prices.Series(e.region, kMeterOnDemandPrice, u.instance_type));
+    }
+    if (series->empty()) {
+      u.prices = {{e.at_ms, d.value("hourly", Micros(0))}};  // a ledger older than its prices
+    } else {
+      u.prices = *series;
+    }
+    auto& f = facts[e.subject];
+    f.region = e.region;
+    f.az = Str(d, "az");
+    f.market = u.market;
+    f.tags = TagsOf(d);
+    if (s.end_ms < 0) {
+      bill.running.push_back(RunningInstance{e.subject,
+                                             u.instance_type,
+                                             e.region,
+                                             u.market,
+                                             e.at_ms,
+                                             PriceAt(u.prices, until),
+                                             0,
+                                             {}});
+    }
+    std::vector<UsageLine> rated = SplitAtMonths(RateInstance(u));
+    if (options.daily) rated = SplitAtDays(std::move(rated));
+    for (auto& l : rated) {
+      if (l.start_ms >= bill.month_start_ms && l.start_ms < bill.month_end_ms) {
+        lines.push_back(std::move(l));
+      }
+    }
+  }
+  std::stable_sort(lines.begin(), lines.end(),
+                   [](const UsageLine& a, const UsageLine& b) { return a.start_ms < b.start_ms; });
+
+  const int64_t free_ends = FreeTierEndsMs(options.free_tier, account.created_ms);
+  const bool free_month = options.free_tier.enabled && bill.month_start_ms < free_ends;
+  if (free_month) bill.free_tier_limit_ms = options.free_tier.hours_per_month * kHourMs;
+  lines = ApplyFreeTier(std::move(lines), options.free_tier, account.created_ms);
+
+  // The tags an instance has now name its lines; one that is gone keeps those it last ran with.
+  for (auto& [id, f] : facts) {
+    ASSIGN_OR_RETURN(auto tags, tx.ListTags(account.id, f.region, id));
+    if (tags.empty()) continue;
+    f.tags.clear();
+    for (const auto& t : tags) f.tags[t.key] = t.value;
+  }
+  bill.lines.reserve(lines.size());
+  for (auto& l : lines) {
+    const InstanceFacts& f = facts[l.instance_id];
+    bill.exact_total += l.cost;
+    if (l.usage_type == "BoxUsage:freetier.micro") bill.free_tier_used_ms += l.billed_ms;
+    bill.lines.push_back({std::move(l), f.region, f.az, f.market, f.tags});
+  }
+  bill.total = RoundToMicros(bill.exact_total);
+
+  // What runs now, and what the month comes to if it keeps running.
+  ExactCost forecast = bill.exact_total;
+  int64_t remaining = as_of_ms >= bill.month_start_ms && as_of_ms < bill.month_end_ms
+                          ? bill.month_end_ms - as_of_ms
+                          : 0;
+  ExactCost eligible_hourly = 0;
+  int64_t eligible_count = 0;
+  for (RunningInstance& r : bill.running) {
+    const InstanceFacts& f = facts[r.instance_id];
+    r.tags = f.tags;
+    ExactCost cost = 0;
+    for (const BillLine& l : bill.lines) {
+      if (l.usage.instance_id == r.instance_id && l.usage.start_ms >= r.since_ms) {
+        cost += l.usage.cost;
+      }
+    }
+    r.cost_so_far = RoundToMicros(cost);
+    if (r.market == Market::kOnDemand && free_month && as_of_ms < free_ends &&
+        FreeTierType(options.free_tier, r.instance_type)) {
+      eligible_hourly += r.hourly;
+      ++eligible_count;
+    } else {
+      forecast += ExactCost(remaining) * r.hourly;
+    }
+  }
+  if (eligible_count > 0 && remaining > 0) {
+    ExactCost needed = ExactCost(eligible_count) * remaining;
+    ExactCost free_left = std::max<int64_t>(0, bill.free_tier_limit_ms - bill.free_tier_used_ms);
+    ExactCost paid = needed - std::min(needed, free_left);
+    forecast += eligible_hourly * remaining * paid / needed;
+  }
+  bill.forecast = RoundToMicros(forecast);
+  return bill;
+}
+
+std::string RegionUsagePrefix(std::string_view region) {
+  static const std::map<std::string, std::string, std::less<>> kPrefixes = {
+      {"us-east-1", ""},          {"us-east-2", "USE2"},      {"us-west-1", "USW1"},
+      {"us-west-2", "USW2"},      {"ca-central-1", "CAN1"},   {"eu-west-1", "EUW1"},
+      {"eu-west-2", "EUW2"},      {"eu-west-3", "EUW3"},      {"eu-central-1", "EUC1"},
+      {"eu-north-1", "EUN1"},     {"eu-south-1", "EUS1"},     {"ap-northeast-1", "APN1"},
+      {"ap-northeast-2", "APN2"}, {"ap-southeast-1", "APS1"}, {"ap-southeast-2", "APS2"},
+      {"ap-south-1", "APS3"},     {"sa-east-1", "SAE1"}};
+  auto it = kPrefixes.find(region);
+  if (it != kPrefixes.end()) return it->second;
+  std::string out;
+  for (char c : region) out += char(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string AwsUsageType(const BillLine& line) {
+  std::string prefix = RegionUsagePrefix(line.region);
+  return prefix.empty() ? line.usage.usage_type : prefix + "-" + line.usage.usage_type;
+}
+
+std::string BillCsv(const Bill& bill) {
+  std::string out =
+      "identity/LineItemId,bill/BillingPeriodStartDate,bill/BillingPeriodEndDate,"
+      "lineItem/UsageAccountId,lineItem/LineItemType,lineItem/UsageStartDate,"
+      "lineItem/UsageEndDate,lineItem/ProductCode,lineItem/UsageType,lineItem/Operation,"
+      "lineItem/AvailabilityZone,lineItem/ResourceId,lineItem/UsageAmount,"
+      "lineItem/UnblendedRate,lineItem/UnblendedCost,lineItem/LineItemDescription,"
+      "product/instanceType,product/region,pricing/term,pricing/unit,resourceTags/user:Name\n";
+  auto iso = [](int64_t ms) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+  };
+  int n = 0;
+  for (const BillLine& b : bill.lines) {
+    const UsageLine& l = b.usage;
+    std::string description =
+        l.note.empty()
+            ? fmt::format("${} per {} hour", FormatUsd(l.hourly), l.instance_type)
+            : fmt::format("${} per {} hour ({})", FormatUsd(l.hourly), l.instance_type, l.note);
+    auto name = b.tags.find("Name");
+    std::vector<std::string> row = {
+        fmt::format("{}-{}", bill.account_id, ++n),
+        iso(bill.month_start_ms),
+        iso(bill.month_end_ms),
+        bill.account_id,
+        "Usage",
+        iso(l.start_ms),
+        iso(l.end_ms),
+        "AmazonEC2",
+        AwsUsageType(b),
+        b.market == Market::kSpot ? "RunInstances:SV001" : "RunInstances",
+        b.az,
+        l.instance_id,
+        Hours(l.billed_ms),
+        FormatUsd(l.cost == 0 ? 0 : l.hourly),
+        FormatUsd(RoundToMicros(l.cost)),
+        description,
+        l.instance_type,
+        b.region,
+        b.market == Market::kSpot ? "Spot" : "OnDemand",
+        "Hrs",
+        name == b.tags.end() ? "" : name->second};
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i) out += ',';
+      out += CsvField(row[i]);
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace kumo::billing

@@ -1,0 +1,159 @@
+// The bill as read from meter events in a real (in-memory SQLite) store.
+#include "billing/ledger.h"
+
+#include <gtest/gtest.h>
+
+#include "store/sqlite_store.h"
+
+namespace kumo::billing {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kDec1 = 1'796'083'200'000;  // 2026-12-01T00:00:00Z
+constexpr int64_t kJan1 = 1'798'761'600'000;  // 2027-01-01T00:00:00Z
+constexpr int64_t kH = kHourMs;
+constexpr const char* kAccount = "111111111111";
+
+class LedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = store::OpenSqliteStore(":memory:", {.synchronous_full = false});
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+    account_ = {kAccount, "alice", "", "active", kDec1 - 40 * 24 * kH};
+    Price(0, "od-price", "m1.small", 47'000);
+    Price(0, "od-price", "t2.micro", 13'000);
+    Price(0, "spot-price", "eu-west-1a/p2.xlarge", 4'000);
+  }
+  void Append(int64_t at, const std::string& account, const std::string& subject,
+              std::string_view kind, json data) {
+    ASSERT_TRUE(store_
+                    ->Write([&](store::Tx& tx) {
+                      return tx.AppendMeterEvent({0, at, account, "eu-west-1", subject,
+                                                  std::string(kind), std::move(data)});
+                    })
+                    .ok());
+  }
+  void Price(int64_t at, std::string_view kind, const std::string& subject, Micros hourly) {
+    Append(at, std::string(kPriceOwner), subject, kind, {{"hourly", hourly}});
+  }
+  void Run(const std::string& id, const std::string& type, int64_t from, int64_t to,
+           const std::string& by = "user", const std::string& market = "on-demand") {
+    Append(from, kAccount, id, kMeterRunning,
+           {{"type", type}, {"market", market}, {"az", "eu-west-1a"}, {"tags", {{"Name", id}}}});
+    if (to >= 0) Append(to, kAccount, id, kMeterLeftRunning, {{"state", "stopping"}, {"by", by}});
+  }
+  Bill BillAt(int64_t month, int64_t as_of, BillOptions options = {}) {
+    Bill bill;
+    EXPECT_TRUE(store_
+                    ->Read([&](store::Tx& tx) -> absl::Status {
+                      auto b = ComputeBill(tx, account_, month, as_of, options);
+                      if (!b.ok()) return b.status();
+                      bill = std::move(*b);
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return bill;
+  }
+
+  std::unique_ptr<store::Store> store_;
+  store::Account account_;
+};
+
+TEST_F(LedgerTest, ThirtyOneHoursLeftRunningCostThirtyOneHours) {
+  Run("i-1", "m1.small", kDec1 + 5 * kH, kDec1 + 36 * kH);
+  Bill b = BillAt(kDec1, kDec1 + 100 * kH);
+  EXPECT_EQ(b.total, 31 * 47'000);
+  ASSERT_EQ(b.lines.size(), 1u);
+  EXPECT_EQ(b.lines[0].usage.billed_ms, 31 * kH);
+  EXPECT_EQ(b.lines[0].tags.at("Name"), "i-1");
+  EXPECT_TRUE(b.running.empty());
+}
+
+TEST_F(LedgerTest, StillRunningAccruesUntilNowAndForecastsTheMonth) {
+  Run("i-1", "m1.small", kDec1, -1);
+  Bill b = BillAt(kDec1, kDec1 + 10 * kH);
+  EXPECT_EQ(b.total, 10 * 47'000);
+  ASSERT_EQ(b.running.size(), 1u);
+  EXPECT_EQ(b.running[0].cost_so_far, 10 * 47'000);
+  EXPECT_EQ(b.running[0].hourly, 47'000);
+  EXPECT_EQ(b.forecast, 31 * 24 * 47'000);  // December has 744 hours
+  // A later look sees more, from the same events.
+  EXPECT_EQ(BillAt(kDec1, kDec1 + 20 * kH).total, 20 * 47'000);
+}
+
+TEST_F(LedgerTest, PriceChangeMidHourSplitsTheLine) {
+  Price(kDec1 + 90 * 60'000, "od-price", "m1.small", 94'000);  // at 01:30
+  Run("i-1", "m1.small", kDec1 + kH, kDec1 + 2 * kH);
+  Bill b = BillAt(kDec1, kJan1);
+  ASSERT_EQ(b.lines.size(), 2u);
+  EXPECT_EQ(b.lines[0].usage.hourly, 47'000);
+  EXPECT_EQ(b.lines[1].usage.hourly, 94'000);
+  EXPECT_EQ(b.total, 47'000 / 2 + 94'000 / 2);
+}
+
+TEST_F(LedgerTest, AMonthBoundarySplitsTheBills) {
+  Run("i-1", "m1.small", kJan1 - 2 * kH, kJan1 + 3 * kH);
+  EXPECT_EQ(BillAt(kDec1, kJan1 + 10 * kH).total, 2 * 47'000);
+  Bill jan = BillAt(kJan1, kJan1 + 10 * kH);
+  EXPECT_EQ(jan.total, 3 * 47'000);
+  ASSERT_EQ(jan.lines.size(), 1u);
+  EXPECT_EQ(jan.lines[0].usage.start_ms, kJan1);
+  // A stay that ended in November is not on December's bill.
+  Run("i-2", "m1.small", kDec1 - 3 * kH, kDec1 - kH);
+  EXPECT_EQ(BillAt(kDec1, kJan1).total, 2 * 47'000);
+}
+
+TEST_F(LedgerTest, FreeTierIsPooledAcrossInstances) {
+  Run("i-1", "t2.micro", kDec1, kDec1 + 400 * kH);
+  Run("i-2", "t2.micro", kDec1 + kH, kDec1 + 401 * kH);
+  Bill b = BillAt(kDec1, kJan1);
+  EXPECT_EQ(b.free_tier_limit_ms, 750 * kH);
+  EXPECT_EQ(b.free_tier_used_ms, 750 * kH);
+  EXPECT_EQ(b.total, 50 * 13'000);
+  // The free hours are lines at $0, so they still show.
+  int free_lines = 0;
+  for (const auto& l : b.lines) free_lines += l.usage.usage_type == "BoxUsage:freetier.micro";
+  EXPECT_EQ(free_lines, 2);
+  // Without the Free Tier, all 800 hours are paid.
+  BillOptions off;
+  off.free_tier.enabled = false;
+  EXPECT_EQ(BillAt(kDec1, kJan1, off).total, 800 * 13'000);
+}
+
+TEST_F(LedgerTest, ForecastSpendsWhatIsLeftOfTheFreeTierFirst) {
+  Run("i-1", "t2.micro", kDec1, -1);
+  Bill b = BillAt(kDec1, kDec1 + 100 * kH);
+  EXPECT_EQ(b.total, 0);
+  EXPECT_EQ(b.forecast, 0);  // 744 hours in December fit in 750
+  Run("i-2", "t2.micro", kDec1 + 99 * kH, -1);
+  b = BillAt(kDec1, kDec1 + 100 * kH);
+  // 100 + 1 hours so far and 2 × 644 to come: 1389 hours, 750 free.
+  EXPECT_EQ(b.total, 0);
+  EXPECT_EQ(b.forecast, (1389 - 750) * 13'000);
+}
+
+TEST_F(LedgerTest, SpotInterruptedByKumoInTheFirstHourIsFree) {
+  Run("i-1", "p2.xlarge", kDec1, kDec1 + kH / 2, "provider", "spot");
+  Run("i-2", "p2.xlarge", kDec1, kDec1 + kH / 2, "user", "spot");
+  Bill b = BillAt(kDec1, kJan1);
+  EXPECT_EQ(b.total, 2'000);  // only the user's own half hour at 0.004
+}
+
+TEST_F(LedgerTest, DailyLinesAndCsv) {
+  Run("i-1", "m1.small", kDec1 + 12 * kH, kDec1 + 36 * kH);
+  BillOptions daily;
+  daily.daily = true;
+  Bill b = BillAt(kDec1, kJan1, daily);
+  ASSERT_EQ(b.lines.size(), 2u);
+  EXPECT_EQ(b.lines[0].usage.end_ms, kDec1 + 24 * kH);
+  std::string csv = BillCsv(b);
+  EXPECT_NE(csv.find("lineItem/UsageType"), std::string::npos);
+  EXPECT_NE(csv.find("EUW1-BoxUsage:m1.small"), std::string::npos);
+  EXPECT_NE(csv.find(",12.000000,0.047000,0.564000,"), std::string::npos) << csv;
+  EXPECT_EQ(RegionUsagePrefix("us-east-1"), "");
+}
+
+}  // namespace
+}  // namespace kumo::billing
