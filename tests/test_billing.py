@@ -18,7 +18,9 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 import kumo_e2e as k
-from test_instances import Cloud, pytestmark, wait_state  # noqa: F401
+import subprocess
+
+from test_instances import SSH_OPTS, Cloud, pytestmark, wait_ssh, wait_state  # noqa: F401
 
 HOUR = 3600
 PRICES = {"m1.small": Decimal("0.047"), "m1.medium": Decimal("0.095"),
@@ -153,6 +155,7 @@ def test_thirty_one_hours_left_running(cloud):
     t = Tenant(cloud)
     room_in_month(cloud, 32)
     [iid] = t.launch("m1.small")
+    t.ec2.create_tags(Resources=[iid], Tags=[{"Key": "Name", "Value": "forgotten"}])
     advance(cloud, 31 * HOUR)
     running = t.bill()
     assert [r["InstanceId"] for r in running["Running"]] == [iid]
@@ -185,6 +188,14 @@ def test_thirty_one_hours_left_running(cloud):
     usage = sum(Decimal(g["Metrics"]["UsageQuantity"]["Amount"]) for d in days for g in d["Groups"])
     assert abs(usage - hours) < Decimal("0.00001")
     assert daily["GroupDefinitions"] == [{"Type": "DIMENSION", "Key": "INSTANCE_TYPE"}]
+    # Grouped by the Name tag, as Cost Explorer writes tag keys ("Name$value").
+    tagged = t.ce.get_cost_and_usage(TimePeriod={"Start": start, "End": end},
+                                     Granularity="MONTHLY", Metrics=["UnblendedCost"],
+                                     GroupBy=[{"Type": "TAG", "Key": "Name"}])
+    keys = {tuple(g["Keys"]) for r in tagged["ResultsByTime"] for g in r["Groups"]}
+    assert keys == {("Name$forgotten",)}, keys
+    assert bill["ByName"] == [{"Name": "forgotten", "Hours": bill["ByInstance"][0]["Hours"],
+                               "Cost": bill["Total"]}]
     # The aws CLI v2 against the same endpoint, MONTHLY, no grouping.
     month_start = now(cloud).date().replace(day=1).isoformat()
     rc, out, err = k.aws_cli(cloud.files, t.account, "ce", "get-cost-and-usage",
@@ -397,4 +408,50 @@ def test_ttl_tag_ends_an_instance_at_its_lifetime(cloud):
     assert Decimal("7.95") < hours <= 8, hours
     assert f"ttl: {iid} of account {t.account.account_id} reached its kumo:ttl=8h" in \
         cloud.daemon.log_path.read_text(errors="replace")
+    t.terminate(iid)
+
+
+def test_idle_stop_ends_the_forgotten_instance_after_30_minutes(cloud):
+    """The 31-hour story with an idle-stop policy of 30 minutes: while an SSH session is open the
+    instance runs on; once it is idle (no session, CPU below 5 %) it is stopped 30 minutes later,
+    so jumping 31 hours ahead costs 30 minutes, not 31 hours."""
+    t = Tenant(cloud)
+    room_in_month(cloud, 34)
+    env = cloud.files.env()
+    out = k.kumo_json(cloud.daemon.data_dir, "idle-stop", "--profile", t.account.profile, "set",
+                      "--minutes", "30", env=env)
+    assert out["IdlePolicy"] == {"Minutes": 30, "CpuBelow": 5.0}
+    [iid] = t.launch("m1.small")
+    ip = t.ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0][
+        "PublicIpAddress"]
+    key = cloud.tmp / f"{t.account.profile}.pem"
+    wait_ssh(key, ip)
+
+    def activity():
+        return admin(cloud, "billing/activity").get(iid)
+
+    session = subprocess.Popen(["ssh", *SSH_OPTS, "-i", str(key), f"admin@{ip}", "sleep 300"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        k.wait_until(lambda: (activity() or {}).get("ssh_sessions", 0) >= 1, 30,
+                     "the open SSH session to be seen", interval=0.5)
+        advance(cloud, 2 * HOUR)
+        assert t.ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0][
+            "State"]["Name"] == "running"
+    finally:
+        session.terminate()
+        session.wait(timeout=10)
+    k.wait_until(lambda: (a := activity()) and a["ssh_sessions"] == 0 and a["cpu_percent"] < 5,
+                 60, "the instance to be idle", interval=0.5)
+    advance(cloud, 31 * HOUR)
+    wait_state(t.ec2, iid, "stopped")
+    bill = t.bill()
+    check_lines(bill)
+    hours = hours_of(bill, iid)
+    # 2 hours with the session open, then 30 idle minutes (and the real seconds of the test).
+    assert Decimal("2.5") <= hours < Decimal("2.55"), hours
+    assert f"idle-stop: {iid} of account {t.account.account_id} had no SSH session" in \
+        cloud.daemon.log_path.read_text(errors="replace")
+    k.kumo(cloud.daemon.data_dir, "idle-stop", "--profile", t.account.profile, "delete", env=env)
     t.terminate(iid)

@@ -20,9 +20,13 @@ std::string Str(const json& d, const char* key) {
   return it != d.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-// One stay in `running`, from its two events.
+// One stay in `running`, from its two events: what the rating needs of them.
 struct Stay {
-  const store::MeterEvent* entered = nullptr;
+  std::string instance_id, region, type, az;
+  Market market = Market::kOnDemand;
+  Micros hourly = 0;  // the price the entry recorded
+  std::map<std::string, std::string> tags;
+  int64_t start_ms = 0;
   int64_t end_ms = -1;  // -1: still running at the bill's time
   EndedBy ended_by = EndedBy::kStillRunning;
 };
@@ -32,37 +36,6 @@ struct InstanceFacts {
   std::string region, az;
   Market market = Market::kOnDemand;
   std::map<std::string, std::string> tags;
-};
-
-// Price series, each read once per bill.
-class Prices {
- public:
-  explicit Prices(store::Tx& tx, int64_t before_ms) : tx_(tx), before_ms_(before_ms) {}
-
-  absl::StatusOr<const std::vector<PricePoint>*> Series(const std::string& region,
-                                                        std::string_view kind,
-                                                        const std::string& subject) {
-    std::string key = fmt::format("{}|{}|{}", region, kind, subject);
-    auto it = cache_.find(key);
-    if (it != cache_.end()) return &it->second;
-    ASSIGN_OR_RETURN(auto events, tx_.ListMeterEvents({.account_id = std::string(kPriceOwner),
-                                                       .region = region,
-                                                       .subject = subject,
-                                                       .kind = std::string(kind),
-                                                       .before_ms = before_ms_}));
-    std::vector<PricePoint> series;
-    series.reserve(events.size());
-    for (const auto& e : events) series.push_back({e.at_ms, e.data.value("hourly", Micros(0))});
-    // Events are in commit order; a simulated clock only moves forward, a system clock may not.
-    std::stable_sort(series.begin(), series.end(),
-                     [](const PricePoint& a, const PricePoint& b) { return a.at_ms < b.at_ms; });
-    return &cache_.emplace(std::move(key), std::move(series)).first->second;
-  }
-
- private:
-  store::Tx& tx_;
-  int64_t before_ms_;
-  std::unordered_map<std::string, std::vector<PricePoint>> cache_;
 };
 
 int64_t FreeTierEndsMs(const FreeTierTerms& terms, int64_t created_ms) {
@@ -104,8 +77,33 @@ std::string CsvField(const std::string& s) {
 
 }  // namespace
 
+absl::StatusOr<const std::vector<PricePoint>*> PriceBook::Series(store::Tx& tx,
+                                                                 const std::string& region,
+                                                                 std::string_view kind,
+                                                                 const std::string& subject) {
+  std::string key = fmt::format("{}|{}|{}", region, kind, subject);
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return &it->second;
+  std::vector<PricePoint> series;
+  RETURN_IF_ERROR(
+      tx.ScanMeterEvents({.account_id = std::string(kPriceOwner),
+                          .region = region,
+                          .subject = subject,
+                          .kind = std::string(kind),
+                          .before_ms = before_ms_},
+                         [&](const store::MeterEvent& e) {
+                           series.push_back({e.at_ms, e.data.value("hourly", Micros(0))});
+                           return absl::OkStatus();
+                         }));
+  // Events are in commit order; a simulated clock only moves forward, a system clock may not.
+  std::stable_sort(series.begin(), series.end(),
+                   [](const PricePoint& a, const PricePoint& b) { return a.at_ms < b.at_ms; });
+  return &cache_.emplace(std::move(key), std::move(series)).first->second;
+}
+
 absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, int64_t month_at_ms,
-                                 int64_t as_of_ms, const BillOptions& options) {
+                                 int64_t as_of_ms, const BillOptions& options,
+                                 PriceBook* shared_prices) {
   Bill bill;
   bill.account_id = account.id;
   bill.month_start_ms = MonthStartMs(month_at_ms);
@@ -114,68 +112,90 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
   const int64_t until = std::min(as_of_ms, bill.month_end_ms);
   if (until <= bill.month_start_ms) return bill;  // a month that has not begun
 
-  ASSIGN_OR_RETURN(auto events, tx.ListMeterEvents({.account_id = account.id, .before_ms = until}));
   std::vector<Stay> stays;
   std::unordered_map<std::string, size_t> open;  // instance id → its stay in `running`
-  for (const auto& e : events) {
-    if (e.kind == kMeterRunning) {
-      if (auto it = open.find(e.subject); it != open.end()) {
-        // Two entries without a leaving: end the first where the second begins.
-        stays[it->second].end_ms = e.at_ms;
-        stays[it->second].ended_by = EndedBy::kUser;
-      }
-      open[e.subject] = stays.size();
-      stays.push_back({&e});
-    } else if (e.kind == kMeterLeftRunning) {
-      auto it = open.find(e.subject);
-      if (it == open.end()) continue;
-      stays[it->second].end_ms = e.at_ms;
-      stays[it->second].ended_by =
-          Str(e.data, "by") == "provider" ? EndedBy::kProvider : EndedBy::kUser;
-      open.erase(it);
-    }
-  }
+  RETURN_IF_ERROR(tx.ScanMeterEvents(
+      {.account_id = account.id, .before_ms = until},
+      [&](const store::MeterEvent& e) -> absl::Status {
+        if (e.kind == kMeterRunning) {
+          if (auto it = open.find(e.subject); it != open.end()) {
+            // Two entries without a leaving: end the first where the second begins.
+            stays[it->second].end_ms = e.at_ms;
+            stays[it->second].ended_by = EndedBy::kUser;
+          }
+          open[e.subject] = stays.size();
+          const json& d = e.data;
+          stays.push_back({e.subject, e.region, Str(d, "type"), Str(d, "az"),
+                           Str(d, "market") == "spot" ? Market::kSpot : Market::kOnDemand,
+                           d.value("hourly", Micros(0)), TagsOf(d), e.at_ms});
+        } else if (e.kind == kMeterLeftRunning) {
+          auto it = open.find(e.subject);
+          if (it == open.end()) return absl::OkStatus();
+          stays[it->second].end_ms = e.at_ms;
+          stays[it->second].ended_by =
+              Str(e.data, "by") == "provider" ? EndedBy::kProvider : EndedBy::kUser;
+          open.erase(it);
+        }
+        return absl::OkStatus();
+      }));
 
-  Prices prices(tx, until);
+  PriceBook own_prices(until);
+  PriceBook& prices =
+      shared_prices && shared_prices->before_ms() >= until ? *shared_prices : own_prices;
   std::unordered_map<std::string, InstanceFacts> facts;
-  std::vector<UsageLine> lines;
-  for (const Stay& s : stays) {
-    const store::MeterEvent& e = *s.entered;
+  // One usage per instance and type (a stopped instance may change type), rated in one go so
+  // that its price series is copied once, not once per stay.
+  std::vector<InstanceUsage> usages;
+  std::unordered_map<std::string, size_t> usage_of;
+  std::vector<const std::vector<PricePoint>*> series_of;
+  for (Stay& s : stays) {
     int64_t end = s.end_ms < 0 ? until : s.end_ms;
     if (end <= bill.month_start_ms && s.end_ms >= 0) continue;  // all in an earlier month
-    const json& d = e.data;
-    InstanceUsage u;
-    u.instance_id = e.subject;
-    u.instance_type = Str(d, "type");
-    u.market = Str(d, "market") == "spot" ? Market::kSpot : Market::kOnDemand;
-    u.periods.push_back({e.at_ms, end, s.ended_by});
-    const std::vector<PricePoint>* series = nullptr;
-    if (u.market == Market::kSpot) {
-      ASSIGN_OR_RETURN(series, prices.Series(e.region, kMeterSpotPrice,
-                                             fmt::format("{}/{}", Str(d, "az"), u.instance_type)));
-    } else {
-      ASSIGN_OR_RETURN(series, prices.Series(e.region, kMeterOnDemandPrice, u.instance_type));
+    const std::string& type = s.type;
+    Market market = s.market;
+    std::string key = s.instance_id + '|' + type + (market == Market::kSpot ? "|s" : "|o");
+    auto [it, fresh] = usage_of.try_emplace(std::move(key), usages.size());
+    if (fresh) {
+      InstanceUsage u;
+      u.instance_id = s.instance_id;
+      u.instance_type = type;
+      u.market = market;
+      const std::vector<PricePoint>* series = nullptr;
+      if (market == Market::kSpot) {
+        ASSIGN_OR_RETURN(
+            series, prices.Series(tx, s.region, kMeterSpotPrice, fmt::format("{}/{}", s.az, type)));
+      } else {
+        ASSIGN_OR_RETURN(series, prices.Series(tx, s.region, kMeterOnDemandPrice, type));
+      }
+      usages.push_back(std::move(u));
+      series_of.push_back(series);
     }
-    if (series->empty()) {
-      u.prices = {{e.at_ms, d.value("hourly", Micros(0))}};  // a ledger older than its prices
-    } else {
-      u.prices = *series;
+    InstanceUsage& u = usages[it->second];
+    u.periods.push_back({s.start_ms, end, s.ended_by});
+    if (series_of[it->second]->empty()) {
+      u.prices.push_back({s.start_ms, s.hourly});  // a ledger older than its prices
     }
-    auto& f = facts[e.subject];
-    f.region = e.region;
-    f.az = Str(d, "az");
-    f.market = u.market;
-    f.tags = TagsOf(d);
+    auto& f = facts[s.instance_id];
+    f.region = s.region;
+    f.az = s.az;
+    f.market = market;
+    f.tags = std::move(s.tags);
     if (s.end_ms < 0) {
-      bill.running.push_back(RunningInstance{e.subject,
-                                             u.instance_type,
-                                             e.region,
-                                             u.market,
-                                             e.at_ms,
-                                             PriceAt(u.prices, until),
+      const auto* series = series_of[it->second];
+      bill.running.push_back(RunningInstance{s.instance_id,
+                                             type,
+                                             s.region,
+                                             market,
+                                             s.start_ms,
+                                             PriceAt(series->empty() ? u.prices : *series, until),
                                              0,
                                              {}});
     }
+  }
+  std::vector<UsageLine> lines;
+  for (size_t i = 0; i < usages.size(); ++i) {
+    InstanceUsage& u = usages[i];
+    if (!series_of[i]->empty()) u.prices = *series_of[i];
     std::vector<UsageLine> rated = SplitAtMonths(RateInstance(u));
     if (options.daily) rated = SplitAtDays(std::move(rated));
     for (auto& l : rated) {

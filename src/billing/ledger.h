@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -68,9 +69,27 @@ struct BillOptions {
   bool daily = false;  // also cut lines at UTC days
 };
 
-// The month that contains month_at_ms, as of as_of_ms.
+// Price series read from the ledger, kept for the bills of many accounts (invoicing a month):
+// every price event before before_ms.
+class PriceBook {
+ public:
+  explicit PriceBook(int64_t before_ms) : before_ms_(before_ms) {}
+  int64_t before_ms() const { return before_ms_; }
+  // The series of one price ("od-price" of a type, "spot-price" of "<az>/<type>"), by time.
+  absl::StatusOr<const std::vector<PricePoint>*> Series(store::Tx& tx, const std::string& region,
+                                                        std::string_view kind,
+                                                        const std::string& subject);
+
+ private:
+  int64_t before_ms_;
+  std::unordered_map<std::string, std::vector<PricePoint>> cache_;
+};
+
+// The month that contains month_at_ms, as of as_of_ms. prices: a book to share between bills;
+// used only when it holds every price the bill may need (before_ms at least the bill's end).
 absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, int64_t month_at_ms,
-                                 int64_t as_of_ms, const BillOptions& options = {});
+                                 int64_t as_of_ms, const BillOptions& options = {},
+                                 PriceBook* prices = nullptr);
 
 // "EUW1": the region prefix of AWS usage types (the region's name when AWS has none).
 std::string RegionUsagePrefix(std::string_view region);

@@ -179,6 +179,34 @@ void AddBudgetCommands(CLI::App& app, Globals& g) {
   });
 }
 
+void AddIdleStopCommands(CLI::App& app, Globals& g) {
+  static std::string profile = "default";
+  static int64_t minutes = 30;
+  static double cpu_below = 5;
+  auto* idle = app.add_subcommand(
+      "idle-stop", "Stop the account's instances that sit idle (no SSH session, little CPU)");
+  idle->add_option("--profile", profile, "The aws profile whose keys to use");
+  idle->require_subcommand(1);
+  auto call = [&g](const std::string& op, const json& body) {
+    auto c = ProfileCredentials(profile, g.data_dir);
+    if (!c.ok()) Fail(std::string(c.status().message()));
+    auto r = JsonCall(*c, "ce", "KumoBilling." + op, body.dump());
+    if (!r.ok()) Fail(std::string(r.status().message()));
+    std::cout << json::parse(*r, nullptr, false).dump(2) << std::endl;
+  };
+  auto* set = idle->add_subcommand(
+      "set", "Every instance of the account (unless its kumo:idle-stop tag says otherwise)");
+  set->add_option("--minutes", minutes, "Idle this long, then stopped")->required();
+  set->add_option("--cpu-below", cpu_below, "Idle means CPU below this percentage (default 5)");
+  set->callback([call] { call("SetIdlePolicy", {{"Minutes", minutes}, {"CpuBelow", cpu_below}}); });
+  idle->add_subcommand("show", "The account's policy")->callback([call] {
+    call("GetIdlePolicy", json::object());
+  });
+  idle->add_subcommand("delete", "No account-wide policy (tags still apply)")->callback([call] {
+    call("DeleteIdlePolicy", json::object());
+  });
+}
+
 void AddAdminBillingCommands(CLI::App& app, Globals& g) {
   CLI::App* admin = app.get_subcommand("admin");
   auto* billing =

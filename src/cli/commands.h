@@ -20,6 +20,7 @@ void AddSpotCommands(CLI::App& app, Globals& g);
 void AddAdminCommands(CLI::App& app, Globals& g);
 void AddBillCommands(CLI::App& app, Globals& g);
 void AddBudgetCommands(CLI::App& app, Globals& g);
+void AddIdleStopCommands(CLI::App& app, Globals& g);
 // After AddAdminCommands: kumo admin billing ….
 void AddAdminBillingCommands(CLI::App& app, Globals& g);
 

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   kumo::cli::AddSpotCommands(app, g);
   kumo::cli::AddBillCommands(app, g);
   kumo::cli::AddBudgetCommands(app, g);
+  kumo::cli::AddIdleStopCommands(app, g);
   kumo::cli::AddAdminCommands(app, g);
   kumo::cli::AddAdminBillingCommands(app, g);
   CLI11_PARSE(app, argc, argv);

@@ -120,6 +120,15 @@ std::map<std::string, api::AdminOperation, std::less<>> AdminOperations(const Ad
     }));
     return out;
   };
+  // What the idle-stop guard sees of each running instance (tests wait for it).
+  ops["billing/activity"] = [c](const json&) -> absl::StatusOr<json> {
+    json out = json::object();
+    if (!c.activity) return out;
+    for (const auto& [id, a] : c.activity->All()) {
+      out[id] = {{"cpu_percent", a.cpu_percent}, {"ssh_sessions", a.ssh_sessions}};
+    }
+    return out;
+  };
   ops["spot/set-capacity"] = [c](const json& body) -> absl::StatusOr<json> {
     ASSIGN_OR_RETURN(services::PoolKey k, PoolOf(c, body));
     std::optional<int64_t> slots;

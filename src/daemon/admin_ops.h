@@ -8,6 +8,7 @@
 
 #include "api/admin_api.h"
 #include "daemon/market_runner.h"
+#include "services/activity.h"
 #include "services/regions.h"
 
 namespace kumo::daemon {
@@ -21,6 +22,7 @@ struct AdminContext {
   MarketRunner* market = nullptr;
   std::string data_dir;
   std::function<void()> instances_changed;
+  const services::ActivityMonitor* activity = nullptr;
 };
 
 std::map<std::string, api::AdminOperation, std::less<>> AdminOperations(const AdminContext& c);

@@ -287,7 +287,9 @@ absl::Status Run(const Options& opts) {
   imds::Server imds_server(ioc, *store, metadata_by_region, [id = daemon_id](const std::string& v) {
     return host::VpcNamespacePath(id, v);
   });
+  services::ActivityMonitor activity;
   reconcile::ReconcilerOptions reconcile_opts;
+  reconcile_opts.activity = &activity;
   reconcile_opts.observer = [&imds_server](const std::vector<store::Resource>& all) {
     imds_server.Sync(all);
   };
@@ -300,6 +302,7 @@ absl::Status Run(const Options& opts) {
     return services::SyncOnDemandPrices(tx, *catalog, *region_set, UnixMillis(clock.Now()));
   }));
   MarketRunner market(*store, ids, instance_env, clock, [&reconciler] { reconciler.Poke(); });
+  market.WatchActivity(&activity);
   api::Deps deps{store.get(),
                  &accounts,
                  region_set.get(),
@@ -324,6 +327,7 @@ absl::Status Run(const Options& opts) {
     AdminContext actx{
         store.get(),     &instance_env, region_set.get(), &clock,
         simulated.get(), &market,       opts.data_dir,    [&reconciler] { reconciler.Poke(); }};
+    actx.activity = &activity;
     api::AdminDeps adeps{op.value("AccessKeyId", ""), op.value("SecretAccessKey", ""),
                          &system_clock, &ids, AdminOperations(actx)};
     admin = std::make_unique<api::AdminApi>(std::move(adeps));

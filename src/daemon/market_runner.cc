@@ -44,7 +44,8 @@ MarketRunner::~MarketRunner() { Stop(); }
 absl::StatusOr<int64_t> MarketRunner::GuardsLocked(TimePoint now, bool* instances_changed) {
   services::GuardResult result;
   RETURN_IF_ERROR(store_.Write([&](store::Tx& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(result, services::RunGuards(tx, now));
+    services::IdleWatch idle{activity_, UnixMillis(std::chrono::system_clock::now()), &idle_since_};
+    ASSIGN_OR_RETURN(result, services::RunGuards(tx, now, idle));
     return absl::OkStatus();
   }));
   for (const auto& w : result.warnings) spdlog::warn("{}", w);

@@ -12,12 +12,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/ids.h"
+#include "services/activity.h"
 #include "services/spot.h"
 #include "store/store.h"
 
@@ -30,6 +32,9 @@ class MarketRunner {
   MarketRunner(store::Store& store, IdGenerator& ids, const services::InstanceEnv& env,
                const Clock& clock, std::function<void()> on_change);
   ~MarketRunner();
+
+  // The instances' activity, for the idle-stop guard (set before Start).
+  void WatchActivity(const services::ActivityMonitor* activity) { activity_ = activity; }
 
   void Start();
   void Stop();
@@ -59,6 +64,8 @@ class MarketRunner {
   int64_t last_purge_ms_ = 0;
   int64_t guard_due_ms_ = 0;   // when a guard asked to look again (0: nothing pending)
   int64_t guard_poll_ms_ = 0;  // and at least this often
+  const services::ActivityMonitor* activity_ = nullptr;
+  std::map<std::string, int64_t> idle_since_;  // guarded by round_mu_
   services::MarketCache
       cache_;  // guarded by round_mu_  // price history older than 90 days goes once an hour
 };

@@ -274,6 +274,7 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
       return true;
     }
     rebooted_ms_.erase(r.id);
+    SampleActivity(r.id);
     return false;
   }
 
@@ -321,6 +322,19 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
     return true;
   }
   return false;
+}
+
+void Reconciler::SampleActivity(const std::string& id) {
+  if (!opts_.activity) return;
+  // Real time, whatever the Clock says: a CPU rate needs the seconds that really passed.
+  int64_t real_ms = UnixMillis(std::chrono::system_clock::now());
+  if (!opts_.activity->Due(id, real_ms)) return;
+  auto a = host_.Activity(id);
+  if (!a.ok()) {
+    spdlog::debug("activity of {}: {}", id, std::string(a.status().message()));
+    return;
+  }
+  opts_.activity->Record(id, a->cpu_usec, a->ssh_sessions, real_ms);
 }
 
 absl::Status Reconciler::CollectGarbage(const std::vector<store::Resource>& all) {

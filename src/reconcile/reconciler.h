@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "common/clock.h"
 #include "host/agent/host.h"
+#include "services/activity.h"
 #include "store/store.h"
 
 namespace kumo::reconcile {
@@ -34,6 +35,8 @@ struct ReconcilerOptions {
   // Called after every pass with every instance the pass read (the metadata service indexes
   // them); on the reconciler's thread.
   std::function<void(const std::vector<store::Resource>&)> observer;
+  // Where running instances' CPU use and SSH sessions go (the idle-stop guard); null: not sampled.
+  services::ActivityMonitor* activity = nullptr;
 };
 
 // The host's view of an instance; volumes: every volume (of any instance), of which the ones
@@ -77,6 +80,8 @@ class Reconciler {
   // Applies fn to the instance if it is still at the version we acted on.
   absl::Status Update(const store::Resource& seen, const std::function<void(store::Resource&)>& fn);
   absl::Status CollectGarbage(const std::vector<store::Resource>& all);
+  // Records a running instance's activity when its last sample is old enough.
+  void SampleActivity(const std::string& id);
   // Applies each VPC's firewall that changed since it was last applied; returns the VPCs whose
   // firewall could not be applied (their instances do not launch: a port without its firewall
   // is dropped anyway).

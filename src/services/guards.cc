@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <set>
 
 #include "absl/time/time.h"
 #include "billing/ledger.h"
@@ -183,6 +185,105 @@ absl::Status Ttls(store::Tx& tx, const std::vector<store::Resource>& instances, 
   return absl::OkStatus();
 }
 
+// Parses a `kumo:idle-stop` tag: "30m" or "30m,5%"; false for "off" or nonsense (then the
+// account's policy does not apply either: the tag is the instance's own word).
+bool ParseIdleTag(const std::string& value, int64_t* ms, double* cpu_below) {
+  std::string duration = value, cpu;
+  if (size_t comma = value.find(','); comma != std::string::npos) {
+    duration = value.substr(0, comma);
+    cpu = value.substr(comma + 1);
+    if (!cpu.empty() && cpu.back() == '%') cpu.pop_back();
+  }
+  if (!ParseDuration(duration, ms)) return false;
+  if (!cpu.empty()) {
+    char* end = nullptr;
+    double v = std::strtod(cpu.c_str(), &end);
+    if (end == cpu.c_str() || *end != '\0' || !(v > 0) || v > 100) return false;
+    *cpu_below = v;
+  }
+  return true;
+}
+
+// Instances idle for their policy's minutes (no SSH session, CPU below the threshold) are
+// stopped (spot: terminated). Idleness is first seen at a round; its minutes count from there.
+absl::Status IdleStops(store::Tx& tx, const std::vector<store::Resource>& instances, TimePoint now,
+                       const IdleWatch& watch, GuardResult* out,
+                       const std::map<std::string, std::string>& webhooks) {
+  if (!watch.activity || !watch.idle_since) return absl::OkStatus();
+  int64_t now_ms = UnixMillis(now);
+  std::map<std::string, std::optional<std::pair<int64_t, double>>> account_policy;
+  std::map<std::pair<std::string, std::string>, std::map<std::string, std::string>> tags_of;
+  std::set<std::string> watched;
+  for (const auto& i : instances) {
+    if (i.data.value("state", "") != "running") continue;
+    if (!account_policy.count(i.account_id)) {
+      ASSIGN_OR_RETURN(auto p, tx.FindResourceByName(i.account_id, "", kIdlePolicyType, "account"));
+      auto& slot = account_policy[i.account_id];
+      if (p) {
+        slot = std::make_pair(p->data.value("minutes", int64_t(0)) * 60 * 1000,
+                              p->data.value("cpu_below", 5.0));
+      }
+    }
+    auto key = std::make_pair(i.account_id, i.region);
+    if (!tags_of.count(key)) {
+      auto& m = tags_of[key];
+      ASSIGN_OR_RETURN(auto tags, tx.ListTags(i.account_id, i.region, ""));
+      for (const auto& t : tags) {
+        if (t.key == kIdleTag) m[t.resource_id] = t.value;
+      }
+    }
+    int64_t idle_ms = 0;
+    double cpu_below = 5.0;
+    std::string rule;
+    if (auto tag = tags_of[key].find(i.id); tag != tags_of[key].end()) {
+      if (!ParseIdleTag(tag->second, &idle_ms, &cpu_below)) continue;
+      rule = fmt::format("{}={}", kIdleTag, tag->second);
+    } else if (const auto& p = account_policy[i.account_id]; p && p->first > 0) {
+      idle_ms = p->first;
+      cpu_below = p->second;
+      rule = fmt::format("the account's idle-stop policy ({} min, CPU below {}%)", idle_ms / 60000,
+                         cpu_below);
+    } else {
+      continue;
+    }
+    watched.insert(i.id);
+    auto activity = watch.activity->Get(i.id, watch.real_ms);
+    bool idle = activity && activity->ssh_sessions == 0 && activity->cpu_percent < cpu_below;
+    if (!idle) {
+      watch.idle_since->erase(i.id);  // busy, or not known yet: never stop on a guess
+      continue;
+    }
+    int64_t since = watch.idle_since->try_emplace(i.id, now_ms).first->second;
+    if (now_ms - since < idle_ms) {
+      Earliest(&out->next_due_ms, since + idle_ms);
+      continue;
+    }
+    ASSIGN_OR_RETURN(bool did, Halt(tx, i, IsSpot(i), now, "idle-stop", out));
+    if (!did) continue;
+    watch.idle_since->erase(i.id);
+    out->instances_changed = true;
+    std::string message = fmt::format(
+        "idle-stop: {} of account {} had no SSH session and {:.1f}% CPU for {} min ({}) and was "
+        "{}",
+        i.id, i.account_id, activity->cpu_percent, (now_ms - since) / 60000, rule,
+        IsSpot(i) ? "terminated" : "stopped");
+    auto hook = webhooks.find(i.account_id);
+    out->notifications.push_back({i.account_id,
+                                  hook == webhooks.end() ? "" : hook->second,
+                                  message,
+                                  {{"kind", "idle-stop"},
+                                   {"account", i.account_id},
+                                   {"instance", i.id},
+                                   {"idle_minutes", (now_ms - since) / 60000},
+                                   {"action", IsSpot(i) ? "terminated" : "stopped"}}});
+  }
+  // Forget what is no longer watched (stopped, untagged), so a later idle period starts afresh.
+  for (auto it = watch.idle_since->begin(); it != watch.idle_since->end();) {
+    it = watched.count(it->first) ? std::next(it) : watch.idle_since->erase(it);
+  }
+  return absl::OkStatus();
+}
+
 // Once a UTC day: every account with instances still running gets one line.
 absl::Status DailySummary(store::Tx& tx, const std::vector<store::Resource>& instances,
                           TimePoint now, GuardResult* out,
@@ -266,7 +367,7 @@ bool ParseDuration(const std::string& text, int64_t* ms) {
   return true;
 }
 
-absl::StatusOr<GuardResult> RunGuards(store::Tx& tx, TimePoint now) {
+absl::StatusOr<GuardResult> RunGuards(store::Tx& tx, TimePoint now, const IdleWatch& idle) {
   GuardResult out;
   ASSIGN_OR_RETURN(auto instances, tx.ListAllResources(kInstanceType));
   std::map<std::string, std::string> webhooks;
@@ -277,6 +378,7 @@ absl::StatusOr<GuardResult> RunGuards(store::Tx& tx, TimePoint now) {
     ASSIGN_OR_RETURN(instances, tx.ListAllResources(kInstanceType));
   }
   RETURN_IF_ERROR(Ttls(tx, instances, now, &out, webhooks));
+  RETURN_IF_ERROR(IdleStops(tx, instances, now, idle, &out, webhooks));
   RETURN_IF_ERROR(DailySummary(tx, instances, now, &out, webhooks));
   return out;
 }
@@ -358,6 +460,47 @@ absl::StatusOr<json> GetBudget(store::Tx& tx, const store::Account& account, con
                 {"Spent", billing::FormatUsd(bill.total)},
                 {"Percent", fmt::format("{:.1f}", 100.0 * double(bill.total) / double(limit))},
                 {"Actions", actions}}}};
+}
+
+absl::StatusOr<json> SetIdlePolicy(store::Tx& tx, const store::Account& account,
+                                   const Caller& caller, const json& input) {
+  json minutes = input.value("Minutes", json());
+  if (!minutes.is_number_integer() || minutes.get<int64_t>() < 1 ||
+      minutes.get<int64_t>() > 7 * 24 * 60) {
+    return InvalidParameterValue("Minutes must be a whole number from 1 to 10080");
+  }
+  json cpu = input.value("CpuBelow", json(5.0));
+  if (!cpu.is_number() || !(cpu.get<double>() > 0) || cpu.get<double>() > 100) {
+    return InvalidParameterValue("CpuBelow must be a percentage above 0, at most 100");
+  }
+  json data = {{"minutes", minutes}, {"cpu_below", cpu.get<double>()}};
+  ASSIGN_OR_RETURN(auto existing,
+                   tx.FindResourceByName(account.id, "", kIdlePolicyType, "account"));
+  if (existing) {
+    existing->data = data;
+    RETURN_IF_ERROR(tx.UpdateResource(*existing));
+  } else {
+    RETURN_IF_ERROR(
+        tx.InsertResource({"idle-" + account.id, account.id, "", std::string(kIdlePolicyType),
+                           "account", data, 0, UnixMillis(caller.now)}));
+  }
+  return GetIdlePolicy(tx, account, caller, json::object());
+}
+
+absl::StatusOr<json> GetIdlePolicy(store::Tx& tx, const store::Account& account,
+                                   const Caller& caller, const json& input) {
+  ASSIGN_OR_RETURN(auto p, tx.FindResourceByName(account.id, "", kIdlePolicyType, "account"));
+  if (!p) return json{{"IdlePolicy", nullptr}};
+  return json{
+      {"IdlePolicy",
+       {{"Minutes", p->data.value("minutes", 0)}, {"CpuBelow", p->data.value("cpu_below", 5.0)}}}};
+}
+
+absl::StatusOr<json> DeleteIdlePolicy(store::Tx& tx, const store::Account& account,
+                                      const Caller& caller, const json& input) {
+  ASSIGN_OR_RETURN(auto p, tx.FindResourceByName(account.id, "", kIdlePolicyType, "account"));
+  if (p) RETURN_IF_ERROR(tx.DeleteResource(account.id, "", p->id));
+  return json{{"Deleted", p.has_value()}};
 }
 
 absl::StatusOr<json> DeleteBudget(store::Tx& tx, const store::Account& account,

@@ -9,14 +9,18 @@
 //       "action": "stop-instances"|"terminate-spot"|"notify-only", "webhook" (URL or ""),
 //       "fired": {"YYYY-MM": [{"percent", "at_ms", "spent_micros", "action", "instances"}]}}
 //   "billing-state" (operator, region ""; name "daily-summary"): {"day": "YYYY-MM-DD"}
+//   "idle-policy" (tenant, region ""; name "account"): {"minutes", "cpu_below"}; an instance's
+//       `kumo:idle-stop` tag ("30m", "30m,5%", "off") overrides it.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "services/activity.h"
 #include "services/caller.h"
 #include "store/store.h"
 
@@ -24,6 +28,8 @@ namespace kumo::services {
 
 inline constexpr std::string_view kBudgetType = "budget";
 inline constexpr std::string_view kTtlTag = "kumo:ttl";
+inline constexpr std::string_view kIdleTag = "kumo:idle-stop";
+inline constexpr std::string_view kIdlePolicyType = "idle-policy";
 
 // Something to tell a person: always logged; POSTed as JSON to url when there is one.
 struct Notification {
@@ -40,7 +46,15 @@ struct GuardResult {
   std::vector<std::string> warnings;  // for the log: what a guard could not do
 };
 
-absl::StatusOr<GuardResult> RunGuards(store::Tx& tx, TimePoint now);
+// What the idle-stop guard needs besides the store: the instances' activity (in memory, see
+// activity.h) and when each was first seen idle (the runner keeps it between rounds).
+struct IdleWatch {
+  const ActivityMonitor* activity = nullptr;
+  int64_t real_ms = 0;
+  std::map<std::string, int64_t>* idle_since = nullptr;  // instance id → clock ms
+};
+
+absl::StatusOr<GuardResult> RunGuards(store::Tx& tx, TimePoint now, const IdleWatch& idle = {});
 
 // "8h", "30m", "2d", "90s", "1h30m" or plain seconds; false when it is none of these or not
 // positive.
@@ -52,6 +66,13 @@ absl::StatusOr<nlohmann::json> SetBudget(store::Tx& tx, const store::Account& ac
 // KumoBilling.GetBudget: {"Budget": {…, "Spent", "Percent", "Actions": [this month's]}} or null.
 absl::StatusOr<nlohmann::json> GetBudget(store::Tx& tx, const store::Account& account,
                                          const Caller& caller, const nlohmann::json& input);
+// KumoBilling.SetIdlePolicy: {"Minutes": 30, "CpuBelow": 5}; GetIdlePolicy; DeleteIdlePolicy.
+absl::StatusOr<nlohmann::json> SetIdlePolicy(store::Tx& tx, const store::Account& account,
+                                             const Caller& caller, const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> GetIdlePolicy(store::Tx& tx, const store::Account& account,
+                                             const Caller& caller, const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> DeleteIdlePolicy(store::Tx& tx, const store::Account& account,
+                                                const Caller& caller, const nlohmann::json& input);
 absl::StatusOr<nlohmann::json> DeleteBudget(store::Tx& tx, const store::Account& account,
                                             const Caller& caller, const nlohmann::json& input);
 

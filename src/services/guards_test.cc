@@ -154,5 +154,83 @@ TEST_F(GuardsTest, OneStillRunningSummaryADay) {
   EXPECT_EQ(summaries(Guards(kT0 + 24 * 3600 * 1000)), 1);
 }
 
+TEST(Activity, RatesComeFromTwoSamplesAndGoStale) {
+  ActivityMonitor m;
+  m.Record("i-1", 1'000'000, 0, 10'000);
+  EXPECT_FALSE(m.Get("i-1", 10'000));  // one sample: no rate yet
+  EXPECT_FALSE(m.Due("i-1", 12'000));
+  EXPECT_TRUE(m.Due("i-1", 13'000));
+  m.Record("i-1", 1'500'000, 2, 20'000);  // 0.5 s of CPU in 10 s
+  auto a = m.Get("i-1", 20'000);
+  ASSERT_TRUE(a);
+  EXPECT_DOUBLE_EQ(a->cpu_percent, 5.0);
+  EXPECT_EQ(a->ssh_sessions, 2);
+  EXPECT_FALSE(m.Get("i-1", 20'000 + ActivityMonitor::kStaleMs + 1));
+  m.Record("i-1", 10, 0, 30'000);  // the counter went back: restarted, no rate
+  EXPECT_FALSE(m.Get("i-1", 30'000));
+}
+
+TEST_F(GuardsTest, IdleStopCountsFromTheFirstIdleRoundAndSshKeepsItUp) {
+  ActivityMonitor activity;
+  std::map<std::string, int64_t> idle_since;
+  int64_t real = 1'000'000;
+  auto sample = [&](int64_t cpu_usec, int ssh) {
+    real += 5000;
+    activity.Record("i-0123456789abcdef0", cpu_usec, ssh, real);
+  };
+  auto guards = [&](int64_t at) {
+    GuardResult out;
+    EXPECT_TRUE(Write([&](store::Tx& tx) -> absl::Status {
+                  auto r = RunGuards(tx, FromUnixMillis(at), {&activity, real, &idle_since});
+                  if (!r.ok()) return r.status();
+                  out = std::move(*r);
+                  return absl::OkStatus();
+                }).ok());
+    return out;
+  };
+  ASSERT_TRUE(Write([&](store::Tx& tx) {
+                return tx.PutTag(kAccount, "eu-west-1",
+                                 {"i-0123456789abcdef0", "instance", "kumo:idle-stop", "30m,10%"});
+              }).ok());
+  sample(0, 0);
+  sample(100'000, 1);  // 2 % CPU, but an SSH session
+  guards(kT0 + 60'000);
+  EXPECT_TRUE(idle_since.empty());
+  sample(200'000, 0);  // 2 % and no session: idle from this round on
+  GuardResult first = guards(kT0 + 120'000);
+  EXPECT_EQ(first.next_due_ms, kT0 + 120'000 + 30 * 60'000);
+  EXPECT_EQ(State(), "running");
+  GuardResult stop = guards(first.next_due_ms);
+  EXPECT_TRUE(stop.instances_changed);
+  EXPECT_EQ(State(), "stopping");
+  EXPECT_TRUE(idle_since.empty());
+}
+
+TEST_F(GuardsTest, BusyOrUnknownActivityNeverStops) {
+  ActivityMonitor activity;  // never sampled: unknown
+  std::map<std::string, int64_t> idle_since;
+  ASSERT_TRUE(Write([&](store::Tx& tx) {
+                store::Account a{kAccount, "a", "", "active", 0};
+                Caller caller{kAccount, "eu-west-1", "r", FromUnixMillis(kT0)};
+                return SetIdlePolicy(tx, a, caller, {{"Minutes", 1}}).status();
+              }).ok());
+  for (int64_t at = kT0; at < kT0 + 3 * 3600 * 1000; at += 600'000) {
+    ASSERT_TRUE(Write([&](store::Tx& tx) {
+                  return RunGuards(tx, FromUnixMillis(at), {&activity, 0, &idle_since}).status();
+                }).ok());
+  }
+  EXPECT_EQ(State(), "running");
+  // Busy: 50 % CPU.
+  activity.Record("i-0123456789abcdef0", 0, 0, 1000);
+  activity.Record("i-0123456789abcdef0", 2'500'000, 0, 6000);
+  ASSERT_TRUE(Write([&](store::Tx& tx) {
+                return RunGuards(tx, FromUnixMillis(kT0 + 4 * 3600 * 1000),
+                                 {&activity, 6000, &idle_since})
+                    .status();
+              }).ok());
+  EXPECT_TRUE(idle_since.empty());
+  EXPECT_EQ(State(), "running");
+}
+
 }  // namespace
 }  // namespace kumo::services

@@ -174,6 +174,9 @@ class Tx {
   // The ledger: append-only.
   virtual absl::Status AppendMeterEvent(const MeterEvent& event) = 0;
   virtual absl::StatusOr<std::vector<MeterEvent>> ListMeterEvents(const MeterQuery& query) = 0;
+  // The same events, one at a time (the event passed is reused: copy what must outlive the call).
+  using MeterEventFn = std::function<absl::Status(const MeterEvent&)>;
+  virtual absl::Status ScanMeterEvents(const MeterQuery& query, const MeterEventFn& fn) = 0;
 
   virtual absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotency(
       std::string_view account_id, std::string_view region, std::string_view token) = 0;

@@ -38,7 +38,10 @@ std::map<std::string, JsonOperation, std::less<>> BillingOperations(store::Store
       {"KumoBilling.GetBill", InTx(store, services::GetBill, false)},
       {"KumoBilling.GetBudget", InTx(store, services::GetBudget, false)},
       {"KumoBilling.SetBudget", InTx(store, services::SetBudget, true)},
-      {"KumoBilling.DeleteBudget", InTx(store, services::DeleteBudget, true)}};
+      {"KumoBilling.DeleteBudget", InTx(store, services::DeleteBudget, true)},
+      {"KumoBilling.GetIdlePolicy", InTx(store, services::GetIdlePolicy, false)},
+      {"KumoBilling.SetIdlePolicy", InTx(store, services::SetIdlePolicy, true)},
+      {"KumoBilling.DeleteIdlePolicy", InTx(store, services::DeleteIdlePolicy, true)}};
 }
 
 }  // namespace kumo::api

@@ -62,6 +62,10 @@ absl::StatusOr<json> Dispatch(Host& host, const json& req) {
     ASSIGN_OR_RETURN(bool up, host.ProbeSsh(s));
     return json(up);
   }
+  if (op == "activity") {
+    ASSIGN_OR_RETURN(auto a, host.Activity(id));
+    return json{{"cpu_usec", a.cpu_usec}, {"ssh_sessions", a.ssh_sessions}};
+  }
   if (op == "console") {
     ASSIGN_OR_RETURN(auto out, host.ConsoleOutput(id));
     return json(out);  // not always UTF-8: the reply's dump replaces what is not
@@ -138,6 +142,11 @@ class AgentClient : public Host {
   absl::StatusOr<bool> ProbeSsh(const InstanceSpec& s) override {
     ASSIGN_OR_RETURN(json r, Call({{"op", "probe_ssh"}, {"spec", ToJson(s)}}));
     return r.is_boolean() && r.get<bool>();
+  }
+  absl::StatusOr<HostActivity> Activity(std::string_view id) override {
+    ASSIGN_OR_RETURN(json r, Call({{"op", "activity"}, {"id", id}}));
+    if (!r.is_object()) return absl::InternalError("Bad activity from the host agent");
+    return HostActivity{r.value("cpu_usec", int64_t(0)), r.value("ssh_sessions", 0)};
   }
   absl::StatusOr<std::string> ConsoleOutput(std::string_view id) override {
     ASSIGN_OR_RETURN(json r, Call({{"op", "console"}, {"id", id}}));

@@ -67,6 +67,12 @@ nlohmann::json ToJson(const VolumeSpec& volume);
 absl::StatusOr<VolumeSpec> VolumeSpecFromJson(const nlohmann::json& j);
 absl::StatusOr<VpcFirewall> VpcFirewallFromJson(const nlohmann::json& j);
 
+// What an instance is doing, for the idle-stop guard.
+struct HostActivity {
+  int64_t cpu_usec = 0;  // CPU time its container has used since it started
+  int ssh_sessions = 0;  // established TCP connections to port 22 inside it
+};
+
 class Host {
  public:
   virtual ~Host() = default;
@@ -89,6 +95,8 @@ class Host {
   virtual absl::Status ApplyFirewall(const VpcFirewall& fw) = 0;
   // Whether sshd accepts TCP connections, tried from inside the instance's VPC.
   virtual absl::StatusOr<bool> ProbeSsh(const InstanceSpec& spec) = 0;
+  // A running instance's CPU time and SSH sessions, from its cgroup and network namespace.
+  virtual absl::StatusOr<HostActivity> Activity(std::string_view instance_id) = 0;
   // The tail of the console (at most 64 KiB).
   virtual absl::StatusOr<std::string> ConsoleOutput(std::string_view instance_id) = 0;
   // Instance ids that have a container on this host.

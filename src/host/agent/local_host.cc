@@ -23,6 +23,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "common/files.h"
@@ -223,6 +224,68 @@ class LocalHost : public Host {
     ASSIGN_OR_RETURN(pid_t pid, rt_->InitPid(Name(spec.instance_id)));
     return net_->ProbeLocalTcp(fmt::format("/proc/{}/ns/net", pid), 22,
                                std::chrono::milliseconds(300));
+  }
+
+  absl::StatusOr<HostActivity> Activity(std::string_view id) override {
+    ASSIGN_OR_RETURN(pid_t pid, rt_->InitPid(Name(id)));
+    HostActivity a;
+    // The container's own cgroup, not init's: "…/lxc.payload.<name>/init.scope" names init's;
+    // everything inside is below lxc.payload.<name>. cgroup v1 (a "cpuacct" line, usage in ns)
+    // or v2 (the "0::" line, cpu.stat's usage_usec).
+    std::ifstream cg(fmt::format("/proc/{}/cgroup", pid));
+    std::string line, v1, v2;
+    while (std::getline(cg, line)) {
+      size_t first = line.find(':'), second = line.find(':', first + 1);
+      if (first == std::string::npos || second == std::string::npos) continue;
+      std::string controllers = line.substr(first + 1, second - first - 1);
+      std::string path = line.substr(second + 1);
+      size_t payload = path.find("/lxc.payload.");
+      if (payload == std::string::npos) continue;
+      path = path.substr(0, path.find('/', payload + 1));
+      if (controllers.empty()) v2 = path;
+      for (std::string_view c : {"cpuacct", "cpu,cpuacct"}) {
+        if (controllers == c) v1 = "/sys/fs/cgroup/" + controllers + path;
+      }
+    }
+    bool found = false;
+    if (!v1.empty()) {
+      std::ifstream usage(v1 + "/cpuacct.usage");
+      int64_t ns = 0;
+      if (usage >> ns) {
+        a.cpu_usec = ns / 1000;
+        found = true;
+      }
+    }
+    if (!found && !v2.empty()) {
+      for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+        std::ifstream stat(root + v2 + "/cpu.stat");
+        std::string key;
+        int64_t value = 0;
+        while (!found && stat >> key >> value) {
+          if (key == "usage_usec") {
+            a.cpu_usec = value;
+            found = true;
+          }
+        }
+        if (found) break;
+      }
+    }
+    if (!found) return absl::UnavailableError(fmt::format("No CPU accounting for {}", id));
+    // /proc/PID/net/tcp{,6} are the instance's network namespace: "sl local rem st …", the
+    // local address as HEX:PORT and st 01 for ESTABLISHED.
+    for (const char* table : {"tcp", "tcp6"}) {
+      std::ifstream tcp(fmt::format("/proc/{}/net/{}", pid, table));
+      std::getline(tcp, line);  // header
+      while (std::getline(tcp, line)) {
+        std::istringstream fields(line);
+        std::string sl, local, remote, st;
+        if (!(fields >> sl >> local >> remote >> st)) continue;
+        if (st == "01" && local.size() > 5 && local.substr(local.size() - 5) == ":0016") {
+          ++a.ssh_sessions;
+        }
+      }
+    }
+    return a;
   }
 
   absl::StatusOr<std::string> ConsoleOutput(std::string_view id) override {
