@@ -352,6 +352,13 @@ def test_month_boundary_splits_the_bill(cloud):
     assert csv[0].startswith("identity/LineItemId,bill/BillingPeriodStartDate")
     assert len(csv) == 1 + len(new["Lines"])
     assert "EUW1-BoxUsage:m1.large" in csv[1] and iid in csv[1]
+    # The operator's invoice of the finished month: printable HTML with the same total.
+    invoice = cloud.tmp / f"invoice-{t.account.account_id}.html"
+    k.kumo(cloud.daemon.data_dir, "admin", "invoice", t.account.account_id, "--month",
+           this_month, "--out", invoice)
+    html = invoice.read_text()
+    assert html.startswith("<!DOCTYPE html>") and f"USD {old['Total']}" in html
+    assert "Total due" in html and iid in html and "EUW1-BoxUsage:m1.large" in html
     # kumo ls lists the instance, stopped: no running cost.
     ls = k.kumo(cloud.daemon.data_dir, "ls", "--profile", t.account.profile,
                 env=cloud.files.env()).stdout

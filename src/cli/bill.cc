@@ -2,6 +2,7 @@
 // at the time of the call) and DescribeInstances.
 #include <fmt/format.h>
 
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -242,6 +243,26 @@ void AddAdminBillingCommands(CLI::App& app, Globals& g) {
     if (hours) body["hours_per_month"] = *hours;
     if (months) body["months"] = *months;
     std::cout << Admin(g, "billing/free-tier", body).dump(2) << std::endl;
+  });
+
+  static std::string invoice_account, invoice_month, invoice_out;
+  auto* invoice = admin->add_subcommand("invoice", "An account's invoice for a month (HTML)");
+  invoice->add_option("account", invoice_account, "Account id")->required();
+  invoice->add_option("--month", invoice_month, "YYYY-MM (default: this month, to date)");
+  invoice->add_option("--out", invoice_out, "Write the HTML here (default: stdout)");
+  invoice->callback([&g] {
+    json body = {{"account_id", invoice_account}};
+    if (!invoice_month.empty()) body["month"] = invoice_month;
+    json out = Admin(g, "billing/invoice", body);
+    if (invoice_out.empty()) {
+      std::cout << out.value("html", "");
+      return;
+    }
+    std::ofstream file(invoice_out);
+    file << out.value("html", "");
+    if (!file.flush()) Fail("Cannot write " + invoice_out);
+    std::cerr << "kumo: invoice written to " << invoice_out << " (total USD "
+              << out.value("total", "") << ")" << std::endl;
   });
 
   static std::string bill_account, bill_month;

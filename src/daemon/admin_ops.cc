@@ -6,6 +6,7 @@
 #include "common/status_macros.h"
 #include "daemon/data_dir.h"
 #include "services/billing.h"
+#include "services/invoice.h"
 #include "services/metering.h"
 
 namespace kumo::daemon {
@@ -116,6 +117,22 @@ std::map<std::string, api::AdminOperation, std::less<>> AdminOperations(const Ad
       input.erase("account_id");
       services::Caller caller{account.id, c.regions->names().front(), "admin", c.clock->Now()};
       ASSIGN_OR_RETURN(out, services::GetBill(tx, account, caller, input));
+      return absl::OkStatus();
+    }));
+    return out;
+  };
+  // A month's invoice of an account, as printable HTML.
+  ops["billing/invoice"] = [c](const json& body) -> absl::StatusOr<json> {
+    json out;
+    RETURN_IF_ERROR(c.store->Read([&](store::Tx& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(store::Account account, tx.GetAccount(body.value("account_id", "")));
+      int64_t now = UnixMillis(c.clock->Now()), month_at = now;
+      if (body.contains("month")) {
+        ASSIGN_OR_RETURN(month_at, services::ParseMonth(body.value("month", "")));
+      }
+      ASSIGN_OR_RETURN(billing::Bill bill, services::AccountBill(tx, account, month_at, now));
+      out = {{"html", services::InvoiceHtml(bill, account)},
+             {"total", billing::FormatUsd(bill.total)}};
       return absl::OkStatus();
     }));
     return out;

@@ -249,24 +249,33 @@ absl::StatusOr<json> SetFreeTierTerms(store::Tx& tx, const std::string& account_
   return json{{"account", name}, {"free_tier", TermsJson(terms.free_tier)}};
 }
 
+absl::StatusOr<billing::Bill> AccountBill(store::Tx& tx, const store::Account& account,
+                                          int64_t month_at_ms, int64_t now_ms) {
+  ASSIGN_OR_RETURN(BillingTerms terms, TermsFor(tx, account.id));
+  billing::BillOptions options;
+  options.free_tier = terms.free_tier;
+  return billing::ComputeBill(tx, account, month_at_ms, now_ms, options);
+}
+
+absl::StatusOr<int64_t> ParseMonth(const std::string& month) {
+  absl::CivilMonth m;
+  if (month.size() != 7 || !absl::ParseCivilTime(month, &m)) {
+    return Validation("Month must be in the form YYYY-MM");
+  }
+  return absl::ToUnixMillis(absl::FromCivil(m, absl::UTCTimeZone()));
+}
+
 absl::StatusOr<json> GetBill(store::Tx& tx, const store::Account& account, const Caller& caller,
                              const json& input) {
-  ASSIGN_OR_RETURN(BillingTerms terms, TermsFor(tx, account.id));
   int64_t now = UnixMillis(caller.now);
   int64_t month_at = now;
   if (input.contains("Month")) {
-    absl::CivilMonth m;
-    if (!input["Month"].is_string() ||
-        !absl::ParseCivilTime(input["Month"].get<std::string>(), &m)) {
-      return Validation("Month must be in the form YYYY-MM");
-    }
-    month_at = absl::ToUnixMillis(absl::FromCivil(m, absl::UTCTimeZone()));
+    if (!input["Month"].is_string()) return Validation("Month must be in the form YYYY-MM");
+    ASSIGN_OR_RETURN(month_at, ParseMonth(input["Month"].get<std::string>()));
   }
   std::string format = input.value("Format", "json");
   if (format != "json" && format != "csv") return Validation("Format must be json or csv");
-  billing::BillOptions options;
-  options.free_tier = terms.free_tier;
-  ASSIGN_OR_RETURN(Bill bill, billing::ComputeBill(tx, account, month_at, now, options));
+  ASSIGN_OR_RETURN(Bill bill, AccountBill(tx, account, month_at, now));
 
   json out = {{"AccountId", account.id},
               {"Month", Day(bill.month_start_ms).substr(0, 7)},

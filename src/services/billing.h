@@ -27,6 +27,12 @@ absl::StatusOr<BillingTerms> TermsFor(store::Tx& tx, const std::string& account_
 absl::StatusOr<nlohmann::json> SetFreeTierTerms(store::Tx& tx, const std::string& account_id,
                                                 const nlohmann::json& body, int64_t now_ms);
 
+// The account's bill for the month containing month_at_ms, as of now_ms, on its terms.
+absl::StatusOr<billing::Bill> AccountBill(store::Tx& tx, const store::Account& account,
+                                          int64_t month_at_ms, int64_t now_ms);
+// The month ("2026-11") as the ms of its start; InvalidParameterValue otherwise.
+absl::StatusOr<int64_t> ParseMonth(const std::string& month);
+
 // {"Month": "2026-11" (default: the current one), "Format": "json" | "csv"}.
 absl::StatusOr<nlohmann::json> GetBill(store::Tx& tx, const store::Account& account,
                                        const Caller& caller, const nlohmann::json& input);

@@ -43,10 +43,7 @@ void Earliest(int64_t* due, int64_t at) {
 absl::StatusOr<billing::Bill> BillNow(store::Tx& tx, const std::string& account_id,
                                       int64_t now_ms) {
   ASSIGN_OR_RETURN(store::Account account, tx.GetAccount(account_id));
-  ASSIGN_OR_RETURN(BillingTerms terms, TermsFor(tx, account_id));
-  billing::BillOptions options;
-  options.free_tier = terms.free_tier;
-  return billing::ComputeBill(tx, account, now_ms, now_ms, options);
+  return AccountBill(tx, account, now_ms, now_ms);
 }
 
 // Stops (On-Demand) or terminates (spot, which EC2 cannot stop unless persistent) one instance
