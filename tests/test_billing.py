@@ -129,10 +129,25 @@ def micros(usd: str) -> int:
     return int(Decimal(usd) * 1_000_000)
 
 
+def month_seconds(iso: str) -> int:
+    start = datetime.datetime.strptime(iso[:7], "%Y-%m").replace(tzinfo=datetime.timezone.utc)
+    return int((next_month(start) - start).total_seconds())
+
+
 def exact_cost(line) -> int:
-    """What a line must cost: its exact billed time at its rate, rounded half up to micro-USD."""
-    return int((Decimal(line["BilledSeconds"]) * Decimal(line["Rate"]) * 1_000_000 / HOUR)
-               .quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    """What a line must cost, rounded half up to micro-USD: its exact billed time at its hourly
+    rate, or for a volume its GiB × the rate per GiB-month × its share of the month."""
+    usd = Decimal(line["BilledSeconds"]) * Decimal(line["Rate"])
+    if "VolumeId" in line:
+        usd = usd * line["GiB"] / month_seconds(line["Start"])
+    else:
+        usd = usd / HOUR
+    return int((usd * 1_000_000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def instance_lines(bill):
+    """The instances' lines (every instance also has its root volume's)."""
+    return [line for line in bill["Lines"] if "InstanceId" in line]
 
 
 def check_lines(bill):
@@ -145,7 +160,7 @@ def check_lines(bill):
 
 
 def hours_of(bill, instance_id):
-    return sum(Decimal(line["BilledSeconds"]) for line in bill["Lines"]
+    return sum(Decimal(line["BilledSeconds"]) for line in instance_lines(bill)
                if line["InstanceId"] == instance_id) / HOUR
 
 
@@ -170,7 +185,9 @@ def test_thirty_one_hours_left_running(cloud):
     hours = hours_of(bill, iid)
     assert 31 <= hours < Decimal("31.05"), hours
     assert bill["Running"] == []
-    [line] = bill["Lines"]
+    [line] = instance_lines(bill)
+    # The root volume's storage is in the Free Tier (30 GiB-months): the total is the instance.
+    assert all(v["Cost"] == "0.000000" for v in bill["Lines"] if "VolumeId" in v)
     assert micros(bill["Total"]) == exact_cost(line)
     assert line["UsageType"] == "EUW1-BoxUsage:m1.small" and line["Rate"] == "0.047000"
 
@@ -182,10 +199,12 @@ def test_thirty_one_hours_left_running(cloud):
                                     GroupBy=[{"Type": "DIMENSION", "Key": "INSTANCE_TYPE"}])
     days = daily["ResultsByTime"]
     assert len(days) == 4
-    amounts = [Decimal(g["Metrics"]["UnblendedCost"]["Amount"]) for d in days for g in d["Groups"]]
-    assert all(g["Keys"] == ["m1.small"] for d in days for g in d["Groups"])
+    groups = [g for d in days for g in d["Groups"]]
+    assert {g["Keys"][0] for g in groups} == {"m1.small", "NoInstanceType"}  # storage has none
+    amounts = [Decimal(g["Metrics"]["UnblendedCost"]["Amount"]) for g in groups]
     assert abs(sum(amounts) - Decimal(bill["Total"])) <= Decimal("0.000004")
-    usage = sum(Decimal(g["Metrics"]["UsageQuantity"]["Amount"]) for d in days for g in d["Groups"])
+    usage = sum(Decimal(g["Metrics"]["UsageQuantity"]["Amount"]) for g in groups
+                if g["Keys"] == ["m1.small"])
     assert abs(usage - hours) < Decimal("0.00001")
     assert daily["GroupDefinitions"] == [{"Type": "DIMENSION", "Key": "INSTANCE_TYPE"}]
     # Grouped by the Name tag, as Cost Explorer writes tag keys ("Name$value").
@@ -193,9 +212,9 @@ def test_thirty_one_hours_left_running(cloud):
                                      Granularity="MONTHLY", Metrics=["UnblendedCost"],
                                      GroupBy=[{"Type": "TAG", "Key": "Name"}])
     keys = {tuple(g["Keys"]) for r in tagged["ResultsByTime"] for g in r["Groups"]}
-    assert keys == {("Name$forgotten",)}, keys
-    assert bill["ByName"] == [{"Name": "forgotten", "Hours": bill["ByInstance"][0]["Hours"],
-                               "Cost": bill["Total"]}]
+    assert keys == {("Name$forgotten",), ("Name$",)}, keys  # the root volume has no Name
+    assert {"Name": "forgotten", "Hours": bill["ByInstance"][0]["Hours"],
+            "Cost": bill["Total"]} in bill["ByName"]
     # The aws CLI v2 against the same endpoint, MONTHLY, no grouping.
     month_start = now(cloud).date().replace(day=1).isoformat()
     rc, out, err = k.aws_cli(cloud.files, t.account, "ce", "get-cost-and-usage",
@@ -238,7 +257,10 @@ def test_free_tier_is_pooled_across_instances(cloud):
     for r in out["ResultsByTime"]:
         for g in r["Groups"]:
             groups.setdefault(g["Keys"][0], []).append(g["Metrics"])
-    assert set(groups) == {"EUW1-BoxUsage:freetier.micro", "EUW1-BoxUsage:t2.micro"}
+    assert set(groups) == {"EUW1-BoxUsage:freetier.micro", "EUW1-BoxUsage:t2.micro",
+                           "EUW1-EBS:VolumeUsage.gp2"}  # the root volumes, free too
+    assert all(m["UnblendedCost"]["Amount"] == "0.000000"
+               for m in groups["EUW1-EBS:VolumeUsage.gp2"])
     assert all(m["UnblendedCost"]["Amount"] == "0.000000"
                for m in groups["EUW1-BoxUsage:freetier.micro"])
     assert sum(Decimal(m["UsageQuantity"]["Amount"])
@@ -265,9 +287,9 @@ def test_price_change_mid_hour(cloud):
     admin(cloud, "billing/set-price", instance_type="m1.medium", price="0.095")
     bill = t.bill()
     check_lines(bill)
-    rates = [line["Rate"] for line in bill["Lines"]]
+    rates = [line["Rate"] for line in instance_lines(bill)]
     assert rates == ["0.095000", "0.190000"], bill["Lines"]
-    first, second = (Decimal(line["BilledSeconds"]) for line in bill["Lines"])
+    first, second = (Decimal(line["BilledSeconds"]) for line in instance_lines(bill))
     assert 1800 <= first < 1800 + 120 and 1800 <= second < 1800 + 120
     t.terminate(iid)
 
@@ -309,7 +331,7 @@ def test_restart_in_the_middle_keeps_the_bill(cloud):
     cloud.daemon.kill9()
     cloud.daemon.start()
     after = t.bill()
-    lines = lambda bill, i: [line for line in bill["Lines"] if line["InstanceId"] == i]  # noqa
+    lines = lambda bill, i: [line for line in bill["Lines"] if line.get("InstanceId") == i]  # noqa
     assert lines(after, a) == lines(before, a)
     [b_before], [b_after] = lines(before, b), lines(after, b)
     assert b_after["Start"] == b_before["Start"]
@@ -342,7 +364,8 @@ def test_month_boundary_splits_the_bill(cloud):
     check_lines(old)
     check_lines(new)
     boundary = first_of_next.strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert old["Lines"][-1]["End"] == boundary and new["Lines"][0]["Start"] == boundary
+    assert instance_lines(old)[-1]["End"] == boundary
+    assert instance_lines(new)[0]["Start"] == boundary
     assert old["Estimated"] is False and old["Forecast"] == old["Total"]
     total = hours_of(old, iid) + hours_of(new, iid)
     assert 2 <= total < Decimal("2.05")
@@ -351,7 +374,8 @@ def test_month_boundary_splits_the_bill(cloud):
                  env=cloud.files.env()).stdout.splitlines()
     assert csv[0].startswith("identity/LineItemId,bill/BillingPeriodStartDate")
     assert len(csv) == 1 + len(new["Lines"])
-    assert "EUW1-BoxUsage:m1.large" in csv[1] and iid in csv[1]
+    assert any("EUW1-BoxUsage:m1.large" in row and iid in row for row in csv[1:])
+    assert any("EUW1-EBS:VolumeUsage.gp2" in row and "GB-Mo" in row for row in csv[1:])
     # The operator's invoice of the finished month: printable HTML with the same total.
     invoice = cloud.tmp / f"invoice-{t.account.account_id}.html"
     k.kumo(cloud.daemon.data_dir, "admin", "invoice", t.account.account_id, "--month",
@@ -462,3 +486,43 @@ def test_idle_stop_ends_the_forgotten_instance_after_30_minutes(cloud):
         cloud.daemon.log_path.read_text(errors="replace")
     k.kumo(cloud.daemon.data_dir, "idle-stop", "--profile", t.account.profile, "delete", env=env)
     t.terminate(iid)
+
+
+def test_volumes_are_billed_per_gib_month_until_deleted(cloud):
+    """A 100 GiB gp3 volume for a day, grown to 200 GiB for another, then deleted: each size is
+    billed for its seconds as a share of the month's GiB-months, at the catalog's $0.088, whatever
+    the volume's state (it is never attached). The account's Free Tier is turned off by the
+    operator so that the storage is paid."""
+    t = Tenant(cloud)
+    room_in_month(cloud, 50)
+    admin(cloud, "billing/free-tier", account_id=t.account.account_id, enabled=False)
+    vol = t.ec2.create_volume(AvailabilityZone=k.HOME_REGION + "a", Size=100,
+                              VolumeType="gp3")["VolumeId"]
+    k.wait_until(lambda: t.ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]["State"]
+                 == "available", 30, f"{vol} available")
+    advance(cloud, 24 * HOUR)
+    t.ec2.modify_volume(VolumeId=vol, Size=200)
+    k.wait_until(lambda: t.ec2.describe_volumes_modifications(VolumeIds=[vol])[
+        "VolumesModifications"][0]["ModificationState"] == "completed", 60, "the resize")
+    advance(cloud, 24 * HOUR)
+    t.ec2.delete_volume(VolumeId=vol)
+
+    def gone():
+        try:
+            t.ec2.describe_volumes(VolumeIds=[vol])
+            return False
+        except Exception as e:  # noqa: BLE001 (botocore's ClientError)
+            return k.error_code(e) == "InvalidVolume.NotFound"
+    k.wait_until(gone, 60, f"{vol} deleted")
+    bill = t.bill()
+    check_lines(bill)
+    lines = [line for line in bill["Lines"] if line.get("VolumeId") == vol]
+    assert [line["GiB"] for line in lines] == [100, 200], lines
+    assert all(line["Rate"] == "0.088000" and line["RateUnit"] == "GB-Mo" for line in lines)
+    first, second = (Decimal(line["BilledSeconds"]) for line in lines)
+    assert 24 * HOUR <= first < 24 * HOUR + 120 and 24 * HOUR <= second < 24 * HOUR + 120
+    [by_volume] = [v for v in bill["ByVolume"] if v["VolumeId"] == vol]
+    assert micros(by_volume["Cost"]) == sum(micros(line["Cost"]) for line in lines)
+    assert bill["FreeTier"] is None
+    # A day of 300 GiB (100 then 200) of a 30- or 31-day month at $0.088: about $0.85-0.88.
+    assert Decimal("0.84") < Decimal(by_volume["Cost"]) < Decimal("0.89"), by_volume

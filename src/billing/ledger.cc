@@ -114,6 +114,9 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
 
   std::vector<Stay> stays;
   std::unordered_map<std::string, size_t> open;  // instance id → its stay in `running`
+  // Volumes: their sizes over time, by id, in the order first seen.
+  std::vector<std::pair<Stay, VolumeUsage>> volumes;
+  std::unordered_map<std::string, size_t> volume_of;
   RETURN_IF_ERROR(tx.ScanMeterEvents(
       {.account_id = account.id, .before_ms = until},
       [&](const store::MeterEvent& e) -> absl::Status {
@@ -135,6 +138,24 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
           stays[it->second].ended_by =
               Str(e.data, "by") == "provider" ? EndedBy::kProvider : EndedBy::kUser;
           open.erase(it);
+        } else if (e.kind.rfind("volume-", 0) == 0) {
+          auto [it, fresh] = volume_of.try_emplace(e.subject, volumes.size());
+          if (fresh) {
+            Stay facts;
+            facts.instance_id = e.subject;
+            facts.region = e.region;
+            facts.az = Str(e.data, "az");
+            VolumeUsage v;
+            v.volume_id = e.subject;
+            v.volume_type = Str(e.data, "volume_type");
+            if (v.volume_type.empty()) v.volume_type = "gp2";
+            volumes.emplace_back(std::move(facts), std::move(v));
+          }
+          auto& segments = volumes[it->second].second.segments;
+          if (!segments.empty() && segments.back().end_ms < 0) segments.back().end_ms = e.at_ms;
+          if (e.kind != "volume-deleted") {
+            segments.push_back({e.at_ms, -1, e.data.value("size_gib", int64_t(0))});
+          }
         }
         return absl::OkStatus();
       }));
@@ -204,12 +225,52 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
       }
     }
   }
+  ExactCost volume_forecast = 0;  // what the volumes that still exist add by the month's end
+  int64_t open_gib_total = 0;
+  const int64_t remaining_ms = as_of_ms >= bill.month_start_ms && as_of_ms < bill.month_end_ms
+                                   ? bill.month_end_ms - as_of_ms
+                                   : 0;
+  for (auto& [facts_of, v] : volumes) {
+    int64_t open_gib = -1;
+    for (auto& seg : v.segments) {
+      if (seg.end_ms < 0) {
+        seg.end_ms = until;
+        open_gib = seg.gib;
+      }
+    }
+    std::erase_if(v.segments, [&](const VolumeSegment& seg) {
+      return seg.end_ms <= bill.month_start_ms || seg.end_ms <= seg.start_ms;
+    });
+    if (v.segments.empty()) continue;
+    ASSIGN_OR_RETURN(const std::vector<PricePoint>* series,
+                     prices.Series(tx, facts_of.region, kMeterVolumePrice, v.volume_type));
+    v.prices = *series;
+    if (open_gib > 0 && remaining_ms > 0) {
+      open_gib_total += open_gib;
+      volume_forecast += ExactCost(open_gib) * PriceAt(v.prices, until) * remaining_ms * kHourMs /
+                         (bill.month_end_ms - bill.month_start_ms);
+    }
+    auto& f = facts[v.volume_id];
+    f.region = facts_of.region;
+    f.az = facts_of.az;
+    std::vector<UsageLine> rated = RateVolume(v);
+    if (options.daily) rated = SplitAtDays(std::move(rated));
+    for (auto& l : rated) {
+      if (l.start_ms >= bill.month_start_ms && l.start_ms < bill.month_end_ms) {
+        lines.push_back(std::move(l));
+      }
+    }
+  }
   std::stable_sort(lines.begin(), lines.end(),
                    [](const UsageLine& a, const UsageLine& b) { return a.start_ms < b.start_ms; });
 
   const int64_t free_ends = FreeTierEndsMs(options.free_tier, account.created_ms);
   const bool free_month = options.free_tier.enabled && bill.month_start_ms < free_ends;
-  if (free_month) bill.free_tier_limit_ms = options.free_tier.hours_per_month * kHourMs;
+  if (free_month) {
+    bill.free_tier_limit_ms = options.free_tier.hours_per_month * kHourMs;
+    bill.volume_free_limit =
+        options.free_tier.volume_gib_months * (bill.month_end_ms - bill.month_start_ms);
+  }
   lines = ApplyFreeTier(std::move(lines), options.free_tier, account.created_ms);
 
   // The tags an instance has now name its lines; one that is gone keeps those it last ran with.
@@ -224,12 +285,19 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
     const InstanceFacts& f = facts[l.instance_id];
     bill.exact_total += l.cost;
     if (l.usage_type == "BoxUsage:freetier.micro") bill.free_tier_used_ms += l.billed_ms;
+    if (IsVolumeLine(l) && l.note == "Free Tier") bill.volume_free_used += l.billed_ms * l.gib;
     bill.lines.push_back({std::move(l), f.region, f.az, f.market, f.tags});
   }
   bill.total = RoundToMicros(bill.exact_total);
 
   // What runs now, and what the month comes to if it keeps running.
-  ExactCost forecast = bill.exact_total;
+  // The storage still to come is paid only beyond what is left of the Free Tier.
+  if (open_gib_total > 0 && remaining_ms > 0 && bill.volume_free_limit > 0) {
+    ExactCost needed = ExactCost(open_gib_total) * remaining_ms;
+    ExactCost free_left = std::max<int64_t>(0, bill.volume_free_limit - bill.volume_free_used);
+    volume_forecast = volume_forecast * (needed - std::min(needed, free_left)) / needed;
+  }
+  ExactCost forecast = bill.exact_total + volume_forecast;
   int64_t remaining = as_of_ms >= bill.month_start_ms && as_of_ms < bill.month_end_ms
                           ? bill.month_end_ms - as_of_ms
                           : 0;
@@ -278,6 +346,21 @@ std::string RegionUsagePrefix(std::string_view region) {
   return out;
 }
 
+double UsageQuantity(const UsageLine& l) {
+  if (!IsVolumeLine(l)) return double(l.billed_ms) / kHourMs;
+  int64_t month = MonthStartMs(l.start_ms);
+  return double(l.gib) * double(l.billed_ms) / double(NextMonthStartMs(month) - month);
+}
+
+std::string AwsOperation(const BillLine& line) {
+  if (IsVolumeLine(line.usage)) {
+    std::string t = line.usage.instance_type;
+    if (!t.empty()) t[0] = char(std::toupper(static_cast<unsigned char>(t[0])));
+    return "CreateVolume-" + t;
+  }
+  return line.market == Market::kSpot ? "RunInstances:SV001" : "RunInstances";
+}
+
 std::string AwsUsageType(const BillLine& line) {
   std::string prefix = RegionUsagePrefix(line.region);
   return prefix.empty() ? line.usage.usage_type : prefix + "-" + line.usage.usage_type;
@@ -297,10 +380,12 @@ std::string BillCsv(const Bill& bill) {
   int n = 0;
   for (const BillLine& b : bill.lines) {
     const UsageLine& l = b.usage;
+    bool volume = IsVolumeLine(l);
+    std::string what = volume ? fmt::format("GB-month of {} provisioned storage", l.instance_type)
+                              : fmt::format("{} hour", l.instance_type);
     std::string description =
-        l.note.empty()
-            ? fmt::format("${} per {} hour", FormatUsd(l.hourly), l.instance_type)
-            : fmt::format("${} per {} hour ({})", FormatUsd(l.hourly), l.instance_type, l.note);
+        l.note.empty() ? fmt::format("${} per {}", FormatUsd(l.hourly), what)
+                       : fmt::format("${} per {} ({})", FormatUsd(l.hourly), what, l.note);
     auto name = b.tags.find("Name");
     std::vector<std::string> row = {
         fmt::format("{}-{}", bill.account_id, ++n),
@@ -312,17 +397,17 @@ std::string BillCsv(const Bill& bill) {
         iso(l.end_ms),
         "AmazonEC2",
         AwsUsageType(b),
-        b.market == Market::kSpot ? "RunInstances:SV001" : "RunInstances",
+        AwsOperation(b),
         b.az,
         l.instance_id,
-        Hours(l.billed_ms),
+        volume ? fmt::format("{:.9f}", UsageQuantity(l)) : Hours(l.billed_ms),
         FormatUsd(l.cost == 0 ? 0 : l.hourly),
         FormatUsd(RoundToMicros(l.cost)),
         description,
-        l.instance_type,
+        volume ? "" : l.instance_type,
         b.region,
         b.market == Market::kSpot ? "Spot" : "OnDemand",
-        "Hrs",
+        volume ? "GB-Mo" : "Hrs",
         name == b.tags.end() ? "" : name->second};
     for (size_t i = 0; i < row.size(); ++i) {
       if (i) out += ',';

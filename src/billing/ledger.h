@@ -23,10 +23,14 @@ namespace kumo::billing {
 //   "left-running" (tenant, instance id): {"state", "by": "user"|"provider"|"instance", "reason"}
 //   "od-price" (operator, instance type): {"hourly", "source": "catalog"|"operator"}
 //   "spot-price" (operator, "<az>/<type>"): {"hourly"}
+//   "volume-created" | "volume-resized" (tenant, volume id): {"size_gib", "volume_type", "az"}
+//   "volume-deleted" (tenant, volume id); "snapshot-created" | "snapshot-deleted" (not rated yet)
+//   "volume-price" (operator, volume type): {"hourly": micro-USD per GiB-month, "source"}
 inline constexpr std::string_view kMeterRunning = "running";
 inline constexpr std::string_view kMeterLeftRunning = "left-running";
 inline constexpr std::string_view kMeterOnDemandPrice = "od-price";
 inline constexpr std::string_view kMeterSpotPrice = "spot-price";
+inline constexpr std::string_view kMeterVolumePrice = "volume-price";
 // Prices are the operator's events.
 inline constexpr std::string_view kPriceOwner = "000000000000";
 
@@ -60,7 +64,10 @@ struct Bill {
   Micros total = 0;  // exact_total rounded once
   int64_t free_tier_used_ms = 0;
   int64_t free_tier_limit_ms = 0;  // 0: the account has no Free Tier this month
-  Micros forecast = 0;             // the month's total if what runs now keeps running
+  // EBS storage in GiB-milliseconds: what the Free Tier covered, and its limit this month.
+  int64_t volume_free_used = 0;
+  int64_t volume_free_limit = 0;
+  Micros forecast = 0;  // the month's total if what runs now keeps running
   std::vector<RunningInstance> running;
 };
 
@@ -93,6 +100,12 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
 
 // "EUW1": the region prefix of AWS usage types (the region's name when AWS has none).
 std::string RegionUsagePrefix(std::string_view region);
+
+// What a line measures, in its own unit: instance-hours ("Hrs"), or GiB-months ("GB-Mo") for
+// volumes (the GiB-milliseconds over the length of the line's month).
+double UsageQuantity(const UsageLine& line);
+// "CreateVolume-Gp2", "RunInstances", "RunInstances:SV001": AWS's operation of a line.
+std::string AwsOperation(const BillLine& line);
 
 // "EUW1-BoxUsage:t2.micro": a line's usage type as AWS names it in bills and Cost Explorer.
 std::string AwsUsageType(const BillLine& line);

@@ -141,6 +141,31 @@ TEST_F(LedgerTest, SpotInterruptedByKumoInTheFirstHourIsFree) {
   EXPECT_EQ(b.total, 2'000);  // only the user's own half hour at 0.004
 }
 
+TEST_F(LedgerTest, VolumesAreBilledFromTheirEventsAndForecast) {
+  Price(0, "volume-price", "gp2", 100'000);  // $0.10 per GiB-month
+  Append(kDec1, kAccount, "vol-1", "volume-created", {{"size_gib", 100}, {"volume_type", "gp2"}});
+  Append(kDec1 + 10 * kDayMs, kAccount, "vol-1", "volume-resized", {{"size_gib", 200}});
+  Append(kDec1 + 20 * kDayMs, kAccount, "vol-1", "volume-deleted", json::object());
+  Append(kDec1 + 30 * kDayMs, kAccount, "vol-2", "volume-created", {{"size_gib", 31}});
+  BillOptions off;
+  off.free_tier.enabled = false;
+  Bill b = BillAt(kDec1, kDec1 + 30 * kDayMs + kDayMs / 2, off);
+  // 100 GiB and then 200 GiB for 10 of December's 31 days each, 31 GiB (gp2 by default) for
+  // half a day.
+  EXPECT_EQ(b.total, RoundToMicros(ExactCost(100 + 200) * 100'000 * 10 * kHourMs / 31 +
+                                   ExactCost(31) * 100'000 * kHourMs / 2 / 31));
+  ASSERT_EQ(b.lines.size(), 3u);
+  EXPECT_EQ(b.lines[1].usage.gib, 200);
+  // vol-2 goes on for the rest of the month: half a day more of 31 GiB.
+  EXPECT_EQ(b.forecast, RoundToMicros(ExactCost(100 + 200) * 100'000 * 10 * kHourMs / 31 +
+                                      ExactCost(31) * 100'000 * kHourMs / 31));
+  // With the Free Tier, 30 of December's 97.3 GiB-months are free: $3 less.
+  Bill free = BillAt(kDec1, kDec1 + 30 * kDayMs + kDayMs / 2);
+  EXPECT_EQ(free.volume_free_limit, 30 * 31 * kDayMs);
+  EXPECT_EQ(free.volume_free_used, free.volume_free_limit);
+  EXPECT_NEAR(double(free.total), double(b.total) - 3'000'000, 2);
+}
+
 TEST_F(LedgerTest, DailyLinesAndCsv) {
   Run("i-1", "m1.small", kDec1 + 12 * kH, kDec1 + 36 * kH);
   BillOptions daily;

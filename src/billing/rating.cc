@@ -131,6 +131,13 @@ struct DayOf {
   }
 };
 
+// gib × price per GiB-month × ms / the length of the month at_ms is in, scaled like every
+// ExactCost (× kHourMs); exact to 1/3,600,000 of a micro-dollar.
+ExactCost VolumeCost(int64_t gib, Micros per_gib_month, int64_t ms, int64_t at_ms) {
+  int64_t month = MonthStartMs(at_ms);
+  return ExactCost(gib) * per_gib_month * ms * kHourMs / (NextMonthStartMs(month) - month);
+}
+
 // Cuts lines where `Period` says a period ends, sharing each line's billed time and cost in
 // proportion; the 60 s minimum stays with the period the line began in.
 template <typename Period>
@@ -154,7 +161,9 @@ std::vector<UsageLine> SplitLines(std::vector<UsageLine> lines) {
       piece.end_ms = to;
       piece.billed_ms =
           free && l.billed_ms == 0 ? 0 : (to - from) + (from == l.start_ms ? extra : 0);
-      piece.cost = free ? 0 : ExactCost(piece.billed_ms) * l.hourly;
+      piece.cost = free              ? 0
+                   : IsVolumeLine(l) ? VolumeCost(l.gib, l.hourly, piece.billed_ms, from)
+                                     : ExactCost(piece.billed_ms) * l.hourly;
       out.push_back(std::move(piece));
       if (to >= l.end_ms) break;
       from = to;
@@ -173,6 +182,35 @@ std::vector<UsageLine> SplitAtDays(std::vector<UsageLine> lines) {
   return SplitLines<DayOf>(std::move(lines));
 }
 
+std::vector<UsageLine> RateVolume(const VolumeUsage& v) {
+  std::vector<UsageLine> lines;
+  const std::string usage_type = "EBS:VolumeUsage." + v.volume_type;
+  MonthOf month;
+  for (const VolumeSegment& s : v.segments) {
+    for (int64_t from = s.start_ms; from < s.end_ms;) {
+      month.Find(from);
+      int64_t to = std::min(s.end_ms, month.next);
+      // A price change inside the piece starts a new line, as for On-Demand.
+      for (const PricePoint& change : v.prices) {
+        if (change.at_ms > from && change.at_ms < to) to = change.at_ms;
+      }
+      UsageLine l;
+      l.instance_id = v.volume_id;
+      l.instance_type = v.volume_type;
+      l.usage_type = usage_type;
+      l.start_ms = from;
+      l.end_ms = to;
+      l.billed_ms = to - from;
+      l.hourly = PriceAt(v.prices, from);
+      l.gib = s.gib;
+      l.cost = VolumeCost(s.gib, l.hourly, l.billed_ms, from);
+      lines.push_back(std::move(l));
+      from = to;
+    }
+  }
+  return lines;
+}
+
 std::vector<UsageLine> ApplyFreeTier(std::vector<UsageLine> lines, const FreeTierTerms& terms,
                                      int64_t account_created_ms) {
   if (!terms.enabled) return lines;
@@ -181,6 +219,7 @@ std::vector<UsageLine> ApplyFreeTier(std::vector<UsageLine> lines, const FreeTie
                             created.hour(), created.minute(), created.second());
   int64_t expires_ms = absl::ToUnixMillis(absl::FromCivil(expires, absl::UTCTimeZone()));
   auto eligible = [&](const UsageLine& l) {
+    if (IsVolumeLine(l)) return l.start_ms < expires_ms && terms.volume_gib_months > 0;
     return l.usage_type == "BoxUsage:" + l.instance_type && l.start_ms < expires_ms &&
            std::find(terms.instance_types.begin(), terms.instance_types.end(), l.instance_type) !=
                terms.instance_types.end();
@@ -192,11 +231,20 @@ std::vector<UsageLine> ApplyFreeTier(std::vector<UsageLine> lines, const FreeTie
   }
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return lines[a].start_ms < lines[b].start_ms; });
-  std::map<int64_t, int64_t> left;  // month start → free milliseconds left
+  // Month start → what is left: instance milliseconds, volume GiB-milliseconds.
+  std::map<int64_t, int64_t> left, volume_left;
   std::vector<int64_t> free_ms(lines.size(), 0);
   for (size_t i : order) {
-    auto [it, fresh] =
-        left.try_emplace(MonthStartMs(lines[i].start_ms), terms.hours_per_month * kHourMs);
+    int64_t month = MonthStartMs(lines[i].start_ms);
+    if (IsVolumeLine(lines[i])) {
+      int64_t gib = std::max<int64_t>(1, lines[i].gib);
+      auto [it, fresh] = volume_left.try_emplace(
+          month, terms.volume_gib_months * (NextMonthStartMs(month) - month));
+      free_ms[i] = std::min(it->second / gib, lines[i].billed_ms);
+      it->second -= free_ms[i] * gib;
+      continue;
+    }
+    auto [it, fresh] = left.try_emplace(month, terms.hours_per_month * kHourMs);
     free_ms[i] = std::min(it->second, lines[i].billed_ms);
     it->second -= free_ms[i];
   }
@@ -208,8 +256,9 @@ std::vector<UsageLine> ApplyFreeTier(std::vector<UsageLine> lines, const FreeTie
       out.push_back(std::move(l));
       continue;
     }
+    bool volume = IsVolumeLine(l);
     UsageLine free = l;
-    free.usage_type = "BoxUsage:freetier.micro";
+    if (!volume) free.usage_type = "BoxUsage:freetier.micro";
     free.billed_ms = free_ms[i];
     free.end_ms = std::min(l.end_ms, l.start_ms + free_ms[i]);
     free.cost = 0;
@@ -219,7 +268,11 @@ std::vector<UsageLine> ApplyFreeTier(std::vector<UsageLine> lines, const FreeTie
       UsageLine paid = l;
       paid.start_ms = free.end_ms;
       paid.billed_ms = l.billed_ms - free_ms[i];
-      paid.cost = ExactCost(paid.billed_ms) * l.hourly;
+      if (volume) {
+        paid.cost = VolumeCost(l.gib, l.hourly, paid.billed_ms, l.start_ms);
+      } else {
+        paid.cost = ExactCost(paid.billed_ms) * l.hourly;
+      }
       paid.note = "beyond the Free Tier";
       out.push_back(std::move(paid));
     }

@@ -59,6 +59,7 @@ struct UsageLine {
   Micros hourly = 0;
   ExactCost cost = 0;
   std::string note;  // why a line costs what it does ("minimum 60 s", "interrupted by Kumo ...")
+  int64_t gib = 0;   // volume lines: the size billed
 };
 
 // On-Demand: per second at the price in effect, 60 s minimum per running period. Spot: each
@@ -74,6 +75,25 @@ std::vector<UsageLine> SplitAtDays(std::vector<UsageLine> lines);
 int64_t MonthStartMs(int64_t at_ms);
 int64_t NextMonthStartMs(int64_t at_ms);
 
+// EBS storage: a volume's size over time, billed per GiB-month, prorated per millisecond of the
+// calendar month it falls in, in every state until it is deleted. Lines are cut at months (a
+// month's length is its own) and at resizes; usage_type "EBS:VolumeUsage.<type>", instance_id
+// the volume's id, instance_type its volume type, gib its size, hourly the price per GiB-month.
+// A line's exact cost (gib × price × ms / month length) is kept to 1/3,600,000 of a micro-dollar.
+struct VolumeSegment {
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  int64_t gib = 0;
+};
+struct VolumeUsage {
+  std::string volume_id;
+  std::string volume_type;
+  std::vector<VolumeSegment> segments;
+  std::vector<PricePoint> prices;  // per GiB-month
+};
+std::vector<UsageLine> RateVolume(const VolumeUsage& usage);
+inline bool IsVolumeLine(const UsageLine& l) { return l.usage_type.rfind("EBS:", 0) == 0; }
+
 // The classic Free Tier: for 12 months from the account's creation, `hours` a calendar month of
 // eligible On-Demand types, pooled over the account's instances in time order; what is left over
 // is billed as usual. Spot usage is never credited.
@@ -82,6 +102,7 @@ struct FreeTierTerms {
   int64_t hours_per_month = 750;
   int months = 12;
   std::vector<std::string> instance_types = {"t1.micro", "t2.micro", "t3.micro"};
+  int64_t volume_gib_months = 30;  // of EBS storage, pooled over the account's volumes
 };
 std::vector<UsageLine> ApplyFreeTier(std::vector<UsageLine> month_lines, const FreeTierTerms& terms,
                                      int64_t account_created_ms);

@@ -143,5 +143,45 @@ TEST(Rating, MoneyRoundsHalfUpOnlyAtTheEnd) {
   EXPECT_EQ(FormatUsd(1'234'567), "1.234567");
 }
 
+TEST(Rating, VolumesPayTheirShareOfEachMonth) {
+  const int64_t dec1 = MonthStartMs(kT0), jan1 = NextMonthStartMs(kT0);
+  // 100 GiB of gp2 at $0.10 per GiB-month for all of December: exactly $10.
+  VolumeUsage v{"vol-1", "gp2", {{dec1, jan1, 100}}, {{0, 100'000}}};
+  auto lines = RateVolume(v);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(Total(lines), 10'000'000);
+  EXPECT_EQ(lines[0].usage_type, "EBS:VolumeUsage.gp2");
+  EXPECT_TRUE(IsVolumeLine(lines[0]));
+  // A resize mid-month and a life across the new year: cut at the resize and at January, each
+  // piece its share of its own month (December 31 days, January 31).
+  VolumeUsage grown{"vol-2",
+                    "gp2",
+                    {{jan1 - 31 * kHourMs * 12, jan1 - kHourMs * 24 * 15, 10},
+                     {jan1 - kHourMs * 24 * 15, jan1 + kHourMs * 24 * 31 / 2, 20}},
+                    {{0, 100'000}}};
+  auto pieces = RateVolume(grown);
+  ASSERT_EQ(pieces.size(), 3u);
+  EXPECT_EQ(pieces[2].start_ms, jan1);
+  // 10 GiB for half a day and 20 GiB for 15 days of December, 20 GiB for half of January.
+  EXPECT_EQ(Total(pieces), RoundToMicros(ExactCost(10) * 100'000 * kHourMs / 2 / 31 +
+                                         ExactCost(20) * 100'000 * kHourMs * 15 / 31 +
+                                         ExactCost(20) * 100'000 * kHourMs / 2));
+  // A day split of a volume line keeps its cost.
+  EXPECT_EQ(Total(SplitAtDays(lines)), Total(lines));
+}
+
+TEST(Rating, VolumeFreeTierIsThirtyGibMonthsPooled) {
+  const int64_t dec1 = MonthStartMs(kT0), jan1 = NextMonthStartMs(kT0);
+  // Two 20 GiB volumes all month: 40 GiB-months, 30 free, 10 paid at $0.10.
+  std::vector<UsageLine> lines = RateVolume({"vol-1", "gp2", {{dec1, jan1, 20}}, {{0, 100'000}}});
+  auto more = RateVolume({"vol-2", "gp2", {{dec1, jan1, 20}}, {{0, 100'000}}});
+  lines.insert(lines.end(), more.begin(), more.end());
+  auto billed = ApplyFreeTier(lines, {}, dec1 - 24 * kHourMs);
+  EXPECT_NEAR(double(Total(billed)), 1'000'000, 1);
+  FreeTierTerms none;
+  none.volume_gib_months = 0;
+  EXPECT_EQ(Total(ApplyFreeTier(lines, none, dec1)), 4'000'000);
+}
+
 }  // namespace
 }  // namespace kumo::billing

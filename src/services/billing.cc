@@ -50,11 +50,21 @@ const char* MarketName(Market m) { return m == Market::kSpot ? "spot" : "on-dema
 
 // Sums of one group of lines.
 struct Sum {
-  int64_t billed_ms = 0;
+  int64_t billed_ms = 0;         // of instances: exact
+  double volume_gib_months = 0;  // of volumes
   ExactCost cost = 0;
   void Add(const billing::UsageLine& l) {
-    billed_ms += l.billed_ms;
+    if (billing::IsVolumeLine(l)) {
+      volume_gib_months += billing::UsageQuantity(l);
+    } else {
+      billed_ms += l.billed_ms;
+    }
     cost += l.cost;
+  }
+  // Hours and GiB-months add up as Cost Explorer's do, in no single unit.
+  std::string Quantity() const {
+    if (volume_gib_months == 0) return Hours(billed_ms);
+    return fmt::format("{:.6f}", double(billed_ms) / billing::kHourMs + volume_gib_months);
   }
 };
 
@@ -71,10 +81,13 @@ absl::StatusOr<int64_t> ParseDate(const json& v, const char* what) {
 std::optional<std::string> Dimension(const BillLine& l, std::string_view key,
                                      const std::string& account_id) {
   bool spot = l.market == Market::kSpot;
-  if (key == "SERVICE") return std::string(kEc2Service);
+  bool volume = billing::IsVolumeLine(l.usage);
+  // Storage is "EC2 - Other" in Cost Explorer, with no instance type.
+  if (key == "SERVICE") return volume ? std::string("EC2 - Other") : std::string(kEc2Service);
   if (key == "SERVICE_CODE") return "AmazonEC2";
-  if (key == "INSTANCE_TYPE") return l.usage.instance_type;
+  if (key == "INSTANCE_TYPE") return volume ? "NoInstanceType" : l.usage.instance_type;
   if (key == "INSTANCE_TYPE_FAMILY") {
+    if (volume) return "NoInstanceTypeFamily";
     return l.usage.instance_type.substr(0, l.usage.instance_type.find('.'));
   }
   if (key == "USAGE_TYPE") return billing::AwsUsageType(l);
@@ -82,7 +95,7 @@ std::optional<std::string> Dimension(const BillLine& l, std::string_view key,
   if (key == "AZ") return l.az;
   if (key == "PURCHASE_TYPE") return spot ? "Spot Instances" : "On Demand Instances";
   if (key == "LINKED_ACCOUNT") return account_id;
-  if (key == "OPERATION") return spot ? "RunInstances:SV001" : "RunInstances";
+  if (key == "OPERATION") return billing::AwsOperation(l);
   if (key == "RESOURCE_ID") return l.usage.instance_id;
   if (key == "RECORD_TYPE") return "Usage";
   if (key == "PLATFORM" || key == "OPERATING_SYSTEM") return "Linux";
@@ -178,7 +191,7 @@ json Metrics(const std::vector<std::string>& names, const Sum& s) {
   json out = json::object();
   for (const auto& m : names) {
     if (m == "UsageQuantity") {
-      out[m] = {{"Amount", Hours(s.billed_ms)}, {"Unit", "Hrs"}};
+      out[m] = {{"Amount", s.Quantity()}, {"Unit", s.volume_gib_months == 0 ? "Hrs" : "N/A"}};
     } else {
       out[m] = {{"Amount", Usd(s.cost)}, {"Unit", "USD"}};
     }
@@ -301,12 +314,34 @@ absl::StatusOr<json> GetBill(store::Tx& tx, const store::Account& account, const
   std::map<std::string, Sum> by_instance, by_type, by_name;
   std::map<std::string, const BillLine*> instance_line;
   json lines = json::array();
+  std::map<std::string, Sum> by_volume;
   for (const BillLine& b : bill.lines) {
     const auto& l = b.usage;
-    by_instance[l.instance_id].Add(l);
+    bool volume = billing::IsVolumeLine(l);
+    if (volume) {
+      by_volume[l.instance_id].Add(l);
+    } else {
+      by_instance[l.instance_id].Add(l);
+      by_type[l.instance_type].Add(l);
+    }
     instance_line.emplace(l.instance_id, &b);
-    by_type[l.instance_type].Add(l);
     by_name[NameOf(b.tags)].Add(l);
+    if (volume) {
+      lines.push_back(
+          {{"VolumeId", l.instance_id},
+           {"VolumeType", l.instance_type},
+           {"UsageType", billing::AwsUsageType(b)},
+           {"Start", Iso(l.start_ms)},
+           {"End", Iso(l.end_ms)},
+           {"GiB", l.gib},
+           {"GibMonths", fmt::format("{:.9f}", billing::UsageQuantity(l))},
+           {"BilledSeconds", fmt::format("{}.{:03d}", l.billed_ms / 1000, l.billed_ms % 1000)},
+           {"Rate", billing::FormatUsd(l.cost == 0 ? 0 : l.hourly)},
+           {"RateUnit", "GB-Mo"},
+           {"Cost", Usd(l.cost)},
+           {"Note", l.note}});
+      continue;
+    }
     lines.push_back(
         {{"InstanceId", l.instance_id},
          {"InstanceType", l.instance_type},
@@ -330,11 +365,23 @@ absl::StatusOr<json> GetBill(store::Tx& tx, const store::Account& account, const
                          {"Hours", Hours(s.billed_ms)},
                          {"Cost", Usd(s.cost)}});
   }
+  json volumes = json::array();
+  for (const auto& [id, s] : by_volume) {
+    const BillLine& b = *instance_line[id];
+    volumes.push_back({{"VolumeId", id},
+                       {"VolumeType", b.usage.instance_type},
+                       {"Name", NameOf(b.tags)},
+                       {"GibMonths", fmt::format("{:.6f}", s.volume_gib_months)},
+                       {"Cost", Usd(s.cost)}});
+  }
   for (const auto& [type, s] : by_type) {
     types.push_back({{"InstanceType", type}, {"Hours", Hours(s.billed_ms)}, {"Cost", Usd(s.cost)}});
   }
   for (const auto& [name, s] : by_name) {
     names.push_back({{"Name", name}, {"Hours", Hours(s.billed_ms)}, {"Cost", Usd(s.cost)}});
+    if (s.volume_gib_months > 0) {
+      names.back()["VolumeGibMonths"] = fmt::format("{:.6f}", s.volume_gib_months);
+    }
   }
   json running = json::array();
   for (const auto& r : bill.running) {
@@ -353,6 +400,7 @@ absl::StatusOr<json> GetBill(store::Tx& tx, const store::Account& account, const
   }
   out["ByInstance"] = std::move(instances);
   out["ByType"] = std::move(types);
+  out["ByVolume"] = std::move(volumes);
   out["ByName"] = std::move(names);
   out["Running"] = std::move(running);
   out["Lines"] = std::move(lines);

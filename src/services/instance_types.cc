@@ -52,6 +52,12 @@ absl::StatusOr<std::unique_ptr<InstanceTypeCatalog>> InstanceTypeCatalog::FromJs
       c->types_.push_back(std::move(it));
     }
     c->default_type_ = j.value("default_type", "m1.small");
+    const json volume_prices = j.value("volume_price_per_gib_month", json::object());
+    for (const auto& [type, by_region] : volume_prices.items()) {
+      for (const auto& [region, price] : by_region.items()) {
+        c->volume_prices_[type][region] = price.get<double>();
+      }
+    }
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(fmt::format("Instance-type catalog: {}", e.what()));
   }
@@ -85,12 +91,15 @@ const InstanceType* InstanceTypeCatalog::Find(std::string_view name) const {
 
 double InstanceTypeCatalog::PricePerHour(const InstanceType& type,
                                          const std::string& region) const {
-  if (auto it = type.price_per_hour.find(region); it != type.price_per_hour.end())
-    return it->second;
-  if (auto it = type.price_per_hour.find("default"); it != type.price_per_hour.end()) {
-    return it->second;
-  }
-  return type.price_per_hour.begin()->second;
+  return PriceIn(type.price_per_hour, region);
+}
+
+double InstanceTypeCatalog::PriceIn(const std::map<std::string, double>& by_region,
+                                    const std::string& region) {
+  if (by_region.empty()) return 0;
+  if (auto it = by_region.find(region); it != by_region.end()) return it->second;
+  if (auto it = by_region.find("default"); it != by_region.end()) return it->second;
+  return by_region.begin()->second;
 }
 
 absl::StatusOr<json> InstanceTypeCatalog::DescribeInstanceTypes(const json& input) const {

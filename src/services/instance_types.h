@@ -40,12 +40,18 @@ class InstanceTypeCatalog {
   const std::vector<InstanceType>& types() const { return types_; }
   // USD per hour in region ("default" entry, else the first listed, when the region has none).
   double PricePerHour(const InstanceType& type, const std::string& region) const;
+  // EBS storage, USD per GiB-month by volume type and region (same fallbacks).
+  const std::map<std::string, std::map<std::string, double>>& volume_prices() const {
+    return volume_prices_;
+  }
+  static double PriceIn(const std::map<std::string, double>& by_region, const std::string& region);
 
   absl::StatusOr<nlohmann::json> DescribeInstanceTypes(const nlohmann::json& input) const;
 
  private:
   std::vector<InstanceType> types_;
   std::string default_type_;
+  std::map<std::string, std::map<std::string, double>> volume_prices_;
 };
 
 }  // namespace kumo::services

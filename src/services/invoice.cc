@@ -89,45 +89,52 @@ std::string InvoiceHtml(const billing::Bill& bill, const store::Account& account
 
   // Summary by usage type.
   struct Sum {
-    int64_t ms = 0;
+    double quantity = 0;  // hours, or GiB-months of storage
+    bool volume = false;
     billing::ExactCost cost = 0;
-    billing::Micros rate = 0;
   };
   std::map<std::string, Sum> by_type;
   for (const auto& l : bill.lines) {
     Sum& s = by_type[billing::AwsUsageType(l)];
-    s.ms += l.usage.billed_ms;
+    s.quantity += billing::UsageQuantity(l.usage);
+    s.volume = billing::IsVolumeLine(l.usage);
     s.cost += l.usage.cost;
-    if (l.usage.cost != 0) s.rate = l.usage.hourly;
   }
   html +=
       "<h2>Summary</h2><table class=\"lines\"><tr><th>Amazon EC2 usage type</th>"
-      "<th class=\"num\">Hours</th><th class=\"num\">Amount (USD)</th></tr>\n";
+      "<th class=\"num\">Quantity</th><th class=\"num\">Amount (USD)</th></tr>\n";
   for (const auto& [type, s] : by_type) {
     html +=
         fmt::format("<tr{}><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
-                    s.cost == 0 ? " class=\"free\"" : "", Escape(type), Hours(s.ms),
+                    s.cost == 0 ? " class=\"free\"" : "", Escape(type),
+                    fmt::format("{:.6f} {}", s.quantity, s.volume ? "GB-Mo" : "h"),
                     billing::FormatUsd(billing::RoundToMicros(s.cost)));
   }
   html += "</table>\n";
   if (bill.free_tier_limit_ms > 0) {
     html += fmt::format(
-        "<p>Free Tier: {} of {} hours of t1/t2/t3.micro used this month (shown at $0).</p>\n",
-        Hours(bill.free_tier_used_ms), Hours(bill.free_tier_limit_ms));
+        "<p>Free Tier: {} of {} hours of t1/t2/t3.micro and {:.6f} of {:.6f} GB-months of EBS "
+        "storage used this month (shown at $0).</p>\n",
+        Hours(bill.free_tier_used_ms), Hours(bill.free_tier_limit_ms),
+        double(bill.volume_free_used) / double(bill.month_end_ms - bill.month_start_ms),
+        double(bill.volume_free_limit) / double(bill.month_end_ms - bill.month_start_ms));
   }
 
   html +=
       "<h2>Usage lines</h2><table class=\"lines\"><tr><th>Instance</th><th>Usage</th>"
-      "<th>From – to (UTC)</th><th class=\"num\">Billed hours</th>"
-      "<th class=\"num\">Rate (USD/h)</th><th class=\"num\">Amount (USD)</th></tr>\n";
+      "<th>From – to (UTC)</th><th class=\"num\">Hours</th>"
+      "<th class=\"num\">Rate (USD)</th><th class=\"num\">Amount (USD)</th></tr>\n";
   for (const auto& l : bill.lines) {
     const auto& u = l.usage;
     auto name = l.tags.find("Name");
     std::string instance =
         Escape(u.instance_id) +
         (name == l.tags.end() ? "" : "<br><small>" + Escape(name->second) + "</small>");
+    bool volume = billing::IsVolumeLine(u);
+    std::string detail = volume ? fmt::format("{} GiB, rate per GB-month", u.gib) : "";
+    if (!u.note.empty()) detail += (detail.empty() ? "" : "; ") + u.note;
     std::string usage = Escape(billing::AwsUsageType(l)) +
-                        (u.note.empty() ? "" : "<br><small>" + Escape(u.note) + "</small>");
+                        (detail.empty() ? "" : "<br><small>" + Escape(detail) + "</small>");
     html += fmt::format(
         "<tr{}><td class=\"id\">{}</td><td>{}</td><td class=\"when\">{} – {}</td>"
         "<td class=\"num\">{}</td>"

@@ -7,6 +7,7 @@
 #include "services/images.h"
 #include "services/spot.h"
 #include "services/spot_internal.h"
+#include "services/volumes.h"
 
 namespace kumo::services {
 
@@ -66,14 +67,13 @@ absl::StatusOr<json> Running(store::Tx& tx, const store::Resource& r) {
               {"tags", std::move(tags)}};
 }
 
-absl::StatusOr<std::optional<store::MeterEvent>> LastPriceEvent(store::Tx& tx,
-                                                                std::string_view region,
-                                                                std::string_view type,
-                                                                std::string_view source) {
+absl::StatusOr<std::optional<store::MeterEvent>> LastPriceEvent(
+    store::Tx& tx, std::string_view region, std::string_view type, std::string_view source,
+    std::string_view kind = kMeterOnDemandPrice) {
   ASSIGN_OR_RETURN(auto events, tx.ListMeterEvents({.account_id = std::string(kOperatorOwnerId),
                                                     .region = std::string(region),
                                                     .subject = std::string(type),
-                                                    .kind = std::string(kMeterOnDemandPrice)}));
+                                                    .kind = std::string(kind)}));
   for (auto it = events.rbegin(); it != events.rend(); ++it) {
     if (source.empty() || Str(it->data, "source") == source) return std::move(*it);
   }
@@ -81,9 +81,10 @@ absl::StatusOr<std::optional<store::MeterEvent>> LastPriceEvent(store::Tx& tx,
 }
 
 absl::Status AppendOnDemandPrice(store::Tx& tx, std::string_view region, std::string_view type,
-                                 Micros hourly, std::string_view source, int64_t now_ms) {
+                                 Micros hourly, std::string_view source, int64_t now_ms,
+                                 std::string_view kind = kMeterOnDemandPrice) {
   return tx.AppendMeterEvent({0, now_ms, std::string(kOperatorOwnerId), std::string(region),
-                              std::string(type), std::string(kMeterOnDemandPrice),
+                              std::string(type), std::string(kind),
                               json{{"hourly", hourly}, {"source", source}}});
 }
 
@@ -131,6 +132,34 @@ absl::Status SyncOnDemandPrices(store::Tx& tx, const InstanceTypeCatalog& catalo
       if (last && last->data.value("hourly", Micros(-1)) == hourly) continue;
       RETURN_IF_ERROR(AppendOnDemandPrice(tx, region, type.name, hourly, "catalog", now_ms));
     }
+    // EBS storage: "hourly" holds the price per GiB-month.
+    for (const auto& [volume_type, by_region] : catalog.volume_prices()) {
+      auto price = Micros(std::llround(InstanceTypeCatalog::PriceIn(by_region, region) * 1e6));
+      ASSIGN_OR_RETURN(auto last,
+                       LastPriceEvent(tx, region, volume_type, "catalog", kMeterVolumePrice));
+      if (last && last->data.value("hourly", Micros(-1)) == price) continue;
+      RETURN_IF_ERROR(AppendOnDemandPrice(tx, region, volume_type, price, "catalog", now_ms,
+                                          kMeterVolumePrice));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MigrateLegacyMeterEvents(store::Tx& tx) {
+  ASSIGN_OR_RETURN(auto legacy, tx.ListAllResources(kMeterEventType));
+  for (const auto& r : legacy) {
+    const json& d = r.data;
+    std::string id = d.value("resource_id", "");
+    json data = {{"size_gib", d.value("size_gib", int64_t(0))}};
+    if (d.value("resource_type", "") == kVolumeType) {
+      auto volume = tx.GetResource(r.account_id, r.region, id);
+      data["volume_type"] = volume.ok() ? volume->data.value("volume_type", "gp2") : "gp2";
+      data["az"] = volume.ok() ? volume->data.value("availability_zone", "") : "";
+    }
+    RETURN_IF_ERROR(tx.AppendMeterEvent(
+        {0, d.value("at_ms", r.created_ms), r.account_id, r.region, id,
+         d.value("resource_type", "") + "-" + d.value("event", ""), std::move(data)}));
+    RETURN_IF_ERROR(tx.DeleteResource(r.account_id, r.region, r.id));
   }
   return absl::OkStatus();
 }

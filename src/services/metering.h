@@ -21,6 +21,7 @@ using billing::kMeterLeftRunning;
 using billing::kMeterOnDemandPrice;
 using billing::kMeterRunning;
 using billing::kMeterSpotPrice;
+using billing::kMeterVolumePrice;
 
 // The one way an instance record is written after its launch: compares the stored state with
 // r's, appends "running" / "left-running" at now_ms when r enters or leaves `running`, then stores
@@ -39,6 +40,8 @@ absl::StatusOr<market::Micros> OnDemandPrice(store::Tx& tx, std::string_view reg
 // holds until the catalog's own price for that type changes.
 absl::Status SyncOnDemandPrices(store::Tx& tx, const InstanceTypeCatalog& catalog,
                                 const Regions& regions, int64_t now_ms);
+// Moves the storage issue's "meter-event" resources into the ledger (once, at start-up).
+absl::Status MigrateLegacyMeterEvents(store::Tx& tx);
 // The operator's price change, effective at now_ms.
 absl::Status SetOnDemandPrice(store::Tx& tx, const InstanceTypeCatalog& catalog,
                               const std::string& region, const std::string& type,

@@ -117,7 +117,7 @@ TEST_F(MeteringTest, CatalogPricesAreRecordedOnceAndOperatorPricesHold) {
     return p;
   };
   size_t first = Events(std::string(kBillingOwner)).size();
-  EXPECT_EQ(first, catalog_->types().size());
+  EXPECT_EQ(first, catalog_->types().size() + catalog_->volume_prices().size());  // + EBS
   // A restart with the same catalog records nothing new.
   ASSERT_TRUE(
       Write([&](store::Tx& tx) { return SyncOnDemandPrices(tx, *catalog_, regions_, 2000); }).ok());

@@ -207,20 +207,14 @@ std::string MountNameOfDevice(const std::string& device) {
 
 absl::Status RecordMeterEvent(store::Tx& tx, const store::Resource& r, std::string_view event,
                               int64_t size_gib, int64_t now_ms) {
-  std::string key = fmt::format("{}|{}|{}|{}|{}", r.id, event, r.version, size_gib, now_ms);
-  store::Resource e{"mev-" + HexEncode(Sha256(key)).substr(0, 17),
-                    r.account_id,
-                    r.region,
-                    std::string(kMeterEventType),
-                    "",
-                    {{"resource_id", r.id},
-                     {"resource_type", r.type},
-                     {"event", std::string(event)},
-                     {"size_gib", size_gib},
-                     {"at_ms", now_ms}},
-                    0,
-                    now_ms};
-  return tx.InsertResource(e);
+  // The ledger (billing/ledger.h): "volume-created" etc., with what the rating needs.
+  json data = {{"size_gib", size_gib}};
+  if (r.type == kVolumeType) {
+    data["volume_type"] = r.data.value("volume_type", "gp2");
+    data["az"] = r.data.value("availability_zone", "");
+  }
+  return tx.AppendMeterEvent({0, now_ms, r.account_id, r.region, r.id,
+                              fmt::format("{}-{}", r.type, event), std::move(data)});
 }
 
 absl::StatusOr<json> CreateVolume(store::Tx& tx, const Caller& caller, IdGenerator& ids,

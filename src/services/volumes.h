@@ -16,9 +16,9 @@
 //    "start_ms", "source_snapshot_id" (CopySnapshot), "source_region", "data_bytes",
 //    "base_image_id" (a root volume's: the image its upper layer sits on)}
 //
-// Money: every change of what is stored (created, resized, deleted) writes a "meter-event"
-// resource in the same transaction, {"resource_id", "resource_type", "event", "size_gib",
-// "at_ms"}, from which the billing issue rates GiB-seconds.
+// Money: every change of what is stored (created, resized, deleted) appends a meter event to the
+// ledger in the same transaction ("volume-created", "snapshot-deleted", …: billing/ledger.h),
+// from which the bill rates GiB-months.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -36,6 +36,7 @@ namespace kumo::services {
 
 inline constexpr std::string_view kVolumeType = "volume";
 inline constexpr std::string_view kSnapshotType = "snapshot";
+// Meter events of the storage issue before the ledger existed; moved to it at start-up.
 inline constexpr std::string_view kMeterEventType = "meter-event";
 inline constexpr std::string_view kRootDevice = "/dev/xvda";
 inline constexpr int kMaxVolumeGib = 16384;
