@@ -526,3 +526,51 @@ def test_volumes_are_billed_per_gib_month_until_deleted(cloud):
     assert bill["FreeTier"] is None
     # A day of 300 GiB (100 then 200) of a 30- or 31-day month at $0.088: about $0.85-0.88.
     assert Decimal("0.84") < Decimal(by_volume["Cost"]) < Decimal("0.89"), by_volume
+
+
+def test_spot_hours_at_their_starting_price_and_free_first_hour_interruptions(cloud):
+    """specs/spot.md scenarios 32, 33 and 35 with the real market: an instance Kumo interrupts
+    after 30 minutes costs nothing; one interrupted after 90 minutes pays its 5400 s at $0.0040;
+    one whose pool's price moves from $0.0040 to $0.0050 half-way through its first hour pays
+    that hour at $0.0040 and the next 20 minutes at $0.0050 ($0.005667)."""
+    t = Tenant(cloud)
+    room_in_month(cloud, 3)
+    za = k.HOME_REGION + "a"
+    for itype in ("c4.large", "c4.xlarge"):
+        admin(cloud, "spot/set-price", instance_type=itype, availability_zone=za, price="0.0040")
+
+    def spot(itype):
+        out = t.ec2.run_instances(ImageId=cloud.image_id(), InstanceType=itype, MinCount=1,
+                                  MaxCount=1, KeyName="mykey", SecurityGroups=["ssh"],
+                                  Placement={"AvailabilityZone": za},
+                                  InstanceMarketOptions={"MarketType": "spot"})
+        iid = out["Instances"][0]["InstanceId"]
+        wait_state(t.ec2, iid, "running")
+        return iid
+
+    early, late = spot("c4.large"), spot("c4.large")
+    locked = spot("c4.xlarge")
+    advance(cloud, 30 * 60)
+    admin(cloud, "spot/interrupt", instance_id=early, reason="capacity")
+    admin(cloud, "spot/set-price", instance_type="c4.xlarge", availability_zone=za, price="0.0050")
+    advance(cloud, 50 * 60)  # 1 h 20 min
+    t.terminate(locked)
+    advance(cloud, 8 * 60)   # 1 h 28 min
+    admin(cloud, "spot/interrupt", instance_id=late, reason="capacity")
+    advance(cloud, 3 * 60)   # the 2-minute notice runs out at 1 h 30 min
+    wait_state(t.ec2, early, "terminated")
+    wait_state(t.ec2, late, "terminated")
+    bill = t.bill()
+    check_lines(bill)
+    by = {i: [line for line in instance_lines(bill) if line["InstanceId"] == i]
+          for i in (early, late, locked)}
+    assert all(line["Cost"] == "0.000000" and "first hour" in line["Note"] for line in by[early])
+    assert sum(micros(line["Cost"]) for line in by[early]) == 0
+    assert {line["UsageType"] for line in by[late]} == {"EUW1-SpotUsage:c4.large"}
+    late_cost = sum(micros(line["Cost"]) for line in by[late])
+    assert 6000 <= late_cost < 6000 + 15, by[late]  # 5400 s at $0.0040 (+ the test's seconds)
+    assert [line["Rate"] for line in by[locked]] == ["0.004000", "0.005000"], by[locked]
+    assert Decimal(by[locked][0]["BilledSeconds"]) == 3600
+    assert 1200 <= Decimal(by[locked][1]["BilledSeconds"]) < 1200 + 120
+    locked_cost = sum(micros(line["Cost"]) for line in by[locked])
+    assert 5667 <= locked_cost < 5667 + 170, by[locked]
