@@ -522,7 +522,9 @@ def test_volumes_are_billed_per_gib_month_until_deleted(cloud):
     first, second = (Decimal(line["BilledSeconds"]) for line in lines)
     assert 24 * HOUR <= first < 24 * HOUR + 120 and 24 * HOUR <= second < 24 * HOUR + 120
     [by_volume] = [v for v in bill["ByVolume"] if v["VolumeId"] == vol]
-    assert micros(by_volume["Cost"]) == sum(micros(line["Cost"]) for line in lines)
+    # Rounded once from the exact sum, so within a micro-dollar per line of the lines' sum.
+    lines_sum = sum(micros(line["Cost"]) for line in lines)
+    assert abs(micros(by_volume["Cost"]) - lines_sum) <= len(lines)
     assert bill["FreeTier"] is None
     # A day of 300 GiB (100 then 200) of a 30- or 31-day month at $0.088: about $0.85-0.88.
     assert Decimal("0.84") < Decimal(by_volume["Cost"]) < Decimal("0.89"), by_volume

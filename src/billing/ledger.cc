@@ -111,14 +111,19 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
   bill.as_of_ms = as_of_ms;
   const int64_t until = std::min(as_of_ms, bill.month_end_ms);
   if (until <= bill.month_start_ms) return bill;  // a month that has not begun
+  // Stays are read whole, up to as_of, also for a past month: a stay that runs across midnight
+  // at the month's end is one stay (one minimum, one spot first hour), of which this month
+  // keeps the lines that start in it.
+  const int64_t now = as_of_ms;
+  const bool current = as_of_ms < bill.month_end_ms;
 
   std::vector<Stay> stays;
   std::unordered_map<std::string, size_t> open;  // instance id → its stay in `running`
-  // Volumes: their sizes over time, by id, in the order first seen.
+  // Volumes: their sizes over time, per volume and type, in the order first seen.
   std::vector<std::pair<Stay, VolumeUsage>> volumes;
-  std::unordered_map<std::string, size_t> volume_of;
+  std::unordered_map<std::string, size_t> volume_of;  // "id|type", and id → the current one
   RETURN_IF_ERROR(tx.ScanMeterEvents(
-      {.account_id = account.id, .before_ms = until},
+      {.account_id = account.id, .before_ms = now},
       [&](const store::MeterEvent& e) -> absl::Status {
         if (e.kind == kMeterRunning) {
           if (auto it = open.find(e.subject); it != open.end()) {
@@ -139,7 +144,19 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
               Str(e.data, "by") == "provider" ? EndedBy::kProvider : EndedBy::kUser;
           open.erase(it);
         } else if (e.kind.rfind("volume-", 0) == 0) {
-          auto [it, fresh] = volume_of.try_emplace(e.subject, volumes.size());
+          // One usage per volume and type: a type change closes one and opens the other.
+          std::string type = Str(e.data, "volume_type");
+          auto current = volume_of.find(e.subject);
+          if (current != volume_of.end()) {
+            auto& open_segments = volumes[current->second].second.segments;
+            if (!open_segments.empty() && open_segments.back().end_ms < 0) {
+              open_segments.back().end_ms = e.at_ms;
+            }
+            if (type.empty()) type = volumes[current->second].second.volume_type;
+          }
+          if (e.kind == "volume-deleted") return absl::OkStatus();
+          if (type.empty()) type = "gp2";
+          auto [it, fresh] = volume_of.try_emplace(e.subject + '|' + type, volumes.size());
           if (fresh) {
             Stay facts;
             facts.instance_id = e.subject;
@@ -147,22 +164,19 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
             facts.az = Str(e.data, "az");
             VolumeUsage v;
             v.volume_id = e.subject;
-            v.volume_type = Str(e.data, "volume_type");
-            if (v.volume_type.empty()) v.volume_type = "gp2";
+            v.volume_type = type;
             volumes.emplace_back(std::move(facts), std::move(v));
           }
-          auto& segments = volumes[it->second].second.segments;
-          if (!segments.empty() && segments.back().end_ms < 0) segments.back().end_ms = e.at_ms;
-          if (e.kind != "volume-deleted") {
-            segments.push_back({e.at_ms, -1, e.data.value("size_gib", int64_t(0))});
-          }
+          volume_of[e.subject] = it->second;
+          volumes[it->second].second.segments.push_back(
+              {e.at_ms, -1, e.data.value("size_gib", int64_t(0))});
         }
         return absl::OkStatus();
       }));
 
-  PriceBook own_prices(until);
+  PriceBook own_prices(now);
   PriceBook& prices =
-      shared_prices && shared_prices->before_ms() >= until ? *shared_prices : own_prices;
+      shared_prices && shared_prices->before_ms() >= now ? *shared_prices : own_prices;
   std::unordered_map<std::string, InstanceFacts> facts;
   // One usage per instance and type (a stopped instance may change type), rated in one go so
   // that its price series is copied once, not once per stay.
@@ -170,8 +184,9 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
   std::unordered_map<std::string, size_t> usage_of;
   std::vector<const std::vector<PricePoint>*> series_of;
   for (Stay& s : stays) {
-    int64_t end = s.end_ms < 0 ? until : s.end_ms;
+    int64_t end = s.end_ms < 0 ? now : s.end_ms;
     if (end <= bill.month_start_ms && s.end_ms >= 0) continue;  // all in an earlier month
+    if (s.start_ms >= bill.month_end_ms) continue;              // all in a later one
     const std::string& type = s.type;
     Market market = s.market;
     std::string key = s.instance_id + '|' + type + (market == Market::kSpot ? "|s" : "|o");
@@ -193,22 +208,25 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
     }
     InstanceUsage& u = usages[it->second];
     u.periods.push_back({s.start_ms, end, s.ended_by});
-    if (series_of[it->second]->empty()) {
-      u.prices.push_back({s.start_ms, s.hourly});  // a ledger older than its prices
+    const auto* series = series_of[it->second];
+    if (series->empty() || series->front().at_ms > s.start_ms) {
+      // A ledger older than its price events: the price the stay recorded holds until the
+      // series begins (never a later price applied to earlier hours).
+      u.prices.push_back({s.start_ms, s.hourly});
     }
     auto& f = facts[s.instance_id];
     f.region = s.region;
     f.az = s.az;
     f.market = market;
     f.tags = std::move(s.tags);
-    if (s.end_ms < 0) {
+    if (s.end_ms < 0 && current) {
       const auto* series = series_of[it->second];
       bill.running.push_back(RunningInstance{s.instance_id,
                                              type,
                                              s.region,
                                              market,
                                              s.start_ms,
-                                             PriceAt(series->empty() ? u.prices : *series, until),
+                                             PriceAt(series->empty() ? u.prices : *series, now),
                                              0,
                                              {}});
     }
@@ -216,7 +234,14 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
   std::vector<UsageLine> lines;
   for (size_t i = 0; i < usages.size(); ++i) {
     InstanceUsage& u = usages[i];
-    if (!series_of[i]->empty()) u.prices = *series_of[i];
+    if (!series_of[i]->empty()) {
+      // The stays' own prices before the series begins, then the series.
+      std::vector<PricePoint> own = std::move(u.prices);
+      std::erase_if(own,
+                    [&](const PricePoint& p) { return p.at_ms >= series_of[i]->front().at_ms; });
+      u.prices = std::move(own);
+      u.prices.insert(u.prices.end(), series_of[i]->begin(), series_of[i]->end());
+    }
     std::vector<UsageLine> rated = SplitAtMonths(RateInstance(u));
     if (options.daily) rated = SplitAtDays(std::move(rated));
     for (auto& l : rated) {
@@ -234,7 +259,7 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
     int64_t open_gib = -1;
     for (auto& seg : v.segments) {
       if (seg.end_ms < 0) {
-        seg.end_ms = until;
+        seg.end_ms = now;
         open_gib = seg.gib;
       }
     }
@@ -247,12 +272,12 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
     v.prices = *series;
     if (open_gib > 0 && remaining_ms > 0) {
       open_gib_total += open_gib;
-      volume_forecast += ExactCost(open_gib) * PriceAt(v.prices, until) * remaining_ms * kHourMs /
+      volume_forecast += ExactCost(open_gib) * PriceAt(v.prices, now) * remaining_ms * kHourMs /
                          (bill.month_end_ms - bill.month_start_ms);
     }
     auto& f = facts[v.volume_id];
     f.region = facts_of.region;
-    f.az = facts_of.az;
+    if (!facts_of.az.empty()) f.az = facts_of.az;
     std::vector<UsageLine> rated = RateVolume(v);
     if (options.daily) rated = SplitAtDays(std::move(rated));
     for (auto& l : rated) {

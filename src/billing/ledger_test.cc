@@ -105,6 +105,24 @@ TEST_F(LedgerTest, AMonthBoundarySplitsTheBills) {
   EXPECT_EQ(BillAt(kDec1, kJan1).total, 2 * 47'000);
 }
 
+TEST_F(LedgerTest, AStayAcrossMidnightIsOneStayOnBothBills) {
+  // 23:59:50 to 00:00:10: one 60 s minimum in all, kept by the month it began in.
+  Run("i-1", "m1.small", kJan1 - 10'000, kJan1 + 10'000);
+  Bill dec = BillAt(kDec1, kJan1 + kH), jan = BillAt(kJan1, kJan1 + kH);
+  ASSERT_EQ(dec.lines.size(), 1u);
+  ASSERT_EQ(jan.lines.size(), 1u);
+  EXPECT_EQ(dec.lines[0].usage.billed_ms + jan.lines[0].usage.billed_ms, 60'000);
+  EXPECT_EQ(jan.lines[0].usage.billed_ms, 10'000);
+  // A spot stay Kumo interrupts 50 minutes in, across midnight: free on both bills.
+  Run("i-2", "p2.xlarge", kJan1 - 30 * 60'000, kJan1 + 20 * 60'000, "provider", "spot");
+  EXPECT_EQ(BillAt(kDec1, kJan1 + kH).total, dec.total);
+  EXPECT_EQ(BillAt(kJan1, kJan1 + kH).total, jan.total);
+  // A past month's bill lists nothing as running.
+  Run("i-3", "m1.small", kJan1 - kH, -1);
+  EXPECT_TRUE(BillAt(kDec1, kJan1 + kH).running.empty());
+  EXPECT_EQ(BillAt(kJan1, kJan1 + kH).running.size(), 1u);
+}
+
 TEST_F(LedgerTest, FreeTierIsPooledAcrossInstances) {
   Run("i-1", "t2.micro", kDec1, kDec1 + 400 * kH);
   Run("i-2", "t2.micro", kDec1 + kH, kDec1 + 401 * kH);
@@ -164,6 +182,22 @@ TEST_F(LedgerTest, VolumesAreBilledFromTheirEventsAndForecast) {
   EXPECT_EQ(free.volume_free_limit, 30 * 31 * kDayMs);
   EXPECT_EQ(free.volume_free_used, free.volume_free_limit);
   EXPECT_NEAR(double(free.total), double(b.total) - 3'000'000, 2);
+}
+
+TEST_F(LedgerTest, AVolumeTypeChangeStartsALineAtItsPrice) {
+  Price(0, "volume-price", "gp2", 100'000);
+  Price(0, "volume-price", "io1", 200'000);
+  Append(kDec1, kAccount, "vol-1", "volume-created", {{"size_gib", 31}, {"volume_type", "gp2"}});
+  Append(kDec1 + 10 * kDayMs, kAccount, "vol-1", "volume-modified",
+         {{"size_gib", 31}, {"volume_type", "io1"}});
+  Append(kDec1 + 20 * kDayMs, kAccount, "vol-1", "volume-deleted", json::object());
+  BillOptions off;
+  off.free_tier.enabled = false;
+  Bill b = BillAt(kDec1, kJan1, off);
+  ASSERT_EQ(b.lines.size(), 2u);
+  EXPECT_EQ(b.lines[0].usage.usage_type, "EBS:VolumeUsage.gp2");
+  EXPECT_EQ(b.lines[1].usage.usage_type, "EBS:VolumeUsage.io1");
+  EXPECT_EQ(b.total, 31 * 100'000 * 10 / 31 + 31 * 200'000 * 10 / 31);
 }
 
 TEST_F(LedgerTest, DailyLinesAndCsv) {

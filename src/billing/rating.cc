@@ -240,12 +240,13 @@ std::vector<UsageLine> ApplyFreeTier(std::vector<UsageLine> lines, const FreeTie
       int64_t gib = std::max<int64_t>(1, lines[i].gib);
       auto [it, fresh] = volume_left.try_emplace(
           month, terms.volume_gib_months * (NextMonthStartMs(month) - month));
-      free_ms[i] = std::min(it->second / gib, lines[i].billed_ms);
+      free_ms[i] = std::min({it->second / gib, lines[i].billed_ms, expires_ms - lines[i].start_ms});
       it->second -= free_ms[i] * gib;
       continue;
     }
     auto [it, fresh] = left.try_emplace(month, terms.hours_per_month * kHourMs);
-    free_ms[i] = std::min(it->second, lines[i].billed_ms);
+    // Nothing is free past the Free Tier's end, even in a line that began before it.
+    free_ms[i] = std::min({it->second, lines[i].billed_ms, expires_ms - lines[i].start_ms});
     it->second -= free_ms[i];
   }
   std::vector<UsageLine> out;

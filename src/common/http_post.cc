@@ -1,5 +1,7 @@
 #include "common/http_post.h"
 
+#include <fmt/format.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -24,12 +26,12 @@ absl::StatusOr<HttpReply> HttpPost(const std::string& endpoint, const std::strin
   size_t colon = host.rfind(':');
   std::string name = colon == std::string::npos ? host : host.substr(0, colon);
   std::string port = colon == std::string::npos ? "80" : host.substr(colon + 1);
+  // Asynchronous operations under one deadline: Beast's stream timeouts do not apply to
+  // blocking calls, and a webhook that accepts and never answers must not hold kumod.
   try {
     boost::asio::io_context ioc;
     tcp::resolver resolver(ioc);
     beast::tcp_stream stream(ioc);
-    stream.expires_after(timeout);
-    stream.connect(resolver.resolve(name, port));
     http::request<http::string_body> req{http::verb::post, target, 11};
     req.set(http::field::host, host);
     for (const auto& [k, v] : headers) {
@@ -37,10 +39,38 @@ absl::StatusOr<HttpReply> HttpPost(const std::string& endpoint, const std::strin
     }
     req.body() = body;
     req.prepare_payload();
-    http::write(stream, req);
     beast::flat_buffer buffer;
     http::response<http::string_body> res;
-    http::read(stream, buffer, res);
+    beast::error_code failure;
+    bool done = false;
+    resolver.async_resolve(name, port, [&](beast::error_code ec, tcp::resolver::results_type r) {
+      if (ec) {
+        failure = ec;
+        return;
+      }
+      stream.expires_after(timeout);
+      stream.async_connect(r, [&](beast::error_code ec, const tcp::endpoint&) {
+        if (ec) {
+          failure = ec;
+          return;
+        }
+        http::async_write(stream, req, [&](beast::error_code ec, size_t) {
+          if (ec) {
+            failure = ec;
+            return;
+          }
+          http::async_read(stream, buffer, res, [&](beast::error_code ec, size_t) {
+            failure = ec;
+            done = !ec;
+          });
+        });
+      });
+    });
+    ioc.run_for(timeout);
+    if (!done) {
+      return absl::UnavailableError(
+          fmt::format("Cannot reach {}: {}", endpoint, failure ? failure.message() : "timed out"));
+    }
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     return HttpReply{int(res.result_int()), res.body()};

@@ -300,6 +300,7 @@ absl::Status Run(const Options& opts) {
   RETURN_IF_ERROR(store->Write([&](store::Tx& tx) {
     RETURN_IF_ERROR(services::EnsureSpotPools(tx, instance_env, *region_set, clock.Now()));
     RETURN_IF_ERROR(services::MigrateLegacyMeterEvents(tx));
+    RETURN_IF_ERROR(services::EnsureLedgerBaseline(tx, UnixMillis(clock.Now())));
     return services::SyncOnDemandPrices(tx, *catalog, *region_set, UnixMillis(clock.Now()));
   }));
   MarketRunner market(*store, ids, instance_env, clock, [&reconciler] { reconciler.Poke(); });

@@ -22,6 +22,7 @@ namespace {
 constexpr int64_t kKeepChanges = 200000;
 constexpr int64_t kGuardPollMs = 60 * 1000;
 constexpr std::chrono::seconds kWebhookTimeout{2};
+constexpr size_t kMaxQueuedWebhooks = 1000;
 
 // POSTs to an http:// URL; failures are logged, never retried (the log has every message).
 void PostWebhook(const services::Notification& n) {
@@ -49,9 +50,9 @@ absl::StatusOr<int64_t> MarketRunner::GuardsLocked(TimePoint now, bool* instance
     return absl::OkStatus();
   }));
   for (const auto& w : result.warnings) spdlog::warn("{}", w);
-  for (const auto& n : result.notifications) {
+  for (auto& n : result.notifications) {
     spdlog::info("{}", n.message);
-    if (!n.url.empty()) PostWebhook(n);
+    if (!n.url.empty()) QueueWebhook(std::move(n));
   }
   *instances_changed = result.instances_changed;
   return result.next_due_ms;
@@ -121,6 +122,8 @@ absl::Status MarketRunner::Advance(
 }
 
 void MarketRunner::Start() {
+  // Webhooks go out from their own thread, never while a round holds its lock.
+  webhook_thread_ = std::thread([this] { SendWebhooks(); });
   thread_ = std::thread([this] {
     for (;;) {
       auto r = RunOnce();
@@ -146,6 +149,37 @@ void MarketRunner::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(webhook_mu_);
+    stopping_webhooks_ = true;
+  }
+  webhook_cv_.notify_all();
+  if (webhook_thread_.joinable()) webhook_thread_.join();
+}
+
+void MarketRunner::QueueWebhook(services::Notification n) {
+  std::lock_guard<std::mutex> lock(webhook_mu_);
+  if (webhooks_.size() >= kMaxQueuedWebhooks) {
+    spdlog::warn("webhook queue full: dropping the notification for {} (it is in the log)",
+                 webhooks_.front().account_id);
+    webhooks_.pop_front();
+  }
+  webhooks_.push_back(std::move(n));
+  webhook_cv_.notify_one();
+}
+
+void MarketRunner::SendWebhooks() {
+  for (;;) {
+    services::Notification n;
+    {
+      std::unique_lock<std::mutex> lock(webhook_mu_);
+      webhook_cv_.wait(lock, [this] { return stopping_webhooks_ || !webhooks_.empty(); });
+      if (stopping_webhooks_) return;
+      n = std::move(webhooks_.front());
+      webhooks_.pop_front();
+    }
+    PostWebhook(n);
+  }
 }
 
 void MarketRunner::Poke() {

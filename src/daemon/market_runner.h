@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -20,6 +21,7 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "services/activity.h"
+#include "services/guards.h"
 #include "services/spot.h"
 #include "store/store.h"
 
@@ -50,6 +52,8 @@ class MarketRunner {
   absl::StatusOr<services::RoundResult> RoundLocked(bool force_guards = false);
   // Runs the guards, logs and sends their notifications; the next moment they are due (0: none).
   absl::StatusOr<int64_t> GuardsLocked(TimePoint now, bool* instances_changed);
+  void QueueWebhook(services::Notification n);
+  void SendWebhooks();  // the webhook thread
 
   store::Store& store_;
   IdGenerator& ids_;
@@ -66,6 +70,11 @@ class MarketRunner {
   int64_t guard_poll_ms_ = 0;  // and at least this often
   const services::ActivityMonitor* activity_ = nullptr;
   std::map<std::string, int64_t> idle_since_;  // guarded by round_mu_
+  std::mutex webhook_mu_;
+  std::condition_variable webhook_cv_;
+  std::deque<services::Notification> webhooks_;  // guarded by webhook_mu_
+  bool stopping_webhooks_ = false;
+  std::thread webhook_thread_;
   services::MarketCache
       cache_;  // guarded by round_mu_  // price history older than 90 days goes once an hour
 };

@@ -199,6 +199,8 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
   std::string desired = Str(r, "desired");
   int64_t now = UnixMillis(clock_.Now());
   host::InstanceSpec spec = SpecOf(r, volumes);
+  // A stopped or restarted instance starts its activity afresh.
+  if (state != "running" && opts_.activity) opts_.activity->Forget(r.id);
 
   if (state == "pending" && desired == "running") {
     if (blocked_vpcs_.count(spec.vpc.vpc_id)) return true;

@@ -59,8 +59,8 @@ absl::StatusOr<bool> Reconciler::StepVolume(
   }
   if (state == "deleting") {
     RETURN_IF_ERROR(host_.DeleteVolume(v.id));
+    // Metered when the deletion was asked for (DeleteVolume, delete on termination).
     RETURN_IF_ERROR(UpdateResource(v, [&](store::Tx& tx, store::Resource& x) -> absl::Status {
-      RETURN_IF_ERROR(services::RecordMeterEvent(tx, x, "deleted", 0, now));
       ASSIGN_OR_RETURN(auto tags, tx.ListTags(x.account_id, x.region, x.id));
       for (const auto& t : tags) RETURN_IF_ERROR(tx.DeleteTag(x.account_id, x.region, x.id, t.key));
       return tx.DeleteResource(x.account_id, x.region, x.id);

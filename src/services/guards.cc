@@ -23,6 +23,8 @@ using nlohmann::json;
 namespace {
 
 constexpr std::string_view kBudgetName = "monthly";
+// Longer than any sensible lifetime, and far from overflowing milliseconds.
+constexpr int64_t kMaxDurationS = int64_t(10) * 366 * 86400;
 constexpr std::string_view kStateType = "billing-state";
 
 std::string Day(int64_t ms) {
@@ -54,7 +56,13 @@ absl::StatusOr<bool> Halt(store::Tx& tx, const store::Resource& i, bool terminat
   json input = {{"InstanceIds", {i.id}}};
   auto r = terminate ? TerminateInstances(tx, caller, input) : StopInstances(tx, caller, input);
   if (!r.ok()) {
-    // Termination protection, say: the guard says so and moves on.
+    // Termination protection or a state the action refuses: checked before anything is written,
+    // so the guard says so and moves on. Anything else fails the round (nothing is committed).
+    std::string code = Ec2CodeOf(r.status());
+    if (code != "OperationNotPermitted" && code != "IncorrectInstanceState" &&
+        code != "UnsupportedOperation") {
+      return r.status();
+    }
     out->warnings.push_back(
         fmt::format("{}: cannot halt {}: {}", why, i.id, std::string(r.status().message())));
     return false;
@@ -351,6 +359,7 @@ bool ParseDuration(const std::string& text, int64_t* ms) {
     int64_t unit = c == 's' ? 1 : c == 'm' ? 60 : c == 'h' ? 3600 : c == 'd' ? 86400 : 0;
     if (unit == 0 || !digits) return false;
     total += number * unit;
+    if (total > kMaxDurationS) return false;
     number = 0;
     digits = false;
     unit_seen = true;
@@ -358,6 +367,7 @@ bool ParseDuration(const std::string& text, int64_t* ms) {
   if (digits) {
     if (unit_seen) return false;  // "1h30": a number without its unit
     total += number;
+    if (total > kMaxDurationS) return false;
   }
   if (total <= 0) return false;
   *ms = total * 1000;

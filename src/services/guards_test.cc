@@ -22,9 +22,14 @@ TEST(Duration, Forms) {
   EXPECT_EQ(ms, 2 * 86400 * 1000);
   ASSERT_TRUE(ParseDuration("90", &ms));
   EXPECT_EQ(ms, 90 * 1000);
-  for (const char* bad : {"", "h", "0", "0h", "-1h", "8 h", "1h30", "3w", "99999999999999h"}) {
+  for (const char* bad :
+       {"", "h", "0", "0h", "-1h", "8 h", "1h30", "3w", "99999999999999h", "3700d"}) {
     EXPECT_FALSE(ParseDuration(bad, &ms)) << bad;
   }
+  // Many large terms cannot overflow into a small (or negative) lifetime.
+  std::string many;
+  for (int i = 0; i < 11; ++i) many += "999999999d";
+  EXPECT_FALSE(ParseDuration(many, &ms));
 }
 
 constexpr int64_t kT0 = 1'796'515'200'000;  // 2026-12-06T00:00:00Z

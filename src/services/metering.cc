@@ -94,6 +94,10 @@ absl::Status SaveInstance(store::Tx& tx, store::Resource& r, int64_t now_ms) {
   ASSIGN_OR_RETURN(auto stored, tx.GetResource(r.account_id, r.region, r.id));
   bool was = Str(stored.data, "state") == "running";
   bool is = Str(r.data, "state") == "running";
+  // The record first: a conditional update that fails leaves no event behind, even for a
+  // caller that goes on with the transaction.
+  RETURN_IF_ERROR(tx.UpdateResource(r));
+  ++r.version;
   if (!was && is) {
     ASSIGN_OR_RETURN(json data, Running(tx, r));
     RETURN_IF_ERROR(tx.AppendMeterEvent(
@@ -102,8 +106,6 @@ absl::Status SaveInstance(store::Tx& tx, store::Resource& r, int64_t now_ms) {
     RETURN_IF_ERROR(tx.AppendMeterEvent({0, now_ms, r.account_id, r.region, r.id,
                                          std::string(kMeterLeftRunning), LeftRunning(r.data)}));
   }
-  RETURN_IF_ERROR(tx.UpdateResource(r));
-  ++r.version;
   return absl::OkStatus();
 }
 
@@ -141,6 +143,38 @@ absl::Status SyncOnDemandPrices(store::Tx& tx, const InstanceTypeCatalog& catalo
       RETURN_IF_ERROR(AppendOnDemandPrice(tx, region, volume_type, price, "catalog", now_ms,
                                           kMeterVolumePrice));
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EnsureLedgerBaseline(store::Tx& tx, int64_t now_ms) {
+  ASSIGN_OR_RETURN(auto instances, tx.ListAllResources(kInstanceType));
+  for (const auto& r : instances) {
+    if (Str(r.data, "state") != "running") continue;
+    std::string last;
+    RETURN_IF_ERROR(tx.ScanMeterEvents(
+        {.account_id = r.account_id, .subject = r.id}, [&](const store::MeterEvent& e) {
+          if (e.kind == kMeterRunning || e.kind == kMeterLeftRunning) {
+            last = e.kind;
+          }
+          return absl::OkStatus();
+        }));
+    if (last == kMeterRunning) continue;
+    ASSIGN_OR_RETURN(json data, Running(tx, r));
+    RETURN_IF_ERROR(tx.AppendMeterEvent(
+        {0, now_ms, r.account_id, r.region, r.id, std::string(kMeterRunning), std::move(data)}));
+  }
+  ASSIGN_OR_RETURN(auto pools, tx.ListAllResources(kSpotPoolType));
+  for (const auto& p : pools) {
+    std::string az = Str(p.data, "az"), type = Str(p.data, "instance_type");
+    ASSIGN_OR_RETURN(auto priced, tx.ListMeterEvents({.account_id = std::string(kOperatorOwnerId),
+                                                      .region = p.region,
+                                                      .subject = spot::PoolName(az, type),
+                                                      .kind = std::string(kMeterSpotPrice),
+                                                      .limit = 1}));
+    if (!priced.empty() || !p.data.contains("price_micros")) continue;
+    RETURN_IF_ERROR(RecordSpotPrice(tx, p.region, az, type, p.data.value("price_micros", Micros(0)),
+                                    p.data.value("price_ms", now_ms)));
   }
   return absl::OkStatus();
 }

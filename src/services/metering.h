@@ -40,6 +40,9 @@ absl::StatusOr<market::Micros> OnDemandPrice(store::Tx& tx, std::string_view reg
 // holds until the catalog's own price for that type changes.
 absl::Status SyncOnDemandPrices(store::Tx& tx, const InstanceTypeCatalog& catalog,
                                 const Regions& regions, int64_t now_ms);
+// At start-up, for a store written before the ledger: instances running without a `running`
+// event are metered from now, and spot pools without a price event get their current price.
+absl::Status EnsureLedgerBaseline(store::Tx& tx, int64_t now_ms);
 // Moves the storage issue's "meter-event" resources into the ledger (once, at start-up).
 absl::Status MigrateLegacyMeterEvents(store::Tx& tx);
 // The operator's price change, effective at now_ms.

@@ -92,6 +92,22 @@ TEST_F(MeteringTest, EnteringAndLeavingRunningAreMeteredOnce) {
   EXPECT_EQ(events[3].data["reason"], "Server.SpotInstanceTermination");
 }
 
+TEST_F(MeteringTest, ABaselineMetersWhatRanBeforeTheLedgerOnce) {
+  // Written as a store from before the ledger would have it: running, no event.
+  ASSERT_TRUE(Write([&](store::Tx& tx) -> absl::Status {
+                auto r = tx.GetResource("111111111111", "eu-west-1", "i-1");
+                if (!r.ok()) return r.status();
+                r->data["state"] = "running";
+                return tx.UpdateResource(*r);
+              }).ok());
+  ASSERT_TRUE(Write([&](store::Tx& tx) { return EnsureLedgerBaseline(tx, 7000); }).ok());
+  ASSERT_TRUE(Write([&](store::Tx& tx) { return EnsureLedgerBaseline(tx, 8000); }).ok());
+  auto events = Events("111111111111");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, "running");
+  EXPECT_EQ(events[0].at_ms, 7000);
+}
+
 TEST_F(MeteringTest, AFailedUpdateWritesNoEvent) {
   EXPECT_FALSE(Write([&](store::Tx& tx) -> absl::Status {
                  auto r = tx.GetResource("111111111111", "eu-west-1", "i-1");

@@ -282,6 +282,8 @@ absl::StatusOr<json> DeleteVolume(store::Tx& tx, const Caller& caller, const jso
   if (state == "deleting") return json::object();
   if (state != "available" && state != "creating") return IncorrectVolumeState(v, "available");
   v.data["state"] = "deleting";
+  // Billing stops with the request, however long the host takes to remove the file.
+  RETURN_IF_ERROR(RecordMeterEvent(tx, v, "deleted", 0, UnixMillis(caller.now)));
   RETURN_IF_ERROR(tx.UpdateResource(v));
   return json::object();
 }
@@ -431,9 +433,12 @@ absl::StatusOr<json> ModifyVolume(store::Tx& tx, const Caller& caller, const jso
               {"start_ms", now}};
   if (target == size) mod["end_ms"] = now;
   v.data["modification"] = mod;
+  bool retyped = type != v.data.value("volume_type", "gp2");
   v.data["volume_type"] = type;
   if (input.contains("Iops")) v.data["iops"] = input["Iops"];
   if (input.contains("Throughput")) v.data["throughput"] = input["Throughput"];
+  // The new type's price applies at once; a new size when the host has grown the volume.
+  if (retyped) RETURN_IF_ERROR(RecordMeterEvent(tx, v, "modified", size, now));
   RETURN_IF_ERROR(tx.UpdateResource(v));
   json out = ModificationJson(v);
   return json{{"VolumeModification", out}};
@@ -623,6 +628,7 @@ absl::Status ReleaseInstanceVolumes(store::Tx& tx, const std::string& account_id
     bool drop = Attachment(v).value("delete_on_termination", false);
     v.data["attachment"] = nullptr;
     v.data["state"] = drop ? "deleting" : "available";
+    if (drop) RETURN_IF_ERROR(RecordMeterEvent(tx, v, "deleted", 0, now_ms));
     RETURN_IF_ERROR(tx.UpdateResource(v));
   }
   return absl::OkStatus();

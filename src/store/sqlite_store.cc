@@ -342,13 +342,15 @@ class SqliteTx : public Tx {
   "SELECT seq, at_ms, account_id, region, subject, kind, data FROM meter_events WHERE " \
   "seq > ?1 AND at_ms < ?2 AND (?4 = '' OR region = ?4) AND (?6 = '' OR kind = ?6) AND "
     std::unique_ptr<Stmt> s;
-    if (!q.account_id.empty()) {
-      ASSIGN_OR_RETURN(
-          s, db_->Prepare(KUMO_METER_SELECT "account_id = ?3 AND (?5 = '' OR subject = ?5) "
-                                            "ORDER BY seq LIMIT ?7"));
-    } else if (!q.subject.empty()) {
+    // A subject (one price, one instance) is the narrower index: an operator's price series
+    // must not scan every price event of the operator account.
+    if (!q.subject.empty()) {
       ASSIGN_OR_RETURN(
           s, db_->Prepare(KUMO_METER_SELECT "subject = ?5 AND (?3 = '' OR account_id = ?3) "
+                                            "ORDER BY seq LIMIT ?7"));
+    } else if (!q.account_id.empty()) {
+      ASSIGN_OR_RETURN(
+          s, db_->Prepare(KUMO_METER_SELECT "account_id = ?3 AND (?5 = '' OR subject = ?5) "
                                             "ORDER BY seq LIMIT ?7"));
     } else {
       ASSIGN_OR_RETURN(s,
