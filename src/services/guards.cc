@@ -72,6 +72,15 @@ absl::StatusOr<bool> Halt(store::Tx& tx, const store::Resource& i, bool terminat
 
 json Usd(Micros m) { return billing::FormatUsd(m); }
 
+// Tells the account (log, and the webhook of its budget when it has one) what a guard did.
+void Notify(GuardResult* out, const std::map<std::string, std::string>& webhooks,
+            const std::string& account, std::string message, json body) {
+  auto hook = webhooks.find(account);
+  body["account"] = account;
+  out->notifications.push_back(
+      {account, hook == webhooks.end() ? "" : hook->second, std::move(message), std::move(body)});
+}
+
 absl::Status Budgets(store::Tx& tx, const std::vector<store::Resource>& instances, TimePoint now,
                      GuardResult* out) {
   int64_t now_ms = UnixMillis(now);
@@ -177,15 +186,11 @@ absl::Status Ttls(store::Tx& tx, const std::vector<store::Resource>& instances, 
     std::string message =
         fmt::format("ttl: {} of account {} reached its {}={} and was {}", i.id, i.account_id,
                     kTtlTag, it->second, IsSpot(i) ? "terminated" : "stopped");
-    auto hook = webhooks.find(i.account_id);
-    out->notifications.push_back({i.account_id,
-                                  hook == webhooks.end() ? "" : hook->second,
-                                  message,
-                                  {{"kind", "ttl"},
-                                   {"account", i.account_id},
-                                   {"instance", i.id},
-                                   {"ttl", it->second},
-                                   {"action", IsSpot(i) ? "terminated" : "stopped"}}});
+    Notify(out, webhooks, i.account_id, std::move(message),
+           {{"kind", "ttl"},
+            {"instance", i.id},
+            {"ttl", it->second},
+            {"action", IsSpot(i) ? "terminated" : "stopped"}});
   }
   return absl::OkStatus();
 }
@@ -272,15 +277,11 @@ absl::Status IdleStops(store::Tx& tx, const std::vector<store::Resource>& instan
         "{}",
         i.id, i.account_id, activity->cpu_percent, (now_ms - since) / 60000, rule,
         IsSpot(i) ? "terminated" : "stopped");
-    auto hook = webhooks.find(i.account_id);
-    out->notifications.push_back({i.account_id,
-                                  hook == webhooks.end() ? "" : hook->second,
-                                  message,
-                                  {{"kind", "idle-stop"},
-                                   {"account", i.account_id},
-                                   {"instance", i.id},
-                                   {"idle_minutes", (now_ms - since) / 60000},
-                                   {"action", IsSpot(i) ? "terminated" : "stopped"}}});
+    Notify(out, webhooks, i.account_id, std::move(message),
+           {{"kind", "idle-stop"},
+            {"instance", i.id},
+            {"idle_minutes", (now_ms - since) / 60000},
+            {"action", IsSpot(i) ? "terminated" : "stopped"}});
   }
   // Forget what is no longer watched (stopped, untagged), so a later idle period starts afresh.
   for (auto it = watch.idle_since->begin(); it != watch.idle_since->end();) {
@@ -319,15 +320,11 @@ absl::Status DailySummary(store::Tx& tx, const std::vector<store::Resource>& ins
     std::string message =
         fmt::format("still running: account {}: {} instance(s),{} month to date ${}", account,
                     count, list, billing::FormatUsd(bill.total));
-    auto hook = webhooks.find(account);
-    out->notifications.push_back({account,
-                                  hook == webhooks.end() ? "" : hook->second,
-                                  message,
-                                  {{"kind", "still-running"},
-                                   {"account", account},
-                                   {"day", today},
-                                   {"running", running},
-                                   {"month_to_date", Usd(bill.total)}}});
+    Notify(out, webhooks, account, std::move(message),
+           {{"kind", "still-running"},
+            {"day", today},
+            {"running", running},
+            {"month_to_date", Usd(bill.total)}});
   }
   if (state) {
     state->data["day"] = today;
