@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds kumod, kumo and the unit tests into build/bin (or $KUMO_BUILD_DIR/bin); install.sh and
+# Builds kumod, kumo and the unit tests into build/bin (or $KUMO_BUILD_DIR/bin), and the web console
+# into build/share/kumo/console, where kumod finds it; install.sh and
 # test.sh share this one build, so installing then testing compiles once.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -8,3 +9,4 @@ dir=${KUMO_BUILD_DIR:-$root/build}
 cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKUMO_TESTS=ON \
   -DKUMO_BENCH=ON -DKUMO_SANITIZE=OFF -DKUMO_FUZZ=OFF "$@" >/dev/null
 ninja -C "$dir"
+"$root/scripts/build-console.sh" "$dir"

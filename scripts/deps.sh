@@ -12,11 +12,16 @@ PACKAGES=(
   # run and test
   python3 python3-boto3 python3-botocore python3-pytest awscli openssh-client putty-tools
   curl ca-certificates wrk
+  # the console's end-to-end tests: a real browser (playwright-core drives it)
+  chromium fonts-dejavu-core
   # images
   mmdebstrap
 )
 
 missing=()
+# The console is built with npm. Machines that already have a Node.js (>= 20, e.g. NodeSource's)
+# keep it; elsewhere Debian's nodejs and npm are installed.
+command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -16,8 +16,16 @@ region=${KUMO_REGION:-eu-west-1}
 # The default image (Debian 12) for instances, built once into the host-wide image store.
 "$root/scripts/build-image.sh" /var/lib/kumo/images debian-12
 
-if [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; then
+# kumod serves the console from <its dir>/../share/kumo/console.
+install_binaries() {
   install -m 0755 "$root/build/bin/kumod" "$root/build/bin/kumo" /usr/local/bin/
+  rm -rf /usr/local/share/kumo/console
+  mkdir -p /usr/local/share/kumo
+  cp -r "$root/build/share/kumo/console" /usr/local/share/kumo/console
+}
+
+if [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; then
+  install_binaries
   cat > /etc/systemd/system/kumod.service <<UNIT
 [Unit]
 Description=Kumo, an EC2-compatible compute cloud
@@ -38,13 +46,14 @@ UNIT
 else
   # Stop the old supervisor first so the new binaries are the ones running.
   [ -x /usr/local/bin/kumo ] && /usr/local/bin/kumo --data-dir "$data_dir" daemon stop >/dev/null || true
-  install -m 0755 "$root/build/bin/kumod" "$root/build/bin/kumo" /usr/local/bin/
+  install_binaries
   /usr/local/bin/kumo --data-dir "$data_dir" daemon start --listen "$listen" --region "$region" >/dev/null
 fi
 curl -fs "http://$listen/healthz" >/dev/null || { echo "kumo: kumod is not answering on $listen" >&2; exit 1; }
 
 cat <<MSG
 Kumo is running: http://$listen (region $region, data in $data_dir)
+The web console: http://$listen/console/ (sign in with an account's access keys)
 
 Create an account and its aws profile:
   kumo --data-dir $data_dir account create alice --email alice@example.com --write-profile alice

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "api/action.h"
 #include "auth/sigv4.h"
@@ -15,6 +17,8 @@ struct HttpResponse {
   std::string body;
   std::string content_type = "text/xml;charset=UTF-8";
   std::string request_id;
+  // Further headers, set as given (the console's caching and security headers).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 class Ec2Api {

@@ -34,7 +34,18 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
+      : stream_(std::move(socket)), server_(std::move(server)) {
+    beast::error_code ec;
+    auto peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) {
+      auto a = peer.address();
+      // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d.
+      if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+        a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+      }
+      remote_ = a.to_string();
+    }
+  }
 
   void Run() {
     asio::dispatch(stream_.get_executor(),
@@ -87,13 +98,18 @@ class Session : public std::enable_shared_from_this<Session> {
           std::string_view(field.value().data(), field.value().size()));
     }
     view.body = req.body();
+    view.remote_address = remote_;
     HttpResponse r = server_->handler(view);
-    Send(r.status, std::move(r.body), r.content_type, req.keep_alive(), req.version(),
-         r.request_id);
+    Send(r.status, std::move(r.body), r.content_type, req.keep_alive(), req.version(), r.request_id,
+         r.headers, req.method() == http::verb::head);
   }
 
+  // head: the answer to a HEAD request, sent with the headers (Content-Length included) of the
+  // body it would have had, but without the body.
   void Send(int status, std::string body, std::string_view content_type, bool keep_alive,
-            unsigned version, std::string_view request_id = {}) {
+            unsigned version, std::string_view request_id = {},
+            const std::vector<std::pair<std::string, std::string>>& headers = {},
+            bool head = false) {
     auto res =
         std::make_shared<http::response<http::string_body>>(http::int_to_status(status), version);
     res->set(http::field::server, "kumo");
@@ -102,9 +118,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!request_id.empty()) {
       res->set("x-amzn-requestid", beast::string_view(request_id.data(), request_id.size()));
     }
+    for (const auto& [name, value] : headers) {
+      res->set(beast::string_view(name.data(), name.size()),
+               beast::string_view(value.data(), value.size()));
+    }
     res->keep_alive(keep_alive);
     res->body() = std::move(body);
     res->prepare_payload();
+    if (head) res->body().clear();
     stream_.expires_after(std::chrono::seconds(server_->limits.read_timeout_s));
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
@@ -122,6 +143,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpServer::Impl> server_;
+  std::string remote_;
   bool first_ = true;
 };
 

@@ -11,6 +11,7 @@
 
 #include "api/action.h"
 #include "api/ec2_api.h"
+#include "services/instance_types.h"
 
 namespace kumo::api {
 
@@ -39,6 +40,7 @@ class JsonApi {
 };
 
 // Cost Explorer's and Kumo's billing operations over the store (actions/billing.cc).
-std::map<std::string, JsonOperation, std::less<>> BillingOperations(store::Store& store);
+std::map<std::string, JsonOperation, std::less<>> BillingOperations(
+    store::Store& store, const services::InstanceTypeCatalog& catalog);
 
 }  // namespace kumo::api

@@ -35,6 +35,8 @@ struct HttpRequestView {
   // Names as received (matched case-insensitively), values as received; repeats allowed.
   std::vector<std::pair<std::string_view, std::string_view>> headers;
   std::string_view body;
+  // The peer's address as the server saw it ("127.0.0.1", "::1"); empty where unknown (tests).
+  std::string_view remote_address;
 };
 
 struct Credential {

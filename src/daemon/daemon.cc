@@ -12,12 +12,14 @@
 #include <boost/asio/signal_set.hpp>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
 #include "api/admin_api.h"
+#include "api/console_site.h"
 #include "api/ec2_api.h"
 #include "api/http_server.h"
 #include "api/json_api.h"
@@ -126,6 +128,31 @@ std::string SelfExe() {
   return n > 0 ? std::string(buf, size_t(n)) : "kumod";
 }
 
+// The console that scripts/build.sh builds and installs beside the binaries:
+// <bindir>/../share/kumo/console, so build/bin/kumod finds build/share/kumo/console and
+// /usr/local/bin/kumod finds /usr/local/share/kumo/console.
+api::ConsoleSite LoadConsole(const Options& opts, const std::vector<std::string>& regions) {
+  std::string dir = opts.console_dir;
+  if (dir.empty()) {
+    dir = (std::filesystem::path(SelfExe()).parent_path() / ".." / "share" / "kumo" / "console")
+              .lexically_normal()
+              .string();
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(dir + "/index.html", ec)) {
+    spdlog::warn("console: not built (no {}/index.html); /console/ will say so", dir);
+    return api::ConsoleSite();
+  }
+  auto site = api::ConsoleSite::Load(dir, regions);
+  if (!site.ok()) {
+    spdlog::warn("console: {}; /console/ will say it is not built",
+                 std::string(site.status().message()));
+    return api::ConsoleSite();
+  }
+  spdlog::info("console: {} files from {}", site->file_count(), dir);
+  return *std::move(site);
+}
+
 }  // namespace
 
 // install-host.sh sets these persistently; a host that skipped it still gets instances that
@@ -215,17 +242,26 @@ absl::Status Run(const Options& opts) {
   std::unique_ptr<api::Ec2Api> api;
   std::unique_ptr<api::AdminApi> admin;
   std::unique_ptr<api::JsonApi> json_api;
-  ASSIGN_OR_RETURN(auto server,
-                   api::HttpServer::Listen(ioc, opts.listen_host, opts.listen_port,
-                                           [&](const auth::HttpRequestView& r) {
-                                             if (r.path.rfind(api::kAdminPrefix, 0) == 0) {
-                                               return admin->Handle(r);
-                                             }
-                                             if (api::JsonApi::Accepts(r)) {
-                                               return json_api->Handle(r);
-                                             }
-                                             return api->Handle(r);
-                                           }));
+  // Read once, before the first request: a const site that every I/O thread shares.
+  const api::ConsoleSite console = LoadConsole(opts, regions);
+  std::string host_source;  // set below, before the server starts, once the pool is known
+  ASSIGN_OR_RETURN(auto server, api::HttpServer::Listen(
+                                    ioc, opts.listen_host, opts.listen_port,
+                                    [&](const auth::HttpRequestView& r) {
+                                      // Before the EC2 API, which takes a GET on any
+                                      // path.
+                                      if (r.path == api::kConsoleMyIpPath) {
+                                        return api::MyIpResponse(r.remote_address, host_source);
+                                      }
+                                      if (auto resp = console.Handle(r)) return *std::move(resp);
+                                      if (r.path.rfind(api::kAdminPrefix, 0) == 0) {
+                                        return admin->Handle(r);
+                                      }
+                                      if (api::JsonApi::Accepts(r)) {
+                                        return json_api->Handle(r);
+                                      }
+                                      return api->Handle(r);
+                                    }));
   if (opts.listen_port == 0) {
     endpoint_host = fmt::format("{}:{}", opts.listen_host, server->port());
   }
@@ -250,6 +286,7 @@ absl::Status Run(const Options& opts) {
                    std::string(pool.status().message()));
     }
   }
+  host_source = api::HostSourceOf(host_opts.public_cidr);
   services::InstanceEnv instance_env;
   instance_env.catalog = catalog.get();
   instance_env.images = &images;
@@ -322,7 +359,7 @@ absl::Status Run(const Options& opts) {
                  }};
   deps.auth_clock = &system_clock;
   api = std::make_unique<api::Ec2Api>(deps);
-  json_api = std::make_unique<api::JsonApi>(deps, api::BillingOperations(*store));
+  json_api = std::make_unique<api::JsonApi>(deps, api::BillingOperations(*store, *catalog));
   {
     nlohmann::json op;
     std::ifstream(DataDir::OperatorCredentials(opts.data_dir)) >> op;

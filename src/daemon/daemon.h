@@ -32,6 +32,8 @@ struct Options {
   // ratios); 0 = the machine's cores and memory. Operators set less to keep headroom.
   int host_cpus = 0;
   int64_t host_memory_mib = 0;
+  // The built web console, served under /console/.
+  std::string console_dir;  // empty: <kumod's dir>/../share/kumo/console
 };
 
 // What the host agent and teardown need to build this daemon's LocalHost.

@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
                  "Cores instances may use (default: all of this machine's)");
   app.add_option("--host-memory-mib", opts.host_memory_mib,
                  "Memory instances may use, MiB (default: all of this machine's)");
+  app.add_option("--console-dir", opts.console_dir,
+                 "The built web console, served under /console/ (default: "
+                 "<kumod's dir>/../share/kumo/console)");
   bool teardown = false;
   app.add_flag("--teardown", teardown,
                "Remove everything this daemon created on the host (containers, network, storage)");

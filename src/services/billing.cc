@@ -11,6 +11,7 @@
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "services/guards.h"
+#include "services/metering.h"
 
 namespace kumo::services {
 
@@ -405,6 +406,47 @@ absl::StatusOr<json> GetBill(store::Tx& tx, const store::Account& account, const
   out["Running"] = std::move(running);
   out["Lines"] = std::move(lines);
   return out;
+}
+
+absl::StatusOr<json> GetPrices(store::Tx& tx, const store::Account& account, const Caller& caller,
+                               const InstanceTypeCatalog& catalog) {
+  ASSIGN_OR_RETURN(BillingTerms terms, TermsFor(tx, account.id));
+  const auto& ft = terms.free_tier;
+  // The same end as the rating's: the account's creation plus the terms' months, to the second.
+  absl::CivilSecond created =
+      absl::ToCivilSecond(absl::FromUnixMillis(account.created_ms), absl::UTCTimeZone());
+  absl::CivilSecond ends(created.year(), created.month() + ft.months, created.day(), created.hour(),
+                         created.minute(), created.second());
+  absl::Time ends_at = absl::FromCivil(ends, absl::UTCTimeZone());
+  bool free_now = ft.enabled && absl::FromUnixMillis(UnixMillis(caller.now)) < ends_at;
+  json prices = json::array();
+  for (const InstanceType& t : catalog.types()) {
+    auto price = OnDemandPrice(tx, caller.region, t.name);
+    if (!price.ok() && !absl::IsNotFound(price.status())) return price.status();
+    billing::Micros hourly =
+        price.ok() ? *price
+                   : billing::Micros(std::llround(catalog.PricePerHour(t, caller.region) * 1e6));
+    bool covered = std::find(ft.instance_types.begin(), ft.instance_types.end(), t.name) !=
+                   ft.instance_types.end();
+    prices.push_back({{"InstanceType", t.name},
+                      {"OnDemandHourly", billing::FormatUsd(hourly)},
+                      {"FreeTierEligible", free_now && covered}});
+  }
+  json volumes = json::array();
+  for (const auto& [type, by_region] : catalog.volume_prices()) {
+    volumes.push_back({{"VolumeType", type},
+                       {"PerGibMonth", fmt::format("{:.4f}", InstanceTypeCatalog::PriceIn(
+                                                                 by_region, caller.region))}});
+  }
+  return json{{"Region", caller.region},
+              {"Currency", "USD"},
+              {"Prices", std::move(prices)},
+              {"VolumePrices", std::move(volumes)},
+              {"FreeTier",
+               {{"Active", free_now},
+                {"HoursPerMonth", ft.enabled ? ft.hours_per_month : 0},
+                {"InstanceTypes", ft.instance_types},
+                {"Ends", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", ends_at, absl::UTCTimeZone())}}}};
 }
 
 absl::StatusOr<json> GetCostAndUsage(store::Tx& tx, const store::Account& account,

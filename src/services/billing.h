@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "billing/ledger.h"
 #include "services/caller.h"
+#include "services/instance_types.h"
 #include "store/store.h"
 
 namespace kumo::services {
@@ -36,6 +37,12 @@ absl::StatusOr<int64_t> ParseMonth(const std::string& month);
 // {"Month": "2026-11" (default: the current one), "Format": "json" | "csv"}.
 absl::StatusOr<nlohmann::json> GetBill(store::Tx& tx, const store::Account& account,
                                        const Caller& caller, const nlohmann::json& input);
+
+// The prices a launch shows (the console's wizard): each type's On-Demand price in the caller's
+// region as the ledger holds it now (operator changes included), whether the account's Free Tier
+// covers it today, and the catalog's volume prices.
+absl::StatusOr<nlohmann::json> GetPrices(store::Tx& tx, const store::Account& account,
+                                         const Caller& caller, const InstanceTypeCatalog& catalog);
 
 // Cost Explorer's GetCostAndUsage over the caller's account, as botocore's model shapes it:
 // DAILY and MONTHLY granularity; metrics UnblendedCost, UsageQuantity (and the cost metrics that

@@ -3,6 +3,7 @@
 #include "services/billing.h"
 
 #include "api/json_api.h"
+#include "common/status_macros.h"
 #include "services/guards.h"
 
 namespace kumo::api {
@@ -32,8 +33,18 @@ JsonOperation InTx(store::Store& store, Fn fn, bool write) {
 
 }  // namespace
 
-std::map<std::string, JsonOperation, std::less<>> BillingOperations(store::Store& store) {
+std::map<std::string, JsonOperation, std::less<>> BillingOperations(
+    store::Store& store, const services::InstanceTypeCatalog& catalog) {
   return {
+      {"KumoBilling.GetPrices",
+       [&store, &catalog](const JsonCall& call) -> absl::StatusOr<json> {
+         json out;
+         RETURN_IF_ERROR(store.Read([&](store::Tx& tx) -> absl::Status {
+           ASSIGN_OR_RETURN(out, services::GetPrices(tx, call.account, call.caller, catalog));
+           return absl::OkStatus();
+         }));
+         return out;
+       }},
       {"AWSInsightsIndexService.GetCostAndUsage", InTx(store, services::GetCostAndUsage, false)},
       {"KumoBilling.GetBill", InTx(store, services::GetBill, false)},
       {"KumoBilling.GetBudget", InTx(store, services::GetBudget, false)},
