@@ -100,7 +100,168 @@ try {
   await until("dashboard numbers", async () => (await page.getByTestId("month-to-date").innerText()).startsWith("$"));
   await shot(page, "dashboard-empty");
 
-  // More steps are added below.
+  const kumo = (...args) =>
+    execFileSync(path.join(env("KUMO_BIN_DIR"), "kumo"), ["--data-dir", JSON.parse(env("KUMO_ADMIN")).data_dir, ...args], {
+      encoding: "utf8",
+    });
+  const go = async (route, heading) => {
+    await page.goto(`${URL}#/${route}`);
+    await page.getByRole("heading", { name: heading, exact: true }).first().waitFor();
+  };
+  const rowOf = (key) => page.locator(`tr[data-key="${key}"]`);
+
+  // 3. A key pair: the .pem downloads at once.
+  step("key pair");
+  results.key_name = "console-key";
+  await go("key-pairs", "Key pairs");
+  await page.getByRole("button", { name: "Create key pair", exact: true }).click();
+  const keyDialog = page.getByRole("dialog");
+  await keyDialog.getByLabel("Key pair name").fill(results.key_name);
+  const pemDownload = page.waitForEvent("download");
+  await keyDialog.getByRole("button", { name: "Create key pair", exact: true }).click();
+  const pem = path.join(DOWNLOADS, (await pemDownload).suggestedFilename());
+  await (await pemDownload).saveAs(pem);
+  fs.chmodSync(pem, 0o600);
+  results.pem = pem;
+  if (path.basename(pem) !== `${results.key_name}.pem`) throw new Error(`downloaded ${pem}`);
+  await shot(page, "keypair-created");
+  await keyDialog.getByRole("button", { name: "Done" }).click();
+  await rowOf(results.key_name).or(page.getByRole("cell", { name: results.key_name })).first().waitFor();
+
+  // 4. The launch wizard, On-Demand: image → type → purchase → storage → tags → group → key.
+  async function wizard({ type, name, spot, group }) {
+    await go("launch", "Launch instance");
+    await page.getByRole("radio", { name: /^debian-12/ }).first().check();
+    await shot(page, `launch-image-${name}`);
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByRole("radio", { name: new RegExp(`^${type.replace(".", "\\.")}`) }).first().check();
+    await shot(page, `launch-type-${name}`);
+    await page.getByRole("button", { name: "Next" }).click();
+    if (spot) {
+      await page.getByRole("radio", { name: /^Spot/ }).check();
+      await page.getByLabel("Max price (USD per hour)").fill(spot);
+      await until("the current spot price", async () => /current spot price \$[0-9.]+/.test(await page.locator("#lw-spot-now").innerText()));
+      await shot(page, `launch-spot-${name}`);
+    }
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByLabel("Root volume size (GiB)").waitFor();
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByLabel("Name", { exact: true }).fill(name);
+    await page.getByRole("button", { name: "Next" }).click();
+    if (group) {
+      await page.getByRole("radio", { name: "Select existing security groups" }).check();
+      await page.getByRole("checkbox", { name: group }).check();
+    } else {
+      await page.getByRole("radio", { name: "Create a new security group" }).check();
+      // My IP is the preselected source, not Anywhere.
+      if (!(await page.getByRole("radio", { name: /^My IP/ }).isChecked())) throw new Error("My IP is not preselected");
+      await shot(page, `launch-group-${name}`);
+    }
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByRole("radio", { name: "Use an existing key pair" }).check();
+    await page.locator("#lw-key-name").selectOption(results.key_name);
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByTestId("launch-price").waitFor();
+    await shot(page, `launch-review-${name}`);
+    await page.getByRole("button", { name: "Launch instance", exact: true }).click();
+    await page.getByRole("heading", { name: /Instance launched/ }).waitFor({ timeout: 60000 });
+    const text = await page.locator(".lw-success").innerText();
+    await shot(page, `launch-done-${name}`);
+    return text.match(/i-[0-9a-f]{8,17}/)[0];
+  }
+  step("launch on-demand");
+  results.instance_type = "t3.micro";
+  results.name = "console-web";
+  results.instance_id = await wizard({ type: results.instance_type, name: results.name });
+
+  // 5. Instances: it reaches running; Connect copies the ssh command, which logs in with the .pem.
+  step(`instances: ${results.instance_id}`);
+  await go("instances", "Instances");
+  await until(`${results.instance_id} running`, async () => (await rowOf(results.instance_id).innerText()).includes("running"), 120);
+  await shot(page, "instances-running");
+  await rowOf(results.instance_id).click({ button: "right" });
+  await page.getByRole("menuitem", { name: "Connect" }).click();
+  await page.getByRole("button", { name: "Copy ssh command" }).click();
+  results.ssh_command = await page.evaluate(() => navigator.clipboard.readText());
+  await shot(page, "instance-connect");
+  await page.keyboard.press("Escape");
+  step(`ssh: ${results.ssh_command}`);
+  const [, keyPath, login] = results.ssh_command.match(/^ssh -i (\S+) (\S+)$/);
+  if (keyPath !== `~/.ssh/${results.key_name}.pem`) throw new Error(`ssh command names ${keyPath}`);
+  results.ssh_output = await until(
+    "ssh with the downloaded key",
+    () => execFileSync("ssh", [...SSH_OPTS, "-i", pem, login, "hostname"], { encoding: "utf8", timeout: 30000, stdio: ["ignore", "pipe", "ignore"] }),
+    120,
+    1000,
+  );
+  results.group = "launch-wizard-1"; // the wizard's first new group, as on EC2
+
+  // 6. A spot request through the wizard, fulfilled on the spot page, with its price history.
+  step("launch spot");
+  results.spot_instance_id = await wizard({ type: "t3.small", name: "console-spot", spot: "0.05", group: results.group });
+  await go("spot", "Spot requests");
+  const spotRow = page.locator('tr[data-key^="sir-"]').filter({ hasText: results.spot_instance_id });
+  await until("the spot request fulfilled", async () => /fulfilled/.test(await spotRow.innerText()), 120);
+  results.spot_request_id = await spotRow.getAttribute("data-key");
+  await page.locator("#spot-history-type").selectOption("t3.small");
+  await until("the price history", async () => /\$[0-9.]+/.test(await page.locator("#spot-history-summary").innerText()));
+  await page.getByRole("img", { name: "Spot price history" }).waitFor();
+  await shot(page, "spot-fulfilled-history");
+
+  // An hour of use on the simulated clock, so that the bill has something to show.
+  kumo("admin", "clock", "--advance", "3600");
+
+  // 7. Cancel the spot request: the dialog warns that the instance keeps running; terminate it too.
+  step("cancel spot");
+  await spotRow.getByRole("button", { name: "Cancel request" }).click();
+  const cancelDialog = page.getByRole("dialog");
+  await cancelDialog.getByText(/keeps running/).waitFor();
+  await page.locator("#spot-cancel-terminate").check();
+  await shot(page, "spot-cancel-dialog");
+  await page.locator("#spot-cancel-confirm").click();
+  await until("the request cancelled", async () => /cancelled/.test(await spotRow.innerText()), 60);
+
+  // 8. Terminate the On-Demand instance, with the confirmation.
+  step("terminate");
+  await go("instances", "Instances");
+  await rowOf(results.instance_id).click();
+  await page.getByRole("toolbar").getByRole("button", { name: "Terminate" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Terminate" }).click();
+  await until("terminated", async () => /terminated|shutting-down/.test(await rowOf(results.instance_id).innerText()), 90);
+  await shot(page, "instances-terminated");
+
+  // 9. The bill: the total, the chart, the CSV, a budget.
+  step("billing");
+  await go("billing", "Billing");
+  results.bill_total = await until("the bill", async () => (await page.locator("#bill-total").innerText()).match(/\$[0-9.,]+/)?.[0]);
+  await page.getByRole("img", { name: "Cost breakdown chart" }).waitFor();
+  const csvDownload = page.waitForEvent("download");
+  await page.getByRole("button", { name: "Download CSV" }).click();
+  results.csv_header = fs.readFileSync(await (await csvDownload).path(), "utf8").split("\n")[0];
+  await page.locator("#budget-limit").fill("20");
+  await page.locator("#budget-alerts").fill("50, 80, 100");
+  await page.locator("#budget-action").selectOption("notify-only");
+  await page.locator("#budget-save").click();
+  await page.getByText(/Budget saved/).waitFor();
+  await shot(page, "billing");
+
+  // 10. Every other page, then the phone layout.
+  step("other pages");
+  await go("dashboard", "Dashboard");
+  await until("dashboard totals", async () => /\$[1-9]|\$0\.[0-9]*[1-9]/.test(await page.getByTestId("month-to-date").innerText()));
+  await shot(page, "dashboard");
+  for (const [route, heading] of [["images", "Images"], ["volumes", "Volumes"], ["security-groups", "Security groups"], ["key-pairs", "Key pairs"]]) {
+    await go(route, heading);
+    await page.waitForLoadState("networkidle");
+    await shot(page, route);
+  }
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const [route, heading] of [["dashboard", "Dashboard"], ["instances", "Instances"], ["launch", "Launch instance"], ["billing", "Billing"]]) {
+    await go(route, heading);
+    await page.waitForLoadState("networkidle");
+    await shot(page, `phone-${route}`);
+  }
+
   fs.writeFileSync(env("KUMO_RESULTS"), JSON.stringify(results, null, 2));
 } finally {
   await browser.close();

@@ -98,6 +98,26 @@ export function Dashboard({ session }: PageProps) {
         </a>
       </div>
       {data?.bill && "error" in data.bill && <ErrorBox error={data.bill.error} />}
+      {data && instances.length === 0 && (
+        <section class="card">
+          <h2>Getting started</h2>
+          <ol class="steps">
+            <li>
+              <a href="#/key-pairs">Create a key pair</a>: its private key (.pem) downloads once; keep it.
+            </li>
+            <li>
+              <a href="#/launch">Launch an instance</a>: pick an image and a type, On-Demand or Spot with a maximum
+              price; the wizard opens SSH to your address only.
+            </li>
+            <li>
+              On <a href="#/instances">Instances</a>, right-click it → Connect for the exact <code>ssh</code> command.
+            </li>
+            <li>
+              Set a <a href="#/billing">budget</a> so that a forgotten instance stops itself.
+            </li>
+          </ol>
+        </section>
+      )}
       {bill && bill.Running?.length > 0 && (
         <section class="card">
           <h2>Running now</h2>

@@ -186,7 +186,8 @@ function PriceHistory({ client, types, zones, defaultType }: {
           borderColor: zoneColor(s.az, i),
           backgroundColor: zoneColor(s.az, i),
           borderWidth: 2,
-          pointRadius: 0,
+          // A pool that has had one price so far is a dot, not an invisible zero-length line.
+          pointRadius: s.points.length <= 2 ? 3 : 0,
           pointHoverRadius: 4,
           pointHitRadius: 6,
         })),
