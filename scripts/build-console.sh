@@ -14,9 +14,10 @@ if [ "$(cat node_modules/.kumo-lock 2>/dev/null)" != "$lock_sum" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_sum" > node_modules/.kumo-lock
 fi
-src_sum=$( (echo "$lock_sum"; find src index.html vite.config.ts tsconfig.json -type f -print0 | sort -z |
+src_sum=$( (echo "$lock_sum"; find src index.html package.json vite.config.ts tsconfig.json -type f -print0 | sort -z |
   xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$out/.kumo-src" 2>/dev/null)" = "$src_sum" ]; then exit 0; fi
+# The stamp sits beside the output, not in it, so kumod does not serve it.
+if [ -f "$out/index.html" ] && [ "$(cat "$out/../console.src-sum" 2>/dev/null)" = "$src_sum" ]; then exit 0; fi
 npx tsc --noEmit
 npx vite build --logLevel warn --outDir "$out"
-echo "$src_sum" > "$out/.kumo-src"
+echo "$src_sum" > "$out/../console.src-sum"

@@ -9,4 +9,7 @@ dir=${KUMO_BUILD_DIR:-$root/build}
 cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKUMO_TESTS=ON \
   -DKUMO_BENCH=ON -DKUMO_SANITIZE=OFF -DKUMO_FUZZ=OFF "$@" >/dev/null
 ninja -C "$dir"
-"$root/scripts/build-console.sh" "$dir"
+# kumod runs without a console (it says so at /console/), so a console that cannot be built (no
+# npm, no registry) does not stop the build; the console's tests then fail and say why.
+"$root/scripts/build-console.sh" "$dir" ||
+  echo "kumo: WARNING: the web console was not built (scripts/build-console.sh failed)" >&2

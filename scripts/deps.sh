@@ -31,3 +31,10 @@ if ((${#missing[@]})); then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+# playwright-core (the console's browser test) needs Node.js 20; Debian 12's is 18, which still
+# builds the console. Say so rather than fail later.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if ((node_major < 20)); then
+  echo "kumo: Node.js $(node -v 2>/dev/null || echo missing) is older than 20: the console builds," \
+    "but its browser test is skipped (install Node.js 20, e.g. NodeSource's nodejs, to run it)" >&2
+fi

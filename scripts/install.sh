@@ -20,8 +20,10 @@ region=${KUMO_REGION:-eu-west-1}
 install_binaries() {
   install -m 0755 "$root/build/bin/kumod" "$root/build/bin/kumo" /usr/local/bin/
   rm -rf /usr/local/share/kumo/console
-  mkdir -p /usr/local/share/kumo
-  cp -r "$root/build/share/kumo/console" /usr/local/share/kumo/console
+  if [ -d "$root/build/share/kumo/console" ]; then
+    mkdir -p /usr/local/share/kumo
+    cp -r "$root/build/share/kumo/console" /usr/local/share/kumo/console
+  fi
 }
 
 if [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; then

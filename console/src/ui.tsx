@@ -4,13 +4,17 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks"
 import { describeError } from "./api";
 
 // Live updates by polling: reloads every `ms` while the tab is visible, and at once on reload().
+// A tick is skipped while a load is still out, so a slow daemon gets one request at a time from
+// each page rather than a pile of them whose answers are all stale by the time they arrive.
 export function usePoll<T>(fn: () => Promise<T>, deps: unknown[], ms = 5000) {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(true);
   const gen = useRef(0);
+  const inFlight = useRef(0);
   const reload = useCallback(async () => {
     const mine = ++gen.current;
+    inFlight.current++;
     try {
       const d = await fn();
       if (mine === gen.current) {
@@ -20,6 +24,7 @@ export function usePoll<T>(fn: () => Promise<T>, deps: unknown[], ms = 5000) {
     } catch (e) {
       if (mine === gen.current) setError(e);
     } finally {
+      inFlight.current--;
       if (mine === gen.current) setLoading(false);
     }
   }, deps);
@@ -27,7 +32,7 @@ export function usePoll<T>(fn: () => Promise<T>, deps: unknown[], ms = 5000) {
     setLoading(true);
     reload();
     const t = setInterval(() => {
-      if (document.visibilityState === "visible") reload();
+      if (document.visibilityState === "visible" && inFlight.current === 0) reload();
     }, ms);
     return () => {
       clearInterval(t);
@@ -174,7 +179,9 @@ export function Table<R>(props: {
                     aria-selected={props.onSelect ? sel : undefined}
                     onClick={() => props.onSelect?.(sel ? null : key)}
                     onKeyDown={(e) => {
-                      if (e.key === "Enter" || e.key === " ") {
+                      // Keys on the row's own buttons and inputs are theirs.
+                      if (e.target !== e.currentTarget) return;
+                      if ((e.key === "Enter" || e.key === " ") && props.onSelect) {
                         e.preventDefault();
                         props.onSelect?.(sel ? null : key);
                       } else if (e.key === "ContextMenu" && props.onMenu) {
@@ -212,14 +219,24 @@ export function Table<R>(props: {
 // A modal built on <dialog>: the browser traps focus, Escape closes it.
 export function Modal(props: { title: string; open: boolean; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
   const ref = useRef<HTMLDialogElement>(null);
+  // Synced on every render: the page's state decides whether the dialog is open, not the browser.
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
     if (props.open && !d.open) d.showModal();
     if (!props.open && d.open) d.close();
-  }, [props.open]);
+  });
   return (
-    <dialog ref={ref} class={props.wide ? "wide" : ""} onClose={props.onClose} aria-label={props.title}>
+    <dialog
+      ref={ref}
+      class={props.wide ? "wide" : ""}
+      aria-label={props.title}
+      // Escape asks the page (which may refuse while an action is running) instead of closing.
+      onCancel={(e) => {
+        e.preventDefault();
+        props.onClose();
+      }}
+    >
       <header class="dialog-head">
         <h2>{props.title}</h2>
         <button class="link" onClick={props.onClose} aria-label="Close">

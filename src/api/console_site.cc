@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 
 #include <cctype>
 #include <filesystem>
@@ -196,13 +198,48 @@ std::string HostSourceOf(std::string_view public_cidr) {
   return inet_ntop(AF_INET, &a, out, sizeof(out)) ? out : "";
 }
 
+namespace {
+
+// Whether a peer address is this host's own: loopback, or one of its interfaces' addresses (a
+// browser on the host that used the host's LAN address). Its connections to instances leave from
+// the host's address on the public network, whatever address it reached kumod on.
+bool IsThisHost(std::string_view remote) {
+  if (remote == "::1" || remote.substr(0, 4) == "127.") return true;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return false;
+  bool found = false;
+  for (ifaddrs* i = list; i && !found; i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (i->ifa_addr->sa_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, buf, sizeof(buf));
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr, buf,
+                sizeof(buf));
+    }
+    found = buf[0] && remote == buf;
+  }
+  freeifaddrs(list);
+  return found;
+}
+
+}  // namespace
+
 HttpResponse MyIpResponse(std::string_view remote_address, std::string_view host_source) {
-  bool loopback = remote_address == "::1" || remote_address.substr(0, 4) == "127.";
-  std::string ip(loopback && !host_source.empty() ? host_source : remote_address);
+  bool here = IsThisHost(remote_address);
+  std::string ip(here && !host_source.empty() ? host_source : remote_address);
+  // Security group rules take IPv4 ranges only: an IPv6 peer has no "My IP" to offer. The
+  // address is written back from its parsed form, so only a dotted quad can reach the answer.
+  in_addr v4{};
+  char text[INET_ADDRSTRLEN] = {};
+  bool ipv4 = inet_pton(AF_INET, ip.c_str(), &v4) == 1 &&
+              inet_ntop(AF_INET, &v4, text, sizeof(text)) && ip == text;
+  nlohmann::json body = {{"FromThisHost", here}};
+  body["SourceIp"] = ipv4 ? nlohmann::json(ip) : nullptr;
   HttpResponse r;
   r.content_type = "application/json";
   r.headers = {{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}};
-  r.body = nlohmann::json{{"SourceIp", ip}, {"FromThisHost", loopback}}.dump();
+  r.body = body.dump();
   return r;
 }
 

@@ -202,6 +202,8 @@ TEST(MyIpTest, LoopbackBrowsersAreTheHostOnThePublicNetwork) {
   EXPECT_EQ(body(MyIpResponse("::1", "100.64.3.1"))["FromThisHost"], true);
   EXPECT_EQ(body(MyIpResponse("192.0.2.7", "100.64.3.1"))["SourceIp"], "192.0.2.7");
   EXPECT_EQ(body(MyIpResponse("127.0.0.1", ""))["SourceIp"], "127.0.0.1");
+  EXPECT_TRUE(body(MyIpResponse("2001:db8::7", "100.64.3.1"))["SourceIp"].is_null());
+  EXPECT_EQ(body(MyIpResponse("192.0.2.7", ""))["FromThisHost"], false);
 }
 
 }  // namespace

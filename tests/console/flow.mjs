@@ -81,8 +81,14 @@ try {
     permissions: ["clipboard-read", "clipboard-write"],
   });
   const page = await ctx.newPage();
-  page.on("pageerror", (e) => console.log(`page error: ${e}`));
-  page.on("console", (m) => m.type() === "error" && console.log(`console error: ${m.text()}`));
+  // Script errors and CSP refusals fail the flow; the refused sign-in's 403 is expected.
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(`page error: ${e}`));
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of 403/.test(m.text())) {
+      pageErrors.push(`console error: ${m.text()}`);
+    }
+  });
 
   // 2. Sign in: a wrong secret is refused in words, the right one opens the dashboard.
   step("sign in");
@@ -262,6 +268,7 @@ try {
     await shot(page, `phone-${route}`);
   }
 
+  if (pageErrors.length) throw new Error(`the page reported errors:\n${pageErrors.join("\n")}`);
   fs.writeFileSync(env("KUMO_RESULTS"), JSON.stringify(results, null, 2));
 } finally {
   await browser.close();

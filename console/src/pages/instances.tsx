@@ -215,7 +215,8 @@ export function Instances({ session }: PageProps) {
     const s = i?.State?.Name;
     if (!i || s === "terminated" || s === "shutting-down") return false;
     if (a === "start") return s === "stopped";
-    if (a === "stop") return s === "running" || s === "pending";
+    // One-time spot instances cannot be stopped (EC2 and Kumo refuse it): terminate them instead.
+    if (a === "stop") return (s === "running" || s === "pending") && i.InstanceLifecycle !== "spot";
     if (a === "reboot") return s === "running";
     return true;
   };

@@ -471,7 +471,7 @@ export function SpotRequests({ session }: PageProps) {
       key: "age",
       label: "Created",
       numeric: true,
-      value: (r) => (r.CreateTime ? now - new Date(r.CreateTime).getTime() : 0),
+      value: (r) => (r.CreateTime ? new Date(r.CreateTime).getTime() : now),
       render: (r) => (
         <span title={r.CreateTime ? new Date(r.CreateTime).toLocaleString() : ""}>{age(r.CreateTime, now)} ago</span>
       ),
@@ -547,6 +547,7 @@ export function SpotRequests({ session }: PageProps) {
         selected={selected}
         onSelect={setSelected}
         initialSort="age"
+        initialDir={-1}
         empty={
           <span>
             No spot requests in {session.region}. Launch one from <a href="#/launch">Launch instance</a> with the spot

@@ -450,7 +450,7 @@ export function Volumes({ session }: PageProps) {
       key: "created",
       label: "Created",
       numeric: true,
-      value: (v) => (v.CreateTime ? now - new Date(v.CreateTime).getTime() : 0),
+      value: (v) => (v.CreateTime ? new Date(v.CreateTime).getTime() : now),
       render: (v) => <span title={v.CreateTime ? new Date(v.CreateTime).toLocaleString() : ""}>{age(v.CreateTime, now)} ago</span>,
     },
   ];
@@ -519,6 +519,7 @@ export function Volumes({ session }: PageProps) {
         selected={selected}
         onSelect={setSelected}
         initialSort="created"
+        initialDir={-1}
         empty={`No volumes in ${session.region}. Instances' root volumes show here once launched; create a data volume with "Create volume".`}
       />
 
