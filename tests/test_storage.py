@@ -47,13 +47,14 @@ def wait_volume(cloud, vid, state):
 def test_root_size_enforced_volumes_and_snapshots(cloud):
     cloud.key_and_group()
     inst, host = launch(cloud, "--block-device-mappings",
-                        '[{"DeviceName":"/dev/xvda","Ebs":{"VolumeSize":9}}]')
+                        '[{"DeviceName":"/dev/xvda","Ebs":{"VolumeSize":9,"VolumeType":"gp3"}}]')
     iid, zone = inst["InstanceId"], inst["Placement"]["AvailabilityZone"]
     bdm = inst["BlockDeviceMappings"]
     assert [m["DeviceName"] for m in bdm] == ["/dev/xvda"]
     root_id = bdm[0]["Ebs"]["VolumeId"]
     root = cloud.ec2.describe_volumes(VolumeIds=[root_id])["Volumes"][0]
     assert root["Size"] == 9 and root["State"] == "in-use"
+    assert root["VolumeType"] == "gp3"  # the request's type, not the image's default gp2
     assert root["Attachments"][0]["InstanceId"] == iid
     assert root["Attachments"][0]["DeleteOnTermination"] is True
 

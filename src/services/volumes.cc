@@ -475,6 +475,7 @@ absl::StatusOr<LaunchVolumes> ParseBlockDeviceMappings(store::Tx& tx, const Call
   if (!image.mappings.empty()) {
     out.root_snapshot_id = image.mappings[0].snapshot_id;
     out.root_delete_on_termination = image.mappings[0].delete_on_termination;
+    out.root_volume_type = image.mappings[0].volume_type;
   }
   // The image's data volumes, which the request may resize, retype or suppress by device. Their
   // snapshots are the image owner's: launch permission on the image is permission to use them.
@@ -504,8 +505,10 @@ absl::StatusOr<LaunchVolumes> ParseBlockDeviceMappings(store::Tx& tx, const Call
       return InvalidParameterValue(fmt::format("The device '{}' needs an Ebs mapping", device));
     }
     auto from_image = extras.find(name);
-    std::string type = ebs.value(
-        "VolumeType", from_image != extras.end() ? from_image->second.volume_type : "gp2");
+    std::string type =
+        ebs.value("VolumeType", root                         ? out.root_volume_type
+                                : from_image != extras.end() ? from_image->second.volume_type
+                                                             : "gp2");
     if (!VolumeTypes().count(type)) {
       return InvalidParameterValue(fmt::format("Invalid volume type '{}'", type));
     }
@@ -523,6 +526,7 @@ absl::StatusOr<LaunchVolumes> ParseBlockDeviceMappings(store::Tx& tx, const Call
       }
       RETURN_IF_ERROR(CheckSize(size));
       out.root_size_gib = int(size);
+      out.root_volume_type = type;
       out.root_delete_on_termination =
           ebs.value("DeleteOnTermination", out.root_delete_on_termination);
       continue;
@@ -585,7 +589,7 @@ absl::Status CreateLaunchVolumes(store::Tx& tx, const Caller& caller, IdGenerato
     return InsertVolume(tx, caller, NewVolume(caller, ids, std::move(data)), tags);
   };
   RETURN_IF_ERROR(create(std::string(kRootDevice), volumes.root_size_gib, volumes.root_snapshot_id,
-                         true, volumes.root_delete_on_termination, "gp2"));
+                         true, volumes.root_delete_on_termination, volumes.root_volume_type));
   for (const auto& e : volumes.extra) {
     RETURN_IF_ERROR(
         create(e.device, e.size_gib, e.snapshot_id, false, e.delete_on_termination, e.volume_type));

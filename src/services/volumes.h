@@ -101,6 +101,7 @@ struct LaunchVolumes {
   std::string root_snapshot_id;  // a custom image's layer
   int root_size_gib = 8;
   bool root_delete_on_termination = true;
+  std::string root_volume_type = "gp2";
   struct Extra {
     std::string device;
     int size_gib = 0;
