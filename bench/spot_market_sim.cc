@@ -65,7 +65,10 @@ int main(int argc, char** argv) {
   env.public_cidr = "100.64.0.0/16";
   env.host_cpus = 10 * 64;
   env.host_memory_mib = int64_t(10) * 1024 * 1024;
-  env.host_gpus = 80;
+  for (int i = 0; i < 80; ++i) {
+    env.gpus.push_back(
+        {i, fmt::format("GPU-sim-{}", i), "K80", 12288, "", "/dev/nvidia" + std::to_string(i)});
+  }
   env.vcpu_quota = 100000;
   env.spot_vcpu_quota = 100000;
   services::Regions regions({"eu-west-1"}, "127.0.0.1:8787");

@@ -118,13 +118,37 @@ void AddBillCommands(CLI::App& app, Globals& g) {
     if (!xml.ok()) Fail(std::string(xml.status().message()));
     auto ids = XmlTexts(*xml, "instanceId"), types = XmlTexts(*xml, "instanceType");
     auto states = XmlTexts(*xml, "name");  // instanceState/name, the only <name> in an item
-    fmt::print("{:<21} {:<13} {:<12} {:>10} {:>12} {:>14}\n", "INSTANCE", "TYPE", "STATE",
-               "AGE (h)", "$/h", "COST SO FAR");
+    // The GPUs each holds: the elastic GPU associations inside each instance item (the
+    // reservationSet/item/instancesSet/item level, two <item>s deep; the group items at that
+    // depth hold no <instanceId>). The members are in name order, so an item's associations
+    // come before its <instanceId>.
+    std::vector<size_t> gpus;
+    int depth = 0;
+    size_t start = 0;
+    for (size_t at = xml->find("<item"); at != std::string::npos; at = xml->find("<item", at + 1)) {
+      if (xml->compare(at, 6, "<item>") != 0) continue;
+      if (++depth == 2) start = at;
+      size_t close = xml->find("</item>", at);
+      // Closing tags between this <item> and the next one end the items they belong to.
+      size_t next = xml->find("<item>", at + 1);
+      while (close != std::string::npos && (next == std::string::npos || close < next)) {
+        if (depth == 2) {
+          std::string item = xml->substr(start, close - start);
+          if (item.find("<instanceId>") != std::string::npos)
+            gpus.push_back(XmlTexts(item, "elasticGpuId").size());
+        }
+        --depth;
+        close = xml->find("</item>", close + 1);
+      }
+    }
+    fmt::print("{:<21} {:<13} {:<12} {:>4} {:>10} {:>12} {:>14}\n", "INSTANCE", "TYPE", "STATE",
+               "GPUS", "AGE (h)", "$/h", "COST SO FAR");
     for (size_t i = 0; i < ids.size(); ++i) {
       auto it = running.find(ids[i]);
       bool up = it != running.end();
-      fmt::print("{:<21} {:<13} {:<12} {:>10} {:>12} {:>14}\n", ids[i],
+      fmt::print("{:<21} {:<13} {:<12} {:>4} {:>10} {:>12} {:>14}\n", ids[i],
                  i < types.size() ? types[i] : "", i < states.size() ? states[i] : "",
+                 i < gpus.size() && gpus[i] ? std::to_string(gpus[i]) : "-",
                  up ? it->second.value("AgeHours", "") : "-",
                  up ? it->second.value("Hourly", "") : "-",
                  up ? "$" + it->second.value("CostSoFar", "") : "-");

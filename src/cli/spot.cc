@@ -219,6 +219,34 @@ void AddAdminCommands(CLI::App& app, Globals& g) {
                       : Admin(g, "clock", json::object()));
   });
 
+  static bool hosts_json = false;
+  auto* hosts =
+      admin->add_subcommand("hosts", "The hosts: size, GPUs and the instance holding each");
+  hosts->add_flag("--json", hosts_json, "The admin API's answer as JSON");
+  hosts->callback([&g] {
+    json out = Admin(g, "hosts", json::object());
+    if (hosts_json) return Print(out);
+    for (const auto& h : out.value("Hosts", json::array())) {
+      fmt::print("{}  {} CPUs, {} MiB, GPUs: {}{}\n", h.value("Host", ""), h.value("Cpus", 0),
+                 h.value("MemoryMiB", int64_t(0)), h.value("GpuSource", ""),
+                 h.value("DriverVersion", "").empty()
+                     ? ""
+                     : " (driver " + h.value("DriverVersion", "") + ")");
+      if (h.value("Gpus", json::array()).empty()) continue;
+      fmt::print("  {:<6} {:<42} {:<38} {:>9}  {:<14} {}\n", "MINOR", "UUID", "MODEL", "MEMORY",
+                 "PCI", "INSTANCE");
+      for (const auto& gpu : h["Gpus"]) {
+        std::string holder = gpu["InstanceId"].is_string()
+                                 ? gpu["InstanceId"].get<std::string>() + " (account " +
+                                       gpu.value("AccountId", "") + ")"
+                                 : "free";
+        fmt::print("  {:<6} {:<42} {:<38} {:>5} MiB  {:<14} {}\n", gpu.value("Minor", 0),
+                   gpu.value("Uuid", ""), gpu.value("Name", ""), gpu.value("MemoryMiB", int64_t(0)),
+                   gpu.value("PciBusId", ""), holder);
+      }
+    }
+  });
+
   auto* spot = admin->add_subcommand("spot", "The spot market's pools and instances");
   spot->require_subcommand(1);
   static std::string region, zone, type, price, mode, instance, reason = "capacity";

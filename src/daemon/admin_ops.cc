@@ -1,11 +1,13 @@
 #include "daemon/admin_ops.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "daemon/data_dir.h"
 #include "services/billing.h"
+#include "services/gpus.h"
 #include "services/invoice.h"
 #include "services/metering.h"
 
@@ -50,6 +52,26 @@ absl::StatusOr<json> Write(const AdminContext& c,
 std::map<std::string, api::AdminOperation, std::less<>> AdminOperations(const AdminContext& c) {
   std::map<std::string, api::AdminOperation, std::less<>> ops;
   ops["clock"] = [c](const json&) -> absl::StatusOr<json> { return ClockJson(c); };
+  // This machine (one host per daemon for now): its size and its GPUs with their holders.
+  ops["hosts"] = [c](const json&) -> absl::StatusOr<json> {
+    char name[256] = {};
+    gethostname(name, sizeof name - 1);
+    host::GpuInventory none;
+    const host::GpuInventory& inv = c.gpus ? *c.gpus : none;
+    json gpus;
+    RETURN_IF_ERROR(c.store->Read([&](store::Tx& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(gpus, services::GpuAssignments(tx, inv.gpus));
+      return absl::OkStatus();
+    }));
+    return json{{"Hosts",
+                 {{{"Host", name},
+                   {"Cpus", c.env ? c.env->host_cpus : 0},
+                   {"MemoryMiB", c.env ? c.env->host_memory_mib : 0},
+                   {"GpuSource", inv.source.empty() ? "none" : inv.source},
+                   {"DriverVersion", inv.driver_version},
+                   {"DriverFiles", inv.driver_files.size()},
+                   {"Gpus", gpus}}}}};
+  };
   ops["clock/advance"] = [c](const json& body) -> absl::StatusOr<json> {
     if (!c.simulated) {
       return Ec2Error(absl::StatusCode::kFailedPrecondition, "IncorrectState",

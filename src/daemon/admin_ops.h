@@ -8,6 +8,7 @@
 
 #include "api/admin_api.h"
 #include "daemon/market_runner.h"
+#include "host/gpu/gpu.h"
 #include "services/activity.h"
 #include "services/regions.h"
 
@@ -23,6 +24,7 @@ struct AdminContext {
   std::string data_dir;
   std::function<void()> instances_changed;
   const services::ActivityMonitor* activity = nullptr;
+  const host::GpuInventory* gpus = nullptr;
 };
 
 std::map<std::string, api::AdminOperation, std::less<>> AdminOperations(const AdminContext& c);

@@ -33,9 +33,11 @@
 #include "daemon/market_runner.h"
 #include "host/agent/host.h"
 #include "host/agent/idmap.h"
+#include "host/gpu/gpu.h"
 #include "host/imds/server.h"
 #include "reconcile/reconciler.h"
 #include "services/accounts.h"
+#include "services/gpus.h"
 #include "services/images.h"
 #include "services/instance_types.h"
 #include "services/metering.h"
@@ -114,9 +116,21 @@ void FreeAbandonedPools(const std::string& pool_dir) {
   }
 }
 
+host::GpuInventory FindGpus(const std::string& stand_in_dir) {
+  host::GpuDiscoveryOptions g;
+  g.stand_in_dir = stand_in_dir;
+  auto found = host::DiscoverGpus(g);
+  if (!found.ok()) {
+    spdlog::warn("GPUs: {}; instances get none", std::string(found.status().message()));
+    return {};
+  }
+  return *std::move(found);
+}
+
 std::unique_ptr<host::Host> NewHostFor(const HostOptions& o) {
   host::LocalHostOptions lo{o.daemon_id, o.host_dir};
   lo.id_base = host::RootSubordinateRange().base;
+  lo.gpu = FindGpus(o.test_stand_in_gpus);
   host::NetworkOptions no{o.daemon_id, o.public_cidr, o.host_dir + "/net"};
   return host::NewLocalHost(lo, host::NewLxcRuntime(o.host_dir + "/lxc"), host::NewLinuxNetwork(no),
                             host::NewLoopDisks());
@@ -287,7 +301,17 @@ absl::Status Run(const Options& opts) {
     }
   }
   host_source = api::HostSourceOf(host_opts.public_cidr);
+  host_opts.test_stand_in_gpus = opts.test_stand_in_gpus;
+  // Before the server's threads start: NVML is loaded and unloaded here.
+  const host::GpuInventory gpus = FindGpus(opts.test_stand_in_gpus);
+  if (!gpus.gpus.empty()) {
+    spdlog::info("GPUs ({}{}): {} × {}", gpus.source,
+                 gpus.driver_version.empty() ? "" : ", driver " + gpus.driver_version,
+                 gpus.gpus.size(), gpus.gpus.front().name);
+    catalog->UseHostGpus(gpus.gpus.front().name, gpus.gpus.front().memory_mib);
+  }
   services::InstanceEnv instance_env;
+  instance_env.gpus = gpus.gpus;
   instance_env.catalog = catalog.get();
   instance_env.images = &images;
   instance_env.public_cidr = host_opts.public_cidr;
@@ -299,7 +323,8 @@ absl::Status Run(const Options& opts) {
           : int64_t(sysconf(_SC_PHYS_PAGES)) * int64_t(sysconf(_SC_PAGESIZE)) / (1 << 20);
   auto host = host::NewAgentClient(
       SelfExe(), {"--data-dir", opts.data_dir, "--daemon-id", host_opts.daemon_id, "--host-dir",
-                  host_opts.host_dir, "--public-cidr", host_opts.public_cidr});
+                  host_opts.host_dir, "--public-cidr", host_opts.public_cidr,
+                  "--test-stand-in-gpus", host_opts.test_stand_in_gpus});
   // The metadata service: identity documents signed with each region's key (kept in the data
   // dir, so its certificate survives restarts); IMDSv2 tokens MACed with a key derived from the
   // data dir's secret, so tokens handed out before a restart stay valid after it.
@@ -327,6 +352,7 @@ absl::Status Run(const Options& opts) {
   services::ActivityMonitor activity;
   reconcile::ReconcilerOptions reconcile_opts;
   reconcile_opts.activity = &activity;
+  reconcile_opts.gpus = gpus.gpus;
   reconcile_opts.observer = [&imds_server](const std::vector<store::Resource>& all) {
     imds_server.Sync(all);
   };
@@ -335,6 +361,8 @@ absl::Status Run(const Options& opts) {
                host_opts.host_dir, host_opts.public_cidr);
 
   RETURN_IF_ERROR(store->Write([&](store::Tx& tx) {
+    ASSIGN_OR_RETURN(int orphans, services::RepairGpuClaims(tx, gpus.gpus));
+    if (orphans > 0) spdlog::warn("GPUs: released {} claim(s) no instance held", orphans);
     RETURN_IF_ERROR(services::EnsureSpotPools(tx, instance_env, *region_set, clock.Now()));
     RETURN_IF_ERROR(services::MigrateLegacyMeterEvents(tx));
     RETURN_IF_ERROR(services::EnsureLedgerBaseline(tx, UnixMillis(clock.Now())));
@@ -367,6 +395,7 @@ absl::Status Run(const Options& opts) {
         store.get(),     &instance_env, region_set.get(), &clock,
         simulated.get(), &market,       opts.data_dir,    [&reconciler] { reconciler.Poke(); }};
     actx.activity = &activity;
+    actx.gpus = &gpus;
     api::AdminDeps adeps{op.value("AccessKeyId", ""), op.value("SecretAccessKey", ""),
                          &system_clock, &ids, AdminOperations(actx)};
     admin = std::make_unique<api::AdminApi>(std::move(adeps));

@@ -34,6 +34,9 @@ struct Options {
   int64_t host_memory_mib = 0;
   // The built web console, served under /console/.
   std::string console_dir;  // empty: <kumod's dir>/../share/kumo/console
+  // TEST FACILITY, off by default: character devices named nvidia0, nvidia1, … in this
+  // directory stand in for the host's GPUs (see host/gpu/gpu.h), and nothing else is probed.
+  std::string test_stand_in_gpus;
 };
 
 // What the host agent and teardown need to build this daemon's LocalHost.
@@ -41,6 +44,7 @@ struct HostOptions {
   std::string daemon_id;
   std::string host_dir;
   std::string public_cidr;
+  std::string test_stand_in_gpus;  // Options::test_stand_in_gpus
 };
 
 // `kumod --host-agent FD`: serves the host seam on FD until kumod goes away.

@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
                  "Cores instances may use (default: all of this machine's)");
   app.add_option("--host-memory-mib", opts.host_memory_mib,
                  "Memory instances may use, MiB (default: all of this machine's)");
+  app.add_option("--test-stand-in-gpus", opts.test_stand_in_gpus,
+                 "TEST FACILITY: treat the character devices DIR/nvidia0, nvidia1, ... as this "
+                 "host's GPUs (for testing GPU assignment on machines without GPUs)");
   app.add_option("--console-dir", opts.console_dir,
                  "The built web console, served under /console/ (default: "
                  "<kumod's dir>/../share/kumo/console)");
@@ -51,6 +54,7 @@ int main(int argc, char** argv) {
   }
   if (agent_fd >= 0) {
     agent.public_cidr = opts.public_cidr;
+    agent.test_stand_in_gpus = opts.test_stand_in_gpus;
     return kumo::daemon::RunHostAgent(agent_fd, agent);
   }
   absl::Status st = teardown ? kumo::daemon::Teardown(opts) : kumo::daemon::Run(opts);

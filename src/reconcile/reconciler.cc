@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "reconcile/firewall_plan.h"
 #include "reconcile/storage.h"
+#include "services/gpus.h"
 #include "services/images.h"
 #include "services/instances.h"
 #include "services/metering.h"
@@ -50,6 +51,7 @@ host::InstanceSpec SpecOf(const store::Resource& r, const std::vector<store::Res
   s.port.prefix_len = r.data.value("prefix_len", 20);
   s.port.gateway = Str(r, "gateway");
   s.port.public_ip = Str(r, "public_ip");
+  for (const auto& g : services::AssignedGpus(r)) s.gpu_devices.push_back(g.device);
   for (const auto& v : volumes) {
     json a = AttachmentOf(v);
     if (a.is_null() || a.value("instance_id", "") != r.id) continue;
@@ -171,6 +173,7 @@ absl::Status Reconciler::Update(const store::Resource& seen,
     fn(r);
     if (Str(r, "state") == "stopped" || Str(r, "state") == "terminated") {
       RETURN_IF_ERROR(services::ReleasePublicIp(tx, r));
+      RETURN_IF_ERROR(services::ReleaseGpus(tx, r));
     }
     if (Str(r, "state") == "terminated") {
       // In the transaction that records the termination, so a crash cannot leave a volume
@@ -204,6 +207,15 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
 
   if (state == "pending" && desired == "running") {
     if (blocked_vpcs_.count(spec.vpc.vpc_id)) return true;
+    if (r.data.value("gpus", 0) > 0 && spec.gpu_devices.empty()) {
+      // Its GPUs first, in a transaction of their own; it launches on the next pass. None free:
+      // it waits (the spot instances the market is reclaiming for it give theirs back).
+      RETURN_IF_ERROR(UpdateResource(r, [&](store::Tx& tx, store::Resource& x) -> absl::Status {
+        ASSIGN_OR_RETURN(bool assigned, services::AssignGpus(tx, opts_.gpus, x, now));
+        return assigned ? services::SaveInstance(tx, x, now) : absl::OkStatus();
+      }));
+      return true;
+    }
     absl::Status launched = CreateLaunchVolumes(r, volumes);
     if (launched.ok()) launched = host_.Launch(spec);
     if (!launched.ok()) {

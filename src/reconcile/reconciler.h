@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "common/clock.h"
 #include "host/agent/host.h"
+#include "host/gpu/gpu.h"
 #include "services/activity.h"
 #include "store/store.h"
 
@@ -37,6 +38,8 @@ struct ReconcilerOptions {
   std::function<void(const std::vector<store::Resource>&)> observer;
   // Where running instances' CPU use and SSH sessions go (the idle-stop guard); null: not sampled.
   services::ActivityMonitor* activity = nullptr;
+  // The host's GPUs, assigned to pending GPU instances before they launch (services/gpus.h).
+  std::vector<host::Gpu> gpus;
 };
 
 // The host's view of an instance; volumes: every volume (of any instance), of which the ones

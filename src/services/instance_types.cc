@@ -40,6 +40,7 @@ absl::StatusOr<std::unique_ptr<InstanceTypeCatalog>> InstanceTypeCatalog::FromJs
         it.gpu_manufacturer = t["gpus"].value("manufacturer", "");
         it.gpu_name = t["gpus"].value("name", "");
         it.gpu_memory_mib = t["gpus"].value("memory_mib", int64_t(0));
+        it.gpu_fixed_model = t["gpus"].value("fixed_model", false);
       }
       const json prices = t.value("price_per_hour", json::object());
       for (const auto& [region, price] : prices.items()) {
@@ -66,6 +67,14 @@ absl::StatusOr<std::unique_ptr<InstanceTypeCatalog>> InstanceTypeCatalog::FromJs
         fmt::format("Catalog default_type '{}' is not in the catalog", c->default_type_));
   }
   return c;
+}
+
+void InstanceTypeCatalog::UseHostGpus(const std::string& model, int64_t memory_mib) {
+  for (auto& t : types_) {
+    if (t.gpu_count == 0 || t.gpu_fixed_model) continue;
+    t.gpu_name = model;
+    if (memory_mib > 0) t.gpu_memory_mib = memory_mib;
+  }
 }
 
 absl::StatusOr<std::unique_ptr<InstanceTypeCatalog>> InstanceTypeCatalog::Load(

@@ -24,6 +24,7 @@ struct InstanceType {
   int gpu_count = 0;
   std::string gpu_manufacturer, gpu_name;
   int64_t gpu_memory_mib = 0;
+  bool gpu_fixed_model = false;
   std::map<std::string, double> price_per_hour;  // region → USD
 };
 
@@ -47,6 +48,11 @@ class InstanceTypeCatalog {
   static double PriceIn(const std::map<std::string, double>& by_region, const std::string& region);
 
   absl::StatusOr<nlohmann::json> DescribeInstanceTypes(const nlohmann::json& input) const;
+
+  // The AWS GPU types (g4dn.*, p3.*, …) name the GPU AWS fits; on this host an instance gets
+  // the host's GPU, and DescribeInstanceTypes says so. Types whose "gpus" entry has
+  // "fixed_model": true (an operator's own) keep their model. memory_mib 0: keep the memory.
+  void UseHostGpus(const std::string& model, int64_t memory_mib);
 
  private:
   std::vector<InstanceType> types_;

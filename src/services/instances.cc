@@ -134,11 +134,11 @@ absl::StatusOr<std::string> AllocatePublicIp(store::Tx& tx, const InstanceEnv& e
 
 absl::Status CheckCapacity(store::Tx& tx, const Caller& caller, const InstanceEnv& env,
                            const InstanceType& type, int count, std::string_view skip_id) {
-  if (type.gpu_count > env.host_gpus) {
+  if (type.gpu_count > int64_t(env.gpus.size())) {
     return Ec2Error(absl::StatusCode::kResourceExhausted, "InsufficientInstanceCapacity",
-                    fmt::format("We currently do not have sufficient {} capacity: this host has "
-                                "no free GPUs. Try another instance type.",
-                                type.name));
+                    fmt::format("We currently do not have sufficient {} capacity: it needs {} "
+                                "GPU(s) and this host has {}. Try another instance type.",
+                                type.name, type.gpu_count, env.gpus.size()));
   }
   ASSIGN_OR_RETURN(auto all, tx.ListAllResources(kInstanceType));
   int account_vcpus = 0;
@@ -161,7 +161,7 @@ absl::Status CheckCapacity(store::Tx& tx, const Caller& caller, const InstanceEn
                                 "instance type belongs to.",
                                 env.vcpu_quota));
   }
-  if (host_gpus + int64_t(type.gpu_count) * count > env.host_gpus ||
+  if (host_gpus + int64_t(type.gpu_count) * count > int64_t(env.gpus.size()) ||
       host_vcpus + int64_t(type.vcpus) * count > int64_t(env.host_cpus * env.cpu_ratio) ||
       host_mib + type.memory_mib * count > int64_t(double(env.host_memory_mib) * env.ram_ratio)) {
     return Ec2Error(absl::StatusCode::kResourceExhausted, "InsufficientInstanceCapacity",

@@ -25,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/ids.h"
+#include "host/gpu/gpu.h"
 #include "services/caller.h"
 #include "services/images.h"
 #include "services/instance_types.h"
@@ -49,7 +50,8 @@ struct InstanceEnv {
   int64_t host_memory_mib = 1024;
   double cpu_ratio = 16.0;
   double ram_ratio = 1.5;
-  int host_gpus = 0;
+  // The host's GPUs (host/gpu discovers them); assigned exclusively (services/gpus.h).
+  std::vector<host::Gpu> gpus;
   int vcpu_quota = kDefaultVcpuQuota;
   // vCPUs of open, active and disabled spot requests per account and region (EC2's "All
   // Standard Spot Instance Requests" quota).

@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "services/describe.h"
+#include "services/gpus.h"
 #include "services/instances.h"
 #include "services/tags.h"
 #include "services/volumes.h"
@@ -113,6 +114,8 @@ json RenderInstance(const store::Resource& r, const std::vector<store::Tag>& tag
   auto bdm = devices.find(r.id);
   i["BlockDeviceMappings"] = bdm == devices.end() ? json::array() : bdm->second;
   if (!Str(r, "key_name").empty()) i["KeyName"] = Str(r, "key_name");
+  // The GPUs it holds, in the only place EC2's Instance has for accelerators.
+  if (json gpus = ElasticGpuAssociations(r); !gpus.empty()) i["ElasticGpuAssociations"] = gpus;
   if (!gone) {
     i["SubnetId"] = Str(r, "subnet_id");
     i["VpcId"] = Str(r, "vpc_id");

@@ -204,7 +204,7 @@ struct MarketBook {
   // The host's capacity less what on-demand instances hold (spot::RoomForSpot on the views).
   spot::Room RoomForSpot(const InstanceEnv& env) const {
     spot::Room room{int64_t(env.host_cpus * env.cpu_ratio),
-                    int64_t(double(env.host_memory_mib) * env.ram_ratio), env.host_gpus};
+                    int64_t(double(env.host_memory_mib) * env.ram_ratio), int64_t(env.gpus.size())};
     for (const auto& [id, iv] : instances) {
       if (iv.holds && !iv.spot) iv.TakeFrom(room);
     }

@@ -128,7 +128,7 @@ bool InNotice(const store::Resource& r) {
 
 Room RoomForSpot(const InstanceEnv& env, const std::vector<store::Resource>& instances) {
   Room room{int64_t(env.host_cpus * env.cpu_ratio),
-            int64_t(double(env.host_memory_mib) * env.ram_ratio), env.host_gpus};
+            int64_t(double(env.host_memory_mib) * env.ram_ratio), int64_t(env.gpus.size())};
   for (const auto& r : instances) {
     if (HoldsCapacity(r) && !IsSpot(r)) room.Take(r);
   }

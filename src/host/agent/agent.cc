@@ -369,6 +369,7 @@ json ToJson(const InstanceSpec& s) {
           {"root_volume_id", s.root_volume_id},
           {"root_size_bytes", s.root_size_bytes},
           {"root_snapshot_id", s.root_snapshot_id},
+          {"gpu_devices", s.gpu_devices},
           {"volumes", [&] {
              json a = json::array();
              for (const auto& m : s.volumes) a.push_back(ToJson(m));
@@ -430,6 +431,7 @@ absl::StatusOr<InstanceSpec> InstanceSpecFromJson(const json& j) {
     s.root_volume_id = j.value("root_volume_id", "");
     s.root_size_bytes = j.value("root_size_bytes", int64_t(0));
     s.root_snapshot_id = j.value("root_snapshot_id", "");
+    s.gpu_devices = j.value("gpu_devices", std::vector<std::string>{});
     for (const auto& m : j.value("volumes", json::array())) {
       ASSIGN_OR_RETURN(auto vm, VolumeMountFromJson(m));
       s.volumes.push_back(std::move(vm));

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "host/gpu/gpu.h"
 #include "host/network/network.h"
 #include "host/runtime/runtime.h"
 #include "host/storage/volumes.h"
@@ -45,6 +46,9 @@ struct InstanceSpec {
   // A custom image's root: the root volume starts as a copy of this snapshot (its upper layer).
   std::string root_snapshot_id;
   std::vector<VolumeMount> volumes;  // attached data volumes
+  // Host paths of the GPU nodes assigned to it (/dev/nvidiaN); the host adds the driver's
+  // control nodes and user-space files (host/gpu).
+  std::vector<std::string> gpu_devices;
 };
 
 // A volume as the host stores it: an ext4 filesystem in a sparse file.
@@ -138,6 +142,8 @@ struct LocalHostOptions {
   std::string shifted_dir = "/var/lib/kumo/shifted";
   // Where the host's boot id is read (a file of the test's in unit tests).
   std::string boot_id_path = "/proc/sys/kernel/random/boot_id";
+  // The GPU driver's control nodes and user-space files, given to every GPU instance.
+  GpuInventory gpu;
 };
 
 std::unique_ptr<Host> NewLocalHost(const LocalHostOptions& options, std::unique_ptr<Runtime> rt,

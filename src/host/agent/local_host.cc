@@ -129,6 +129,15 @@ class LocalHost : public Host {
     c.net_ipv4 = fmt::format("{}/{}", spec.port.private_ip, spec.port.prefix_len);
     c.net_gateway = spec.port.gateway;
     c.console_log = dir + "/console.log";
+    if (!spec.gpu_devices.empty()) {
+      // The assigned GPUs and the driver's control nodes, nothing else; the host's own driver
+      // files, so that user space always matches the kernel module.
+      c.devices = spec.gpu_devices;
+      for (const auto& d : opts_.gpu.control_devices) c.devices.push_back(d);
+      for (const auto& f : opts_.gpu.driver_files) {
+        for (const auto& at : f.container_paths) c.read_only_files.push_back({f.host_path, at});
+      }
+    }
     RETURN_IF_ERROR(rt_->Create(c));
     return rt_->Start(name);
   }

@@ -10,6 +10,7 @@
 #include "common/encoding.h"
 #include "common/hash.h"
 #include "common/ipv4.h"
+#include "services/gpus.h"
 #include "services/regions.h"
 
 namespace kumo::imds {
@@ -134,6 +135,7 @@ std::map<std::string, std::string> Leaves(const InstanceView& in) {
         json{{"action", in.spot_action->first}, {"time", Iso(in.spot_action->second)}}.dump();
     m["spot/termination-time"] = Iso(in.spot_action->second);
   }
+  for (const auto& [id, doc] : in.elastic_gpus) m["elastic-gpus/associations/" + id] = doc;
   if (in.rebalance_ms) {
     m["events/recommendations/rebalance"] = json{{"noticeTime", Iso(*in.rebalance_ms)}}.dump();
   }
@@ -232,6 +234,19 @@ InstanceView ViewOf(const store::Resource& r, const std::vector<store::Tag>& tag
   v.tags_in_metadata = m.value("tags", "disabled") == "enabled";
   if (d.contains("rebalance_ms") && d["rebalance_ms"].is_number_integer()) {
     v.rebalance_ms = d["rebalance_ms"].get<int64_t>();
+  }
+  for (const auto& g : services::AssignedGpus(r)) {
+    // EC2's document for an elastic GPU, with what a CUDA user needs to know added (Kumo's).
+    std::string id = services::ElasticGpuId(r.id, g.uuid);
+    v.elastic_gpus.emplace_back(id, json{{"version", "2016-11-30"},
+                                         {"elastic-gpu-id", id},
+                                         {"elastic-gpu-state", "OK"},
+                                         {"elastic-gpu-type", g.name},
+                                         {"gpu-uuid", g.uuid},
+                                         {"gpu-pci-bus-id", g.pci_bus_id},
+                                         {"gpu-memory-mib", g.memory_mib},
+                                         {"device", "/dev/nvidia" + std::to_string(g.minor)}}
+                                        .dump());
   }
   json spot = d.value("spot_action", json());
   if (spot.is_object()) {

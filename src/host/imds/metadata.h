@@ -32,6 +32,8 @@ struct InstanceView {
   std::optional<std::pair<std::string, int64_t>> spot_action;
   // Set by a rebalance recommendation: its time in ms.
   std::optional<int64_t> rebalance_ms;
+  // The GPUs it holds: (elastic GPU id, the JSON document elastic-gpus/associations/<id> serves).
+  std::vector<std::pair<std::string, std::string>> elastic_gpus;
 };
 
 // The view of a stored instance record (see services/instances.cc) and its tags.

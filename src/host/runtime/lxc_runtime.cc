@@ -5,6 +5,7 @@
 #include <lxc/lxccontainer.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,12 +32,83 @@ constexpr char kCommonConfig[] = "/usr/share/lxc/config/common.conf";
 // Unprivileged containers: no device cgroup rules or capability drops (the user namespace is
 // the boundary), and a writable /sys.
 constexpr char kUsernsConfig[] = "/usr/share/lxc/config/userns.conf";
+// common.conf's device allow list (which userns.conf empties): the nodes every system container
+// needs (null, zero, full, tty, console, ptmx, random, urandom, pts, fuse), and mknod of any.
+constexpr const char* kDefaultDeviceRules[] = {
+    "c *:* m",   "b *:* m",   "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",   "c 5:0 rwm",
+    "c 5:1 rwm", "c 5:2 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 136:* rwm", "c 10:229 rwm"};
+
+using ConfigItems = std::vector<std::pair<std::string, std::string>>;
+
+// lxc.mount.entry is an fstab line: fields split on whitespace, and getmntent's octal escapes
+// (\040) are decoded, so neither may appear in a path.
+absl::Status CheckMountPath(std::string_view what, std::string_view path) {
+  if (path.empty() || path[0] != '/' || path.find_first_of(" \t\n\r\v\f\\") != path.npos) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{} '{}' must be an absolute path without whitespace or backslashes", what, path));
+  }
+  return absl::OkStatus();
+}
+
+// Device passthrough and read-only host files (a GPU instance's device nodes and driver files).
+// Unprivileged containers normally have no device rules: userns.conf clears them, since a
+// process in a user namespace cannot make device nodes. A node bound in from the host is
+// openable all the same, so once there are any, the device cgroup is put back to
+// common.conf's list plus exactly these devices: the instance reaches its own GPUs and no other
+// node of the driver's major, however one might come to be visible inside. liblxc applies the
+// rules from the monitor, which runs as host root, so they hold in unprivileged containers too.
+absl::StatusOr<ConfigItems> PassthroughItems(const ContainerSpec& spec, bool v2) {
+  ConfigItems items;
+  if (!spec.devices.empty()) {
+    std::string key = v2 ? "lxc.cgroup2.devices" : "lxc.cgroup.devices";
+    items.emplace_back(key + ".deny", "a");
+    for (const char* rule : kDefaultDeviceRules) items.emplace_back(key + ".allow", rule);
+    for (const std::string& dev : spec.devices) {
+      RETURN_IF_ERROR(CheckMountPath("Device", dev));
+      std::string base = dev.substr(dev.rfind('/') + 1);
+      struct stat st;
+      if (base.empty() || base == "." || base == ".." || stat(dev.c_str(), &st) != 0 ||
+          !S_ISCHR(st.st_mode)) {
+        return absl::InvalidArgumentError(fmt::format("{} is not a character device", dev));
+      }
+      items.emplace_back(key + ".allow",
+                         fmt::format("c {}:{} rwm", major(st.st_rdev), minor(st.st_rdev)));
+      // At /dev/<name> whatever the host path: the test facility's stand-in nodes live outside
+      // /dev. Not optional: a GPU instance that cannot have its GPU must fail to start rather
+      // than boot without it (the launch is retried, then fails with Server.InternalError).
+      items.emplace_back("lxc.mount.entry",
+                         fmt::format("{} dev/{} none bind,create=file 0 0", dev, base));
+    }
+  }
+  for (const auto& f : spec.read_only_files) {
+    RETURN_IF_ERROR(CheckMountPath("Host file", f.host_path));
+    RETURN_IF_ERROR(CheckMountPath("Container path", f.container_path));
+    std::string_view rel = std::string_view(f.container_path).substr(1);
+    // liblxc resolves the target inside the rootfs; still, no path that climbs out of it.
+    if (rel.empty() || rel == ".." || rel.starts_with("../") || rel.ends_with("/..") ||
+        rel.find("/../") != rel.npos) {
+      return absl::InvalidArgumentError(
+          fmt::format("Container path '{}' must name a file", f.container_path));
+    }
+    struct stat st;
+    if (stat(f.host_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      return absl::InvalidArgumentError(fmt::format("{} is not a regular file", f.host_path));
+    }
+    // liblxc binds, then remounts the bind read-only.
+    items.emplace_back("lxc.mount.entry",
+                       fmt::format("{} {} none bind,ro,create=file 0 0", f.host_path, rel));
+  }
+  return items;
+}
 
 class LxcRuntime : public Runtime {
  public:
   explicit LxcRuntime(std::string lxcpath) : lxcpath_(std::move(lxcpath)) {}
 
   absl::Status Create(const ContainerSpec& spec) override {
+    bool v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 &&
+              access("/sys/fs/cgroup/memory", F_OK) != 0;
+    ASSIGN_OR_RETURN(ConfigItems passthrough, PassthroughItems(spec, v2));
     RETURN_IF_ERROR(MakeDirs(lxcpath_));
     ASSIGN_OR_RETURN(Container c, Open(spec.name));
     std::string rootfs = fmt::format("overlay:{}:{}", spec.rootfs, spec.upper_dir);
@@ -76,9 +148,7 @@ class LxcRuntime : public Runtime {
         return absl::InternalError(fmt::format("Failed to write {}/etc/hostname", spec.upper_dir));
       }
     }
-    bool v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 &&
-              access("/sys/fs/cgroup/memory", F_OK) != 0;
-    std::vector<std::pair<std::string, std::string>> items = {
+    ConfigItems items = {
         {"lxc.include", kCommonConfig},
         {"lxc.uts.name", spec.hostname},
         {"lxc.rootfs.path", rootfs},
@@ -131,6 +201,7 @@ class LxcRuntime : public Runtime {
       items.emplace_back(v2 ? "lxc.cgroup2.memory.max" : "lxc.cgroup.memory.limit_in_bytes",
                          std::to_string(spec.memory_bytes));
     }
+    items.insert(items.end(), passthrough.begin(), passthrough.end());
     for (const auto& [k, v] : items) {
       if (!c->set_config_item(c.get(), k.c_str(), v.c_str())) {
         return Error(c, fmt::format("set {}={}", k, v));

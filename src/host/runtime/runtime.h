@@ -41,6 +41,17 @@ struct ContainerSpec {
   // dir must be owned accordingly). id_base 0: a privileged container.
   uint32_t id_base = 0;
   uint32_t id_count = 65536;
+  // Character devices bound in at /dev/<basename> and allowed (rwm) in the device cgroup — a
+  // GPU instance's /dev/nvidiaN and the driver's control nodes. Host paths; no whitespace. Empty:
+  // the container's device rules are exactly liblxc's defaults.
+  std::vector<std::string> devices;
+  // Host files bound read-only into the container (the GPU driver's user-space libraries and
+  // tools); created as empty files in the container's layer when absent.
+  struct ReadOnlyFile {
+    std::string host_path;
+    std::string container_path;  // absolute, inside the container; no whitespace, no ".."
+  };
+  std::vector<ReadOnlyFile> read_only_files;
 };
 
 // Names become directories that Destroy removes: 1-64 of [A-Za-z0-9_.-], not starting with '.'.
