@@ -127,6 +127,14 @@ host::GpuInventory FindGpus(const std::string& stand_in_dir) {
   return *std::move(found);
 }
 
+}  // namespace
+
+std::string FindGpusJson(const std::string& test_stand_in_dir) {
+  return host::ToJson(FindGpus(test_stand_in_dir)).dump(2);
+}
+
+namespace {
+
 std::unique_ptr<host::Host> NewHostFor(const HostOptions& o) {
   host::LocalHostOptions lo{o.daemon_id, o.host_dir};
   lo.id_base = host::RootSubordinateRange().base;

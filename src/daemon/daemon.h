@@ -49,6 +49,8 @@ struct HostOptions {
 
 // `kumod --host-agent FD`: serves the host seam on FD until kumod goes away.
 int RunHostAgent(int fd, const HostOptions& options);
+// What `kumod --print-gpus` prints: the host's GPU inventory as the agent would find it.
+std::string FindGpusJson(const std::string& test_stand_in_dir);
 // `kumod --teardown`: removes everything the daemon of options.data_dir created on this host.
 absl::Status Teardown(const Options& options);
 

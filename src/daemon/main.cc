@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 
 #include "daemon/daemon.h"
 
@@ -11,7 +12,8 @@ int main(int argc, char** argv) {
   kumo::daemon::Options opts;
   std::string listen = "127.0.0.1:8787";
   std::string log_level = "info";
-  app.add_option("--data-dir", opts.data_dir, "Data directory (created if missing)")->required();
+  auto* data_dir =
+      app.add_option("--data-dir", opts.data_dir, "Data directory (created if missing)");
   app.add_option("--listen", listen, "HOST:PORT to serve the EC2 API on");
   app.add_option("--region", opts.regions, "Region to serve (repeatable; the first is home)");
   app.add_option("--threads", opts.threads, "I/O threads (default: one per core)");
@@ -34,6 +36,10 @@ int main(int argc, char** argv) {
   app.add_option("--console-dir", opts.console_dir,
                  "The built web console, served under /console/ (default: "
                  "<kumod's dir>/../share/kumo/console)");
+  bool print_gpus = false;
+  app.add_flag("--print-gpus", print_gpus,
+               "Print the GPUs (and driver files) instances would get on this host, as JSON, and "
+               "exit");
   bool teardown = false;
   app.add_flag("--teardown", teardown,
                "Remove everything this daemon created on the host (containers, network, storage)");
@@ -44,6 +50,14 @@ int main(int argc, char** argv) {
   app.add_option("--daemon-id", agent.daemon_id)->group("");
   app.add_option("--host-dir", agent.host_dir)->group("");
   CLI11_PARSE(app, argc, argv);
+  if (print_gpus) {
+    std::puts(kumo::daemon::FindGpusJson(opts.test_stand_in_gpus).c_str());
+    return 0;
+  }
+  if (data_dir->count() == 0 && agent_fd < 0) {
+    std::fputs("--data-dir is required\n", stderr);
+    return 2;
+  }
 
   auto logger = spdlog::stderr_color_mt("kumod");
   spdlog::set_default_logger(logger);
