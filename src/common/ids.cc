@@ -63,6 +63,7 @@ std::string_view ResourceTypeOfId(std::string_view id) {
       {"sg-", "security-group"},
       {"vol-", "volume"},
       {"snap-", "snapshot"},
+      {"vpc-cidr-assoc-", "vpc-cidr-block-association"},
       {"vpc-", "vpc"},
       {"subnet-", "subnet"},
       {"sir-", "spot-instances-request"},

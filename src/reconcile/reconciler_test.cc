@@ -492,5 +492,40 @@ TEST_F(FirewallPlanTest, TheReconcilerObservesEveryPass) {
   EXPECT_EQ(seen, std::vector<std::string>{id});
 }
 
+// Instance records carry their VPC's subnets as they were at launch: a subnet created after the
+// first launch still gets its router on the VPC's bridge, and the older instance's record does
+// not take it away again.
+TEST_F(ReconcilerTest, ASubnetAddedAfterTheFirstLaunchReachesTheHost) {
+  auto vpc = Write([&](store::Tx& tx) {
+    return services::CreateVpc(tx, caller_, ids_, {{"CidrBlock", "10.8.0.0/16"}});
+  });
+  ASSERT_TRUE(vpc.ok()) << vpc.status();
+  std::string vpc_id = (*vpc)["Vpc"]["VpcId"];
+  auto subnet = [&](const std::string& cidr) {
+    auto r = Write([&](store::Tx& tx) {
+      return services::CreateSubnet(tx, caller_, regions_, ids_,
+                                    {{"VpcId", vpc_id}, {"CidrBlock", cidr}});
+    });
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? (*r)["Subnet"]["SubnetId"].get<std::string>() : "";
+  };
+  std::string first = Launch({{"SubnetId", subnet("10.8.1.0/24")}});
+  Settle();
+  EXPECT_EQ(StateOf(first), "running");
+  EXPECT_EQ(Describe(first)["PrivateIpAddress"], "10.8.1.4");
+  std::string second = Launch({{"SubnetId", subnet("10.8.2.0/24")}});
+  Settle();
+  EXPECT_EQ(StateOf(second), "running");
+  EXPECT_EQ(Describe(second)["PrivateIpAddress"], "10.8.2.4");
+  EXPECT_EQ(Describe(second)["SecurityGroups"][0]["GroupName"], "default");
+  // A reboot re-ensures the network from the first instance's (older) record.
+  ASSERT_TRUE(Write([&](store::Tx& tx) {
+                return services::RebootInstances(tx, caller_, {{"InstanceIds", {first, second}}});
+              }).ok());
+  Settle();
+  EXPECT_EQ(StateOf(first), "running");
+  EXPECT_EQ(StateOf(second), "running");
+}
+
 }  // namespace
 }  // namespace kumo::reconcile

@@ -226,7 +226,7 @@ absl::StatusOr<json> ResolveGroups(store::Tx& tx, const Caller& caller, const js
   std::set<std::string> seen;
   auto add = [&](const store::Resource& g) -> absl::Status {
     if (g.data.value("vpc_id", "") != vpc_id) {
-      return InvalidParameterCombination(
+      return InvalidParameter(
           fmt::format("Security group {} and subnet belong to different networks.", g.id));
     }
     if (seen.insert(g.id).second) {
@@ -243,7 +243,7 @@ absl::StatusOr<json> ResolveGroups(store::Tx& tx, const Caller& caller, const js
     RETURN_IF_ERROR(add(g));
   }
   if (groups.empty()) {
-    ASSIGN_OR_RETURN(auto g, FindSecurityGroup(tx, caller, "default", true));
+    ASSIGN_OR_RETURN(auto g, VpcDefaultSecurityGroup(tx, caller, vpc_id));
     RETURN_IF_ERROR(add(g));
   }
   return groups;

@@ -341,6 +341,18 @@ absl::StatusOr<store::Resource> FindSecurityGroup(store::Tx& tx, const Caller& c
   return std::move(*g);
 }
 
+absl::StatusOr<store::Resource> VpcDefaultSecurityGroup(store::Tx& tx, const Caller& caller,
+                                                        const std::string& vpc_id) {
+  ASSIGN_OR_RETURN(auto g,
+                   tx.FindResourceByName(caller.account_id, caller.region, kSecurityGroupType,
+                                         StoredName(vpc_id, "default")));
+  if (!g) {
+    return Ec2Error(absl::StatusCode::kNotFound, "InvalidGroup.NotFound",
+                    fmt::format("The security group 'default' does not exist in VPC '{}'", vpc_id));
+  }
+  return std::move(*g);
+}
+
 absl::Status CreateDefaultSecurityGroup(store::Tx& tx, const Caller& caller, IdGenerator& ids,
                                         const std::string& vpc_id) {
   return InsertGroup(tx, caller, ids, vpc_id, "default", "default VPC security group", true)

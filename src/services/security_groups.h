@@ -46,6 +46,10 @@ absl::StatusOr<nlohmann::json> RevokeSecurityGroupRules(store::Tx& tx, const Cal
 absl::StatusOr<nlohmann::json> ModifySecurityGroupRules(store::Tx& tx, const Caller& caller,
                                                         const nlohmann::json& input);
 
+// The "default" group of a VPC.
+absl::StatusOr<store::Resource> VpcDefaultSecurityGroup(store::Tx& tx, const Caller& caller,
+                                                        const std::string& vpc_id);
+
 // Resolves group ids (or, in the default VPC, names) the caller owns, for RunInstances.
 absl::StatusOr<store::Resource> FindSecurityGroup(store::Tx& tx, const Caller& caller,
                                                   const std::string& id_or_name, bool by_name);

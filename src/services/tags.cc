@@ -59,6 +59,18 @@ absl::Status ResourceNotFound(std::string_view id) {
     return Ec2Error(absl::StatusCode::kNotFound, "InvalidInstanceID.NotFound",
                     fmt::format("The instance ID '{}' does not exist", id));
   }
+  if (type == "vpc") {
+    return Ec2Error(absl::StatusCode::kNotFound, "InvalidVpcID.NotFound",
+                    fmt::format("The vpc ID '{}' does not exist", id));
+  }
+  if (type == "subnet") {
+    return Ec2Error(absl::StatusCode::kNotFound, "InvalidSubnetID.NotFound",
+                    fmt::format("The subnet ID '{}' does not exist", id));
+  }
+  if (type == "security-group") {
+    return Ec2Error(absl::StatusCode::kNotFound, "InvalidGroup.NotFound",
+                    fmt::format("The security group '{}' does not exist", id));
+  }
   if (type.empty()) {
     return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidID",
                     fmt::format("The ID '{}' is not valid", id));

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include "common/errors.h"
+#include "common/ipv4.h"
 #include "common/status_macros.h"
 #include "services/describe.h"
+#include "services/instances.h"
 #include "services/security_groups.h"
 #include "services/tags.h"
 
@@ -15,6 +17,9 @@ using nlohmann::json;
 
 // Stored names mark the default network so it is found (and never created twice) by name.
 constexpr std::string_view kDefaultVpcName = "default";
+// Left by DeleteVpc of the default VPC, so that it is not created again on the next start, as
+// EC2 leaves an account without one until CreateDefaultVpc.
+constexpr std::string_view kDeletedDefaultVpcType = "default-vpc-deleted";
 std::string DefaultSubnetName(std::string_view zone) { return fmt::format("default:{}", zone); }
 
 // 172.31.0.0/20, 172.31.16.0/20, 172.31.32.0/20, … as EC2 lays out default subnets.
@@ -27,9 +32,46 @@ absl::Status VpcNotFound(std::string_view id) {
                   fmt::format("The vpc ID '{}' does not exist", id));
 }
 
-absl::Status SubnetNotFound(std::string_view id) {
-  return Ec2Error(absl::StatusCode::kNotFound, "InvalidSubnetID.NotFound",
-                  fmt::format("The subnet ID '{}' does not exist", id));
+json RenderVpc(const store::Resource& r, const std::vector<store::Tag>& tags) {
+  return json{{"VpcId", r.id},
+              {"CidrBlock", r.data.value("cidr", "")},
+              {"CidrBlockAssociationSet",
+               {{{"AssociationId", r.data.value("cidr_association_id", "")},
+                 {"CidrBlock", r.data.value("cidr", "")},
+                 {"CidrBlockState", {{"State", "associated"}}}}}},
+              {"DhcpOptionsId", r.data.value("dhcp_options_id", "")},
+              {"InstanceTenancy", r.data.value("instance_tenancy", "default")},
+              {"IsDefault", r.data.value("is_default", false)},
+              {"OwnerId", r.account_id},
+              {"State", "available"},
+              {"Tags", TagSetJson(tags)}};
+}
+
+absl::Status Unsupported(std::string_view message) {
+  return Ec2Error(absl::StatusCode::kInvalidArgument, "Unsupported", message);
+}
+
+absl::Status DependencyViolation(std::string_view message) {
+  return Ec2Error(absl::StatusCode::kFailedPrecondition, "DependencyViolation", message);
+}
+
+// The stored attribute names of DescribeVpcAttribute's names and ModifyVpcAttribute's members.
+struct VpcAttribute {
+  std::string_view api_name;  // "enableDnsSupport"
+  std::string_view member;    // "EnableDnsSupport"
+  std::string_view key;       // "enable_dns_support"
+};
+constexpr VpcAttribute kVpcAttributes[] = {
+    {"enableDnsSupport", "EnableDnsSupport", "enable_dns_support"},
+    {"enableDnsHostnames", "EnableDnsHostnames", "enable_dns_hostnames"},
+    {"enableNetworkAddressUsageMetrics", "EnableNetworkAddressUsageMetrics",
+     "enable_network_address_usage_metrics"},
+};
+
+// VPCs made before the attributes were stored are default VPCs, where EC2 turns DNS on.
+bool VpcAttributeValue(const store::Resource& vpc, const VpcAttribute& a) {
+  if (vpc.data.contains(a.key)) return vpc.data.value(std::string(a.key), false);
+  return a.key != "enable_network_address_usage_metrics" && vpc.data.value("is_default", false);
 }
 
 }  // namespace
@@ -39,6 +81,9 @@ absl::Status CreateDefaultNetwork(store::Tx& tx, const Caller& caller, const Reg
   ASSIGN_OR_RETURN(auto existing, tx.FindResourceByName(caller.account_id, caller.region, kVpcType,
                                                         kDefaultVpcName));
   if (existing) return absl::OkStatus();
+  ASSIGN_OR_RETURN(auto deleted, tx.FindResourceByName(caller.account_id, caller.region,
+                                                       kDeletedDefaultVpcType, kDefaultVpcName));
+  if (deleted) return absl::OkStatus();
   int64_t now = UnixMillis(caller.now);
   store::Resource vpc{ids.ResourceId("vpc"),
                       caller.account_id,
@@ -51,7 +96,10 @@ absl::Status CreateDefaultNetwork(store::Tx& tx, const Caller& caller, const Reg
   vpc.data = {{"cidr", kDefaultVpcCidr},
               {"is_default", true},
               {"cidr_association_id", ids.ResourceId("vpc-cidr-assoc")},
-              {"dhcp_options_id", ids.ResourceId("dopt")}};
+              {"dhcp_options_id", ids.ResourceId("dopt")},
+              {"instance_tenancy", "default"},
+              {"enable_dns_support", true},
+              {"enable_dns_hostnames", true}};
   RETURN_IF_ERROR(tx.InsertResource(vpc));
   auto zones = regions.Zones(caller.region);
   for (size_t i = 0; i < zones.size(); ++i) {
@@ -97,83 +145,175 @@ absl::StatusOr<std::string> DefaultVpcId(store::Tx& tx, const Caller& caller) {
   return vpc->id;
 }
 
+absl::StatusOr<store::Resource> GetVpc(store::Tx& tx, const Caller& caller, std::string_view id) {
+  auto vpc = tx.GetResource(caller.account_id, caller.region, id);
+  if (absl::IsNotFound(vpc.status()) || (vpc.ok() && vpc->type != kVpcType)) {
+    return VpcNotFound(id);
+  }
+  return vpc;
+}
+
+absl::StatusOr<json> CreateVpc(store::Tx& tx, const Caller& caller, IdGenerator& ids,
+                               const json& input) {
+  if (input.value("AmazonProvidedIpv6CidrBlock", false) || input.contains("Ipv6CidrBlock") ||
+      input.contains("Ipv6Pool") || input.contains("Ipv6IpamPoolId")) {
+    return Unsupported("IPv6 CIDR blocks are not supported by Kumo");
+  }
+  if (input.contains("Ipv4IpamPoolId")) return Unsupported("IPAM pools are not supported by Kumo");
+  std::string block = input.value("CidrBlock", "");
+  if (block.empty()) return MissingParameter("The request must contain the parameter CidrBlock");
+  auto cidr = ParseCidr(block);
+  if (!cidr.ok()) {
+    return InvalidParameterValue(
+        fmt::format("Value ({}) for parameter cidrBlock is invalid. This is not a valid CIDR "
+                    "block.",
+                    block));
+  }
+  if (cidr->prefix_len < 16 || cidr->prefix_len > 28) {
+    return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidVpc.Range",
+                    fmt::format("The CIDR '{}' is invalid.", block));
+  }
+  std::string tenancy = input.value("InstanceTenancy", "default");
+  if (tenancy != "default") {
+    return Unsupported(fmt::format("The tenancy value {} is not supported by Kumo.", tenancy));
+  }
+  ASSIGN_OR_RETURN(auto tags,
+                   TagsFromSpecifications(input.value("TagSpecifications", json()), kVpcType));
+  // New VPCs share the account's default DHCP options set, as on EC2.
+  std::string dhcp;
+  ASSIGN_OR_RETURN(
+      auto def, tx.FindResourceByName(caller.account_id, caller.region, kVpcType, kDefaultVpcName));
+  dhcp = def ? def->data.value("dhcp_options_id", "") : ids.ResourceId("dopt");
+  store::Resource vpc{ids.ResourceId("vpc"),
+                      caller.account_id,
+                      caller.region,
+                      std::string(kVpcType),
+                      "",
+                      json::object(),
+                      0,
+                      UnixMillis(caller.now)};
+  vpc.data = {{"cidr", cidr->ToString()},
+              {"is_default", false},
+              {"cidr_association_id", ids.ResourceId("vpc-cidr-assoc")},
+              {"dhcp_options_id", dhcp},
+              {"instance_tenancy", tenancy},
+              {"enable_dns_support", true},
+              {"enable_dns_hostnames", false},
+              {"enable_network_address_usage_metrics", false}};
+  RETURN_IF_ERROR(tx.InsertResource(vpc));
+  RETURN_IF_ERROR(CreateDefaultSecurityGroup(tx, caller, ids, vpc.id));
+  RETURN_IF_ERROR(ApplyTags(tx, caller, vpc.id, vpc.type, tags));
+  ASSIGN_OR_RETURN(auto stored, tx.ListTags(caller.account_id, caller.region, vpc.id));
+  return json{{"Vpc", RenderVpc(vpc, stored)}};
+}
+
+absl::StatusOr<json> DeleteVpc(store::Tx& tx, const Caller& caller, IdGenerator& ids,
+                               const json& input) {
+  std::string id = input.value("VpcId", "");
+  ASSIGN_OR_RETURN(store::Resource vpc, GetVpc(tx, caller, id));
+  auto dependency = [&] {
+    return DependencyViolation(
+        fmt::format("The vpc '{}' has dependencies and cannot be deleted.", vpc.id));
+  };
+  ASSIGN_OR_RETURN(auto subnets, tx.ListResources(caller.account_id, caller.region, kSubnetType));
+  for (const auto& s : subnets) {
+    if (s.data.value("vpc_id", "") == vpc.id) return dependency();
+  }
+  ASSIGN_OR_RETURN(auto instances,
+                   tx.ListResources(caller.account_id, caller.region, kInstanceType));
+  for (const auto& i : instances) {
+    if (i.data.value("vpc_id", "") == vpc.id && i.data.value("state", "") != "terminated") {
+      return dependency();
+    }
+  }
+  ASSIGN_OR_RETURN(auto groups,
+                   tx.ListResources(caller.account_id, caller.region, kSecurityGroupType));
+  std::vector<std::string> own_groups;
+  for (const auto& g : groups) {
+    if (g.data.value("vpc_id", "") != vpc.id) continue;
+    if (!g.data.value("is_default", false)) return dependency();
+    own_groups.push_back(g.id);
+  }
+  for (const auto& g : own_groups) {
+    RETURN_IF_ERROR(tx.DeleteResource(caller.account_id, caller.region, g));
+  }
+  RETURN_IF_ERROR(tx.DeleteResource(caller.account_id, caller.region, vpc.id));
+  if (vpc.name == kDefaultVpcName) {
+    RETURN_IF_ERROR(tx.InsertResource(
+        store::Resource{ids.ResourceId("dvpcdel"), caller.account_id, caller.region,
+                        std::string(kDeletedDefaultVpcType), std::string(kDefaultVpcName),
+                        json{{"vpc_id", vpc.id}}, 0, UnixMillis(caller.now)}));
+  }
+  return json{{"Return", true}};
+}
+
+absl::StatusOr<json> ModifyVpcAttribute(store::Tx& tx, const Caller& caller, const json& input) {
+  ASSIGN_OR_RETURN(store::Resource vpc, GetVpc(tx, caller, input.value("VpcId", "")));
+  const VpcAttribute* chosen = nullptr;
+  for (const auto& a : kVpcAttributes) {
+    if (!input.contains(a.member)) continue;
+    if (chosen) {
+      return InvalidParameterCombination(
+          "Fields for multiple attribute types specified: only one attribute can be modified "
+          "at a time");
+    }
+    chosen = &a;
+  }
+  if (!chosen) {
+    return InvalidParameterCombination("No attributes specified: one attribute is required");
+  }
+  const json& value = input.at(chosen->member);
+  if (!value.contains("Value")) {
+    return MissingParameter(
+        fmt::format("The request must contain the parameter {}.Value", chosen->member));
+  }
+  vpc.data[std::string(chosen->key)] = value.at("Value").get<bool>();
+  RETURN_IF_ERROR(tx.UpdateResource(vpc));
+  return json::object();
+}
+
+absl::StatusOr<json> DescribeVpcAttribute(store::Tx& tx, const Caller& caller, const json& input) {
+  ASSIGN_OR_RETURN(store::Resource vpc, GetVpc(tx, caller, input.value("VpcId", "")));
+  std::string name = input.value("Attribute", "");
+  for (const auto& a : kVpcAttributes) {
+    if (a.api_name != name) continue;
+    return json{{"VpcId", vpc.id}, {std::string(a.member), {{"Value", VpcAttributeValue(vpc, a)}}}};
+  }
+  return InvalidParameterValue(
+      fmt::format("Value ({}) for parameter attribute is invalid. Unknown attribute.", name));
+}
+
 absl::StatusOr<json> DescribeVpcs(store::Tx& tx, const Caller& caller, const json& input) {
   DescribeSpec spec;
   spec.type = kVpcType;
   spec.ids_member = "VpcIds";
   spec.output_member = "Vpcs";
-  spec.filter_names = {"vpc-id",         "cidr",  "cidr-block-association.cidr-block",
-                       "is-default",     "state", "owner-id",
+  spec.filter_names = {"vpc-id",
+                       "cidr",
+                       "cidr-block-association.cidr-block",
+                       "cidr-block-association.association-id",
+                       "cidr-block-association.state",
+                       "is-default",
+                       "isDefault",
+                       "state",
+                       "owner-id",
                        "dhcp-options-id"};
   spec.not_found = VpcNotFound;
   spec.fields = [](const store::Resource& r) {
-    return FilterFields{{"vpc-id", r.id},
-                        {"cidr", r.data.value("cidr", "")},
-                        {"cidr-block-association.cidr-block", r.data.value("cidr", "")},
-                        {"is-default", r.data.value("is_default", false) ? "true" : "false"},
-                        {"state", "available"},
-                        {"owner-id", r.account_id},
-                        {"dhcp-options-id", r.data.value("dhcp_options_id", "")}};
+    std::string def = r.data.value("is_default", false) ? "true" : "false";
+    return FilterFields{
+        {"vpc-id", r.id},
+        {"cidr", r.data.value("cidr", "")},
+        {"cidr-block-association.cidr-block", r.data.value("cidr", "")},
+        {"cidr-block-association.association-id", r.data.value("cidr_association_id", "")},
+        {"cidr-block-association.state", "associated"},
+        {"is-default", def},
+        {"isDefault", def},
+        {"state", "available"},
+        {"owner-id", r.account_id},
+        {"dhcp-options-id", r.data.value("dhcp_options_id", "")}};
   };
-  spec.render = [](const store::Resource& r, const std::vector<store::Tag>& tags) {
-    return json{{"VpcId", r.id},
-                {"CidrBlock", r.data.value("cidr", "")},
-                {"CidrBlockAssociationSet",
-                 {{{"AssociationId", r.data.value("cidr_association_id", "")},
-                   {"CidrBlock", r.data.value("cidr", "")},
-                   {"CidrBlockState", {{"State", "associated"}}}}}},
-                {"DhcpOptionsId", r.data.value("dhcp_options_id", "")},
-                {"InstanceTenancy", "default"},
-                {"IsDefault", r.data.value("is_default", false)},
-                {"OwnerId", r.account_id},
-                {"State", "available"},
-                {"Tags", TagSetJson(tags)}};
-  };
-  return DescribeResources(tx, caller, input, spec);
-}
-
-absl::StatusOr<json> DescribeSubnets(store::Tx& tx, const Caller& caller, const json& input) {
-  DescribeSpec spec;
-  spec.type = kSubnetType;
-  spec.ids_member = "SubnetIds";
-  spec.output_member = "Subnets";
-  spec.filter_names = {"subnet-id",  "vpc-id",   "availability-zone",      "availability-zone-id",
-                       "cidr-block", "cidr",     "default-for-az",         "defaultForAz",
-                       "state",      "owner-id", "map-public-ip-on-launch"};
-  spec.not_found = SubnetNotFound;
-  spec.fields = [](const store::Resource& r) {
-    std::string def = r.data.value("default_for_az", false) ? "true" : "false";
-    return FilterFields{{"subnet-id", r.id},
-                        {"vpc-id", r.data.value("vpc_id", "")},
-                        {"availability-zone", r.data.value("availability_zone", "")},
-                        {"availability-zone-id", r.data.value("availability_zone_id", "")},
-                        {"cidr-block", r.data.value("cidr", "")},
-                        {"cidr", r.data.value("cidr", "")},
-                        {"default-for-az", def},
-                        {"defaultForAz", def},
-                        {"state", "available"},
-                        {"owner-id", r.account_id},
-                        {"map-public-ip-on-launch",
-                         r.data.value("map_public_ip_on_launch", false) ? "true" : "false"}};
-  };
-  spec.render = [&caller](const store::Resource& r, const std::vector<store::Tag>& tags) {
-    return json{{"SubnetId", r.id},
-                {"SubnetArn",
-                 fmt::format("arn:aws:ec2:{}:{}:subnet/{}", caller.region, r.account_id, r.id)},
-                {"VpcId", r.data.value("vpc_id", "")},
-                {"CidrBlock", r.data.value("cidr", "")},
-                {"AvailabilityZone", r.data.value("availability_zone", "")},
-                {"AvailabilityZoneId", r.data.value("availability_zone_id", "")},
-                // A /20 has 4096 addresses; EC2 reserves 5 in every subnet.
-                {"AvailableIpAddressCount", 4091},
-                {"DefaultForAz", r.data.value("default_for_az", false)},
-                {"MapPublicIpOnLaunch", r.data.value("map_public_ip_on_launch", false)},
-                {"State", "available"},
-                {"OwnerId", r.account_id},
-                {"AssignIpv6AddressOnCreation", false},
-                {"Ipv6CidrBlockAssociationSet", json::array()},
-                {"Tags", TagSetJson(tags)}};
-  };
+  spec.render = RenderVpc;
   return DescribeResources(tx, caller, input, spec);
 }
 

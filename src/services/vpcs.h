@@ -44,6 +44,29 @@ absl::Status CreateDefaultNetwork(store::Tx& tx, const Caller& caller, const Reg
 // The default VPC's id, or NotFound.
 absl::StatusOr<std::string> DefaultVpcId(store::Tx& tx, const Caller& caller);
 
+// CreateVpc, DeleteVpc and the DNS attributes. Each new VPC gets its own "default" security group,
+// which DeleteVpc removes with it.
+absl::StatusOr<nlohmann::json> CreateVpc(store::Tx& tx, const Caller& caller, IdGenerator& ids,
+                                         const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> DeleteVpc(store::Tx& tx, const Caller& caller, IdGenerator& ids,
+                                         const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> ModifyVpcAttribute(store::Tx& tx, const Caller& caller,
+                                                  const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> DescribeVpcAttribute(store::Tx& tx, const Caller& caller,
+                                                    const nlohmann::json& input);
+
+// Subnets (subnets.cc).
+absl::StatusOr<nlohmann::json> CreateSubnet(store::Tx& tx, const Caller& caller,
+                                            const Regions& regions, IdGenerator& ids,
+                                            const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> DeleteSubnet(store::Tx& tx, const Caller& caller,
+                                            const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> ModifySubnetAttribute(store::Tx& tx, const Caller& caller,
+                                                     const nlohmann::json& input);
+
+// The caller's VPC with this id, or InvalidVpcID.NotFound.
+absl::StatusOr<store::Resource> GetVpc(store::Tx& tx, const Caller& caller, std::string_view id);
+
 absl::StatusOr<nlohmann::json> DescribeVpcs(store::Tx& tx, const Caller& caller,
                                             const nlohmann::json& input);
 absl::StatusOr<nlohmann::json> DescribeSubnets(store::Tx& tx, const Caller& caller,

@@ -438,12 +438,22 @@ class LocalHost : public Host {
       RETURN_IF_ERROR(net_->EnsureHost());
       host_ready_ = true;
     }
-    // Once per VPC per agent: EnsureVpc checks a namespace, links and a dnsmasq, which is more
-    // than a launch should pay every time.
-    if (!ensured_vpcs_.count(vpc.vpc_id)) {
-      RETURN_IF_ERROR(net_->EnsureVpc(vpc));
-      ensured_vpcs_.insert(vpc.vpc_id);
+    // Once per VPC per agent, and again when a subnet appears: EnsureVpc checks a namespace,
+    // links and a dnsmasq, which is more than a launch should pay every time. Instance records
+    // carry the VPC's subnets as they were at launch, so an older record may lack a newer
+    // subnet: the bridge gets the union, never fewer routers than a running instance uses.
+    auto it = ensured_vpcs_.find(vpc.vpc_id);
+    if (it != ensured_vpcs_.end() &&
+        std::all_of(vpc.subnet_cidrs.begin(), vpc.subnet_cidrs.end(),
+                    [&](const std::string& s) { return it->second.count(s) > 0; })) {
+      return absl::OkStatus();
     }
+    std::set<std::string> subnets(vpc.subnet_cidrs.begin(), vpc.subnet_cidrs.end());
+    if (it != ensured_vpcs_.end()) subnets.insert(it->second.begin(), it->second.end());
+    VpcNet merged = vpc;
+    merged.subnet_cidrs.assign(subnets.begin(), subnets.end());
+    RETURN_IF_ERROR(net_->EnsureVpc(merged));
+    ensured_vpcs_[vpc.vpc_id] = std::move(subnets);
     return absl::OkStatus();
   }
 
@@ -471,7 +481,7 @@ class LocalHost : public Host {
   std::unique_ptr<Network> net_;
   std::unique_ptr<Disks> disks_;
   bool host_ready_ = false;
-  std::set<std::string> ensured_vpcs_;
+  std::map<std::string, std::set<std::string>> ensured_vpcs_;  // VPC id → subnet CIDRs
   int cores_ = 1;
   std::vector<int> load_;
   std::map<std::string, std::vector<int>> load_by_instance_;

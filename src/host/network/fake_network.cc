@@ -2,6 +2,7 @@
 // tests of the host agent see the errors it would see on a real host.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 
 #include "host/network/network.h"
@@ -126,6 +127,19 @@ class FakeNetwork : public Network {
     if (auto s = ni::ValidatePort(port, pool_); !s.ok()) return s;
     if (!vpcs_.count(port.vpc_id)) {
       return absl::FailedPreconditionError(fmt::format("VPC {} is not set up", port.vpc_id));
+    }
+    // The real bridge has a router address per subnet; a port whose gateway is missing there
+    // has no way out.
+    const VpcNet& vpc = vpcs_.at(port.vpc_id);
+    auto gw = ni::ParseIpv4(port.gateway);
+    bool routed =
+        std::any_of(vpc.subnet_cidrs.begin(), vpc.subnet_cidrs.end(), [&](const std::string& s) {
+          auto c = ni::ParseCidr(s);
+          return c.ok() && gw.ok() && c->base + 1 == *gw;
+        });
+    if (!routed) {
+      return absl::FailedPreconditionError(
+          fmt::format("VPC {} has no router at {}", port.vpc_id, port.gateway));
     }
     return absl::OkStatus();
   }
