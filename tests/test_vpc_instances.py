@@ -13,18 +13,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 import kumo_e2e as k
-from test_instances import Cloud, pytestmark, ssh, wait_ssh, wait_state  # noqa: F401
+from test_instances import cloud, pytestmark, ssh, wait_ssh, wait_state  # noqa: F401
 
 PROBE = "timeout 3 bash -c '</dev/tcp/{}/22' && echo open || echo closed"
-
-
-@pytest.fixture
-def cloud(tmp_path):
-    c = Cloud(tmp_path)
-    try:
-        yield c.start()
-    finally:
-        c.stop()
 
 
 def test_launch_into_subnets_of_a_created_vpc(cloud):
