@@ -80,7 +80,13 @@ def test_default_vpc_can_be_deleted_when_empty(ec2):
     expect_error("DependencyViolation", ec2.delete_vpc, VpcId=vpc["VpcId"])
     for s in ec2.describe_subnets()["Subnets"]:
         ec2.delete_subnet(SubnetId=s["SubnetId"])
+    # Its internet gateway, as on EC2.
+    expect_error("DependencyViolation", ec2.delete_vpc, VpcId=vpc["VpcId"])
+    (igw,) = ec2.describe_internet_gateways()["InternetGateways"]
+    ec2.detach_internet_gateway(InternetGatewayId=igw["InternetGatewayId"], VpcId=vpc["VpcId"])
+    ec2.delete_internet_gateway(InternetGatewayId=igw["InternetGatewayId"])
     ec2.delete_vpc(VpcId=vpc["VpcId"])
+    assert ec2.describe_route_tables()["RouteTables"] == []
     assert ec2.describe_vpcs()["Vpcs"] == []
     attrs = ec2.describe_account_attributes(AttributeNames=["default-vpc"])["AccountAttributes"]
     assert attrs[0]["AttributeValues"][0]["AttributeValue"] == "none"

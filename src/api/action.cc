@@ -133,8 +133,10 @@ ActionTable AllActions() {
   RegisterTagActions(t);
   RegisterRegionActions(t);
   RegisterVpcActions(t);
+  RegisterRoutingActions(t);
   RegisterSecurityGroupActions(t);
   RegisterInstanceActions(t);
+  RegisterAddressActions(t);
   RegisterVolumeActions(t);
   RegisterImageActions(t);
   RegisterSpotActions(t);

@@ -122,6 +122,10 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
   // Volumes: their sizes over time, per volume and type, in the order first seen.
   std::vector<std::pair<Stay, VolumeUsage>> volumes;
   std::unordered_map<std::string, size_t> volume_of;  // "id|type", and id → the current one
+  // Elastic IPs: their idle periods (end -1 while open) and region, in the order first seen.
+  std::vector<std::pair<std::string, std::vector<IdlePeriod>>> addresses;
+  std::unordered_map<std::string, size_t> address_of;
+  std::unordered_map<std::string, std::string> address_region;
   RETURN_IF_ERROR(tx.ScanMeterEvents(
       {.account_id = account.id, .before_ms = now},
       [&](const store::MeterEvent& e) -> absl::Status {
@@ -143,6 +147,17 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
           stays[it->second].ended_by =
               Str(e.data, "by") == "provider" ? EndedBy::kProvider : EndedBy::kUser;
           open.erase(it);
+        } else if (e.kind.rfind("address-", 0) == 0) {
+          auto [it, fresh] = address_of.try_emplace(e.subject, addresses.size());
+          if (fresh) addresses.push_back({e.subject, {}});
+          address_region[e.subject] = e.region;
+          auto& idle = addresses[it->second].second;
+          bool open_now = !idle.empty() && idle.back().end_ms < 0;
+          if (e.kind == "address-allocated" || e.kind == "address-disassociated") {
+            if (!open_now) idle.push_back({e.at_ms, -1});
+          } else if (open_now) {
+            idle.back().end_ms = e.at_ms;
+          }
         } else if (e.kind.rfind("volume-", 0) == 0) {
           // One usage per volume and type: a type change closes one and opens the other.
           std::string type = Str(e.data, "volume_type");
@@ -286,6 +301,22 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
       }
     }
   }
+  ExactCost address_forecast = 0;  // idle addresses, idle until the month's end
+  for (auto& [allocation, idle] : addresses) {
+    for (auto& p : idle) {
+      if (p.end_ms >= 0) continue;
+      p.end_ms = now;
+      if (remaining_ms > 0) address_forecast += ExactCost(remaining_ms) * kIdleAddressHourly;
+    }
+    facts[allocation].region = address_region[allocation];
+    std::vector<UsageLine> rated = RateIdleAddress(allocation, idle, kIdleAddressHourly);
+    if (options.daily) rated = SplitAtDays(std::move(rated));
+    for (auto& l : rated) {
+      if (l.start_ms >= bill.month_start_ms && l.start_ms < bill.month_end_ms) {
+        lines.push_back(std::move(l));
+      }
+    }
+  }
   std::stable_sort(lines.begin(), lines.end(),
                    [](const UsageLine& a, const UsageLine& b) { return a.start_ms < b.start_ms; });
 
@@ -322,7 +353,7 @@ absl::StatusOr<Bill> ComputeBill(store::Tx& tx, const store::Account& account, i
     ExactCost free_left = std::max<int64_t>(0, bill.volume_free_limit - bill.volume_free_used);
     volume_forecast = volume_forecast * (needed - std::min(needed, free_left)) / needed;
   }
-  ExactCost forecast = bill.exact_total + volume_forecast;
+  ExactCost forecast = bill.exact_total + volume_forecast + address_forecast;
   int64_t remaining = as_of_ms >= bill.month_start_ms && as_of_ms < bill.month_end_ms
                           ? bill.month_end_ms - as_of_ms
                           : 0;
@@ -378,6 +409,7 @@ double UsageQuantity(const UsageLine& l) {
 }
 
 std::string AwsOperation(const BillLine& line) {
+  if (IsAddressLine(line.usage)) return "AllocateAddressVPC";
   if (IsVolumeLine(line.usage)) {
     std::string t = line.usage.instance_type;
     if (!t.empty()) t[0] = char(std::toupper(static_cast<unsigned char>(t[0])));
@@ -407,7 +439,8 @@ std::string BillCsv(const Bill& bill) {
     const UsageLine& l = b.usage;
     bool volume = IsVolumeLine(l);
     std::string what = volume ? fmt::format("GB-month of {} provisioned storage", l.instance_type)
-                              : fmt::format("{} hour", l.instance_type);
+                       : IsAddressLine(l) ? std::string("idle public IPv4 address hour")
+                                          : fmt::format("{} hour", l.instance_type);
     std::string description =
         l.note.empty() ? fmt::format("${} per {}", FormatUsd(l.hourly), what)
                        : fmt::format("${} per {} ({})", FormatUsd(l.hourly), what, l.note);
@@ -420,7 +453,7 @@ std::string BillCsv(const Bill& bill) {
         "Usage",
         iso(l.start_ms),
         iso(l.end_ms),
-        "AmazonEC2",
+        IsAddressLine(l) ? "AmazonVPC" : "AmazonEC2",
         AwsUsageType(b),
         AwsOperation(b),
         b.az,

@@ -26,11 +26,16 @@ namespace kumo::billing {
 //   "volume-created" | "volume-resized" (tenant, volume id): {"size_gib", "volume_type", "az"}
 //   "volume-deleted" (tenant, volume id); "snapshot-created" | "snapshot-deleted" (not rated yet)
 //   "volume-price" (operator, volume type): {"hourly": micro-USD per GiB-month, "source"}
+//   "address-allocated" | "address-associated" | "address-disassociated" | "address-released"
+//       (tenant, allocation id): {"public_ip", "instance_id"}; idle from allocated or
+//       disassociated to associated or released, billed at kIdleAddressHourly
 inline constexpr std::string_view kMeterRunning = "running";
 inline constexpr std::string_view kMeterLeftRunning = "left-running";
 inline constexpr std::string_view kMeterOnDemandPrice = "od-price";
 inline constexpr std::string_view kMeterSpotPrice = "spot-price";
 inline constexpr std::string_view kMeterVolumePrice = "volume-price";
+// EC2's price of a public IPv4 address, $0.005 an hour (the same in every region).
+inline constexpr Micros kIdleAddressHourly = 5000;
 // Prices are the operator's events.
 inline constexpr std::string_view kPriceOwner = "000000000000";
 

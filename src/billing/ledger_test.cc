@@ -214,5 +214,30 @@ TEST_F(LedgerTest, DailyLinesAndCsv) {
   EXPECT_EQ(RegionUsagePrefix("us-east-1"), "");
 }
 
+TEST_F(LedgerTest, AnElasticIpIsBilledWhileIdle) {
+  const std::string a = "eipalloc-1";
+  Append(kDec1 + 1 * kH, kAccount, a, "address-allocated", {{"public_ip", "100.64.0.9"}});
+  Append(kDec1 + 2 * kH, kAccount, a, "address-associated", {{"instance_id", "i-1"}});
+  Append(kDec1 + 5 * kH, kAccount, a, "address-disassociated", {{"instance_id", "i-1"}});
+  Append(kDec1 + 5 * kH + 30 * 60 * 1000, kAccount, a, "address-released", json::object());
+  // Idle from allocation to association, and from disassociation to release: 1.5 h.
+  Bill b = BillAt(kDec1, kDec1 + 10 * kH);
+  ASSERT_EQ(b.lines.size(), 2u);
+  EXPECT_TRUE(IsAddressLine(b.lines[0].usage));
+  EXPECT_EQ(b.lines[0].usage.billed_ms, 1 * kH);
+  EXPECT_EQ(b.lines[1].usage.billed_ms, kH / 2);
+  EXPECT_EQ(b.total, 7'500);
+  EXPECT_EQ(AwsUsageType(b.lines[0]), "EUW1-PublicIPv4:IdleAddress");
+  EXPECT_EQ(AwsOperation(b.lines[0]), "AllocateAddressVPC");
+  EXPECT_EQ(b.forecast, 7'500);  // released: nothing more to come
+
+  // One still idle accrues until now and is forecast to the month's end.
+  Append(kDec1 + 20 * kH, kAccount, "eipalloc-2", "address-allocated", json::object());
+  Bill later = BillAt(kDec1, kDec1 + 30 * kH);
+  EXPECT_EQ(later.total, 7'500 + 10 * 5'000);
+  EXPECT_EQ(later.forecast, 7'500 + (31 * 24 - 20) * 5'000);
+  EXPECT_NE(BillCsv(later).find("idle public IPv4 address hour"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kumo::billing

@@ -211,6 +211,24 @@ std::vector<UsageLine> RateVolume(const VolumeUsage& v) {
   return lines;
 }
 
+std::vector<UsageLine> RateIdleAddress(const std::string& allocation_id,
+                                       const std::vector<IdlePeriod>& idle, Micros hourly) {
+  std::vector<UsageLine> lines;
+  for (const IdlePeriod& p : idle) {
+    if (p.end_ms <= p.start_ms) continue;
+    UsageLine l;
+    l.instance_id = allocation_id;
+    l.usage_type = std::string(kIdleAddressUsage);
+    l.start_ms = p.start_ms;
+    l.end_ms = p.end_ms;
+    l.billed_ms = p.end_ms - p.start_ms;
+    l.hourly = hourly;
+    l.cost = ExactCost(l.billed_ms) * hourly;
+    lines.push_back(std::move(l));
+  }
+  return SplitAtMonths(std::move(lines));
+}
+
 std::vector<UsageLine> ApplyFreeTier(std::vector<UsageLine> lines, const FreeTierTerms& terms,
                                      int64_t account_created_ms) {
   if (!terms.enabled) return lines;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kumo::billing {
@@ -93,6 +94,17 @@ struct VolumeUsage {
 };
 std::vector<UsageLine> RateVolume(const VolumeUsage& usage);
 inline bool IsVolumeLine(const UsageLine& l) { return l.usage_type.rfind("EBS:", 0) == 0; }
+
+// An Elastic IP while no instance holds it: per second at one hourly price, no minimum, as EC2
+// bills a public IPv4 address (usage type PublicIPv4:IdleAddress). instance_id: the allocation.
+inline constexpr std::string_view kIdleAddressUsage = "PublicIPv4:IdleAddress";
+struct IdlePeriod {
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+};
+std::vector<UsageLine> RateIdleAddress(const std::string& allocation_id,
+                                       const std::vector<IdlePeriod>& idle, Micros hourly);
+inline bool IsAddressLine(const UsageLine& l) { return l.usage_type == kIdleAddressUsage; }
 
 // The classic Free Tier: for 12 months from the account's creation, `hours` a calendar month of
 // eligible On-Demand types, pooled over the account's instances in time order; what is left over

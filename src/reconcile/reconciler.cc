@@ -13,8 +13,10 @@
 #include "services/images.h"
 #include "services/instances.h"
 #include "services/metering.h"
+#include "services/routing.h"
 #include "services/security_groups.h"
 #include "services/volumes.h"
+#include "services/vpcs.h"
 
 namespace kumo::reconcile {
 namespace {
@@ -112,6 +114,13 @@ absl::StatusOr<bool> Reconciler::RunOnce() {
     ASSIGN_OR_RETURN(volumes, tx.ListAllResources(services::kVolumeType));
     ASSIGN_OR_RETURN(snapshots, tx.ListAllResources(services::kSnapshotType));
     ASSIGN_OR_RETURN(images, tx.ListAllResources(services::kImageType));
+    ASSIGN_OR_RETURN(auto subnets, tx.ListAllResources(services::kSubnetType));
+    ASSIGN_OR_RETURN(auto tables, tx.ListAllResources(services::kRouteTableType));
+    ASSIGN_OR_RETURN(auto gateways, tx.ListAllResources(services::kInternetGatewayType));
+    ASSIGN_OR_RETURN(auto vpcs, tx.ListAllResources(services::kVpcType));
+    routed_subnets_ = services::SubnetsWithInternetRoute(subnets, tables, gateways, vpcs);
+    live_vpcs_.clear();
+    for (const auto& v : vpcs) live_vpcs_.insert(v.id);
     return absl::OkStatus();
   }));
   blocked_vpcs_ = ApplyFirewalls(all, groups);
@@ -202,6 +211,10 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
   std::string desired = Str(r, "desired");
   int64_t now = UnixMillis(clock_.Now());
   host::InstanceSpec spec = SpecOf(r, volumes);
+  // A subnet without a route to an attached internet gateway has no public reachability: its
+  // instances keep their addresses on record (as on EC2), but nothing is published for them.
+  if (!routed_subnets_.count(Str(r, "subnet_id"))) spec.port.public_ip.clear();
+  if (state != "running") published_.erase(r.id);
   // A stopped or restarted instance starts its activity afresh.
   if (state != "running" && opts_.activity) opts_.activity->Forget(r.id);
 
@@ -232,6 +245,7 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
       return true;
     }
     launch_failures_.erase(r.id);
+    published_[r.id] = spec.port.public_ip;
     ASSIGN_OR_RETURN(std::string boot, host_.BootId());
     RETURN_IF_ERROR(Update(r, [&](store::Resource& x) {
       x.data["state"] = "running";
@@ -279,6 +293,13 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
             {"message", "Client.InstanceInitiatedShutdown: Instance initiated shutdown"}};
       }));
       return true;
+    }
+    if (actual == host::ContainerState::kRunning) {
+      auto it = published_.find(r.id);
+      if (it == published_.end() || it->second != spec.port.public_ip) {
+        RETURN_IF_ERROR(host_.SetPublicAddress(spec));
+        published_[r.id] = spec.port.public_ip;
+      }
     }
     if (!r.data.value("status_ok", false)) {
       if (actual != host::ContainerState::kRunning) return true;
@@ -365,6 +386,14 @@ absl::Status Reconciler::CollectGarbage(const std::vector<store::Resource>& all)
     spec.port.instance_id = id;
     spdlog::info("removing orphaned container of {}", id);
     RETURN_IF_ERROR(host_.Destroy(spec));
+  }
+  // VPCs deleted since their network was set up (DeleteVpc waits for their instances to end).
+  ASSIGN_OR_RETURN(auto vpcs_on_host, host_.ListVpcs());
+  for (const auto& id : vpcs_on_host) {
+    if (live_vpcs_.count(id)) continue;
+    spdlog::info("removing the network of deleted {}", id);
+    RETURN_IF_ERROR(host_.RemoveVpc(id));
+    applied_firewalls_.erase(id);
   }
   // Terminated instances leave every listing after an hour.
   for (const auto& r : all) {

@@ -101,6 +101,13 @@ class Reconciler {
   // volume id → when a busy detach or a deferred grow was last reported
   std::map<std::string, int64_t> busy_detach_ms_;
   std::map<std::string, std::string> applied_firewalls_;  // VPC id → the firewall's JSON
+  // Running instance id → the public address last published for it ("" none): a change (an
+  // Elastic IP moved, a route to the internet gateway added or removed) is published.
+  std::map<std::string, std::string> published_;
+  // Subnets with a route to an attached internet gateway, this pass: only their instances'
+  // public addresses are published.
+  std::set<std::string> routed_subnets_;
+  std::set<std::string> live_vpcs_;  // every VPC in the store, this pass
   std::set<std::string> blocked_vpcs_;
   int64_t last_gc_ms_ = 0;
 

@@ -82,7 +82,11 @@ absl::StatusOr<int64_t> ParseDate(const json& v, const char* what) {
 std::optional<std::string> Dimension(const BillLine& l, std::string_view key,
                                      const std::string& account_id) {
   bool spot = l.market == Market::kSpot;
-  bool volume = billing::IsVolumeLine(l.usage);
+  bool volume = billing::IsVolumeLine(l.usage) || billing::IsAddressLine(l.usage);
+  if (billing::IsAddressLine(l.usage) && (key == "SERVICE" || key == "SERVICE_CODE")) {
+    // Public IPv4 addresses are billed under VPC since 2024.
+    return key == "SERVICE" ? "Amazon Virtual Private Cloud" : "AmazonVPC";
+  }
   // Storage is "EC2 - Other" in Cost Explorer, with no instance type.
   if (key == "SERVICE") return volume ? std::string("EC2 - Other") : std::string(kEc2Service);
   if (key == "SERVICE_CODE") return "AmazonEC2";
@@ -315,10 +319,25 @@ absl::StatusOr<json> GetBill(store::Tx& tx, const store::Account& account, const
   std::map<std::string, Sum> by_instance, by_type, by_name;
   std::map<std::string, const BillLine*> instance_line;
   json lines = json::array();
-  std::map<std::string, Sum> by_volume;
+  std::map<std::string, Sum> by_volume, by_address;
   for (const BillLine& b : bill.lines) {
     const auto& l = b.usage;
     bool volume = billing::IsVolumeLine(l);
+    if (billing::IsAddressLine(l)) {
+      by_address[l.instance_id].Add(l);
+      by_name[NameOf(b.tags)].Add(l);
+      lines.push_back(
+          {{"AllocationId", l.instance_id},
+           {"UsageType", billing::AwsUsageType(b)},
+           {"Start", Iso(l.start_ms)},
+           {"End", Iso(l.end_ms)},
+           {"Hours", Hours(l.billed_ms)},
+           {"BilledSeconds", fmt::format("{}.{:03d}", l.billed_ms / 1000, l.billed_ms % 1000)},
+           {"Rate", billing::FormatUsd(l.cost == 0 ? 0 : l.hourly)},
+           {"Cost", Usd(l.cost)},
+           {"Note", l.note}});
+      continue;
+    }
     if (volume) {
       by_volume[l.instance_id].Add(l);
     } else {
@@ -375,6 +394,11 @@ absl::StatusOr<json> GetBill(store::Tx& tx, const store::Account& account, const
                        {"GibMonths", fmt::format("{:.6f}", s.volume_gib_months)},
                        {"Cost", Usd(s.cost)}});
   }
+  json addresses = json::array();
+  for (const auto& [id, s] : by_address) {
+    addresses.push_back(
+        {{"AllocationId", id}, {"IdleHours", Hours(s.billed_ms)}, {"Cost", Usd(s.cost)}});
+  }
   for (const auto& [type, s] : by_type) {
     types.push_back({{"InstanceType", type}, {"Hours", Hours(s.billed_ms)}, {"Cost", Usd(s.cost)}});
   }
@@ -402,6 +426,7 @@ absl::StatusOr<json> GetBill(store::Tx& tx, const store::Account& account, const
   out["ByInstance"] = std::move(instances);
   out["ByType"] = std::move(types);
   out["ByVolume"] = std::move(volumes);
+  out["ByAddress"] = std::move(addresses);
   out["ByName"] = std::move(names);
   out["Running"] = std::move(running);
   out["Lines"] = std::move(lines);

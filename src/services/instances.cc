@@ -14,6 +14,7 @@
 #include "common/status_macros.h"
 #include "services/keypairs.h"
 #include "services/metering.h"
+#include "services/placement.h"
 #include "services/security_groups.h"
 #include "services/spot.h"
 #include "services/tags.h"
@@ -49,13 +50,6 @@ bool Live(const store::Resource& r) {
   return s != "terminated";
 }
 
-// What counts against the vCPU quota and host capacity: instances holding or about to hold
-// a running container.
-bool Active(const store::Resource& r) {
-  std::string s = r.data.value("state", "");
-  return s == "pending" || s == "running" || s == "stopping" || s == "shutting-down";
-}
-
 std::string Mac(const std::string& instance_id) {
   std::string h = HexEncode(Sha256(instance_id));
   return fmt::format("02:{}:{}:{}:{}:{}", h.substr(0, 2), h.substr(2, 2), h.substr(4, 2),
@@ -82,171 +76,6 @@ absl::StatusOr<std::vector<store::Resource>> InstancesById(store::Tx& tx, const 
     out.push_back(std::move(r));
   }
   return out;
-}
-
-// The lowest free address of the subnet after EC2's reserved ones (network, +1 router,
-// +2 DNS, +3 reserved; broadcast).
-absl::StatusOr<std::string> AllocatePrivateIp(const std::vector<store::Resource>& instances,
-                                              const std::string& subnet_id, const Cidr& subnet,
-                                              const std::set<std::string>& taken_now) {
-  std::set<uint32_t> used;
-  for (const auto& r : instances) {
-    if (!Live(r) || r.data.value("subnet_id", "") != subnet_id) continue;
-    if (auto ip = ParseIpv4(r.data.value("private_ip", "")); ip.ok()) used.insert(*ip);
-  }
-  for (const auto& s : taken_now) {
-    if (auto ip = ParseIpv4(s); ip.ok()) used.insert(*ip);
-  }
-  for (uint32_t ip = subnet.base + 4; ip < subnet.Last(); ++ip) {
-    if (!used.count(ip)) return FormatIpv4(ip);
-  }
-  return Ec2Error(
-      absl::StatusCode::kResourceExhausted, "InsufficientFreeAddressesInSubnet",
-      fmt::format("The specified subnet {} does not have enough free addresses", subnet_id));
-}
-
-// Public addresses are host-wide: the lowest free one in the daemon's pool (.1 is the host's
-// gateway), claimed by name so that no two instances of any tenant can hold it.
-absl::StatusOr<std::string> AllocatePublicIp(store::Tx& tx, const InstanceEnv& env,
-                                             const std::string& instance_id, int64_t now_ms) {
-  auto pool = ParseCidr(env.public_cidr);
-  if (!pool.ok()) return absl::FailedPreconditionError("No public address pool configured");
-  ASSIGN_OR_RETURN(auto taken, tx.ListAllResources(kPublicIpType));
-  std::set<std::string> names;
-  for (const auto& r : taken) names.insert(r.name);
-  for (uint32_t ip = pool->base + 2; ip < pool->Last(); ++ip) {
-    std::string s = FormatIpv4(ip);
-    if (names.count(s)) continue;
-    store::Resource claim{"eipalloc-" + HexEncode(Sha256(s)).substr(0, 17),
-                          std::string(kOperatorOwnerId),
-                          "",
-                          std::string(kPublicIpType),
-                          s,
-                          {{"instance_id", instance_id}},
-                          0,
-                          now_ms};
-    RETURN_IF_ERROR(tx.InsertResource(claim));
-    return s;
-  }
-  return Ec2Error(absl::StatusCode::kResourceExhausted, "InsufficientAddressCapacity",
-                  "There are no free public IPv4 addresses in this host's pool");
-}
-
-absl::Status CheckCapacity(store::Tx& tx, const Caller& caller, const InstanceEnv& env,
-                           const InstanceType& type, int count, std::string_view skip_id) {
-  if (type.gpu_count > int64_t(env.gpus.size())) {
-    return Ec2Error(absl::StatusCode::kResourceExhausted, "InsufficientInstanceCapacity",
-                    fmt::format("We currently do not have sufficient {} capacity: it needs {} "
-                                "GPU(s) and this host has {}. Try another instance type.",
-                                type.name, type.gpu_count, env.gpus.size()));
-  }
-  ASSIGN_OR_RETURN(auto all, tx.ListAllResources(kInstanceType));
-  int account_vcpus = 0;
-  int64_t host_vcpus = 0, host_mib = 0, host_gpus = 0;
-  for (const auto& r : all) {
-    // Spot instances make room for on-demand: the market reclaims them with their notice.
-    if (!Active(r) || r.id == skip_id || r.data.value("instance_lifecycle", "") == "spot") {
-      continue;
-    }
-    int v = r.data.value("vcpus", 1);
-    host_vcpus += v;
-    host_mib += r.data.value("memory_mib", int64_t(0));
-    host_gpus += r.data.value("gpus", 0);
-    if (r.account_id == caller.account_id && r.region == caller.region) account_vcpus += v;
-  }
-  if (account_vcpus + type.vcpus * count > env.vcpu_quota) {
-    return Ec2Error(absl::StatusCode::kResourceExhausted, "VcpuLimitExceeded",
-                    fmt::format("You have requested more vCPU capacity than your current vCPU "
-                                "limit of {} allows for the instance bucket that the specified "
-                                "instance type belongs to.",
-                                env.vcpu_quota));
-  }
-  if (host_gpus + int64_t(type.gpu_count) * count > int64_t(env.gpus.size()) ||
-      host_vcpus + int64_t(type.vcpus) * count > int64_t(env.host_cpus * env.cpu_ratio) ||
-      host_mib + type.memory_mib * count > int64_t(double(env.host_memory_mib) * env.ram_ratio)) {
-    return Ec2Error(absl::StatusCode::kResourceExhausted, "InsufficientInstanceCapacity",
-                    fmt::format("We currently do not have sufficient {} capacity. Try a smaller "
-                                "instance type or fewer instances.",
-                                type.name));
-  }
-  return absl::OkStatus();
-}
-
-struct Placement {
-  store::Resource subnet;
-  std::string vpc_cidr;
-  std::vector<std::string> vpc_subnets;
-};
-
-absl::StatusOr<Placement> ChooseSubnet(store::Tx& tx, const Caller& caller, const json& input) {
-  ASSIGN_OR_RETURN(auto subnets, tx.ListResources(caller.account_id, caller.region, kSubnetType));
-  std::string subnet_id = input.value("SubnetId", "");
-  std::string zone = input.value("Placement", json::object()).value("AvailabilityZone", "");
-  const store::Resource* chosen = nullptr;
-  for (const auto& s : subnets) {
-    if (!subnet_id.empty()) {
-      if (s.id == subnet_id) chosen = &s;
-    } else if (s.data.value("default_for_az", false) &&
-               (zone.empty() || s.data.value("availability_zone", "") == zone)) {
-      if (!chosen) chosen = &s;
-    }
-  }
-  if (!chosen) {
-    if (!subnet_id.empty()) {
-      return Ec2Error(absl::StatusCode::kNotFound, "InvalidSubnetID.NotFound",
-                      fmt::format("The subnet ID '{}' does not exist", subnet_id));
-    }
-    return InvalidParameterValue(fmt::format("Invalid availability zone: [{}]", zone));
-  }
-  if (!zone.empty() && chosen->data.value("availability_zone", "") != zone) {
-    return InvalidParameterCombination("The subnet is not in the requested availability zone");
-  }
-  Placement p{*chosen, "", {}};
-  std::string vpc_id = chosen->data.value("vpc_id", "");
-  ASSIGN_OR_RETURN(auto vpc, tx.GetResource(caller.account_id, caller.region, vpc_id));
-  p.vpc_cidr = vpc.data.value("cidr", "");
-  for (const auto& s : subnets) {
-    if (s.data.value("vpc_id", "") == vpc_id) p.vpc_subnets.push_back(s.data.value("cidr", ""));
-  }
-  return p;
-}
-
-}  // namespace
-
-absl::StatusOr<std::string> LaunchZone(store::Tx& tx, const Caller& caller, const json& input) {
-  ASSIGN_OR_RETURN(Placement p, ChooseSubnet(tx, caller, input));
-  return p.subnet.data.value("availability_zone", "");
-}
-
-namespace {
-
-absl::StatusOr<json> ResolveGroups(store::Tx& tx, const Caller& caller, const json& input,
-                                   const std::string& vpc_id) {
-  json groups = json::array();
-  std::set<std::string> seen;
-  auto add = [&](const store::Resource& g) -> absl::Status {
-    if (g.data.value("vpc_id", "") != vpc_id) {
-      return InvalidParameter(
-          fmt::format("Security group {} and subnet belong to different networks.", g.id));
-    }
-    if (seen.insert(g.id).second) {
-      groups.push_back({{"id", g.id}, {"name", g.data.value("group_name", "")}});
-    }
-    return absl::OkStatus();
-  };
-  for (const auto& id : input.value("SecurityGroupIds", json::array())) {
-    ASSIGN_OR_RETURN(auto g, FindSecurityGroup(tx, caller, id.get<std::string>(), false));
-    RETURN_IF_ERROR(add(g));
-  }
-  for (const auto& name : input.value("SecurityGroups", json::array())) {
-    ASSIGN_OR_RETURN(auto g, FindSecurityGroup(tx, caller, name.get<std::string>(), true));
-    RETURN_IF_ERROR(add(g));
-  }
-  if (groups.empty()) {
-    ASSIGN_OR_RETURN(auto g, VpcDefaultSecurityGroup(tx, caller, vpc_id));
-    RETURN_IF_ERROR(add(g));
-  }
-  return groups;
 }
 
 // EC2's limit is on the decoded bytes; the API carries them base64 encoded.
@@ -352,20 +181,10 @@ absl::StatusOr<store::Resource> GetInstance(store::Tx& tx, const Caller& caller,
   return r;
 }
 
-absl::Status ReleasePublicIp(store::Tx& tx, store::Resource& instance) {
-  std::string ip = instance.data.value("public_ip", "");
-  if (ip.empty()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(auto claim,
-                   tx.FindResourceByName(std::string(kOperatorOwnerId), "", kPublicIpType, ip));
-  if (claim && claim->data.value("instance_id", "") == instance.id) {
-    RETURN_IF_ERROR(tx.DeleteResource(std::string(kOperatorOwnerId), "", claim->id));
-  }
-  instance.data["public_ip"] = "";
-  return absl::OkStatus();
-}
-
 absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerator& ids,
-                                  const InstanceEnv& env, const json& input) {
+                                  const InstanceEnv& env, const json& request) {
+  // The primary NetworkInterfaces entry, if any, says where it lands instead.
+  ASSIGN_OR_RETURN(const json input, FoldPrimaryNetworkInterface(request));
   int64_t min_count = input.value("MinCount", int64_t(1));
   int64_t max_count = input.value("MaxCount", int64_t(1));
   if (min_count < 1 || max_count < 1) {
@@ -397,10 +216,6 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
   if (behavior != "stop" && behavior != "terminate") {
     return InvalidParameterValue("InstanceInitiatedShutdownBehavior must be stop or terminate");
   }
-  if (input.contains("NetworkInterfaces") || input.contains("PrivateIpAddress")) {
-    return Ec2Error(absl::StatusCode::kUnimplemented, "Unsupported",
-                    "NetworkInterfaces and PrivateIpAddress are not supported yet");
-  }
   ASSIGN_OR_RETURN(LaunchVolumes volumes,
                    ParseBlockDeviceMappings(
                        tx, caller, input.value("BlockDeviceMappings", json::array()), image));
@@ -423,9 +238,17 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
   ASSIGN_OR_RETURN(Placement placement, ChooseSubnet(tx, caller, input));
   const store::Resource& subnet = placement.subnet;
   std::string vpc_id = subnet.data.value("vpc_id", "");
-  ASSIGN_OR_RETURN(json groups, ResolveGroups(tx, caller, input, vpc_id));
+  ASSIGN_OR_RETURN(json groups, ResolveGroups(tx, caller, input, placement));
   auto subnet_cidr = ParseCidr(subnet.data.value("cidr", ""));
   if (!subnet_cidr.ok()) return absl::InternalError("Stored subnet has a bad CIDR");
+  // AssociatePublicIpAddress (of the primary interface) overrides the subnet's setting.
+  const bool auto_public = input.contains("AssociatePublicIpAddress")
+                               ? input["AssociatePublicIpAddress"].get<bool>()
+                               : subnet.data.value("map_public_ip_on_launch", false);
+  if (!input.value("PrivateIpAddress", "").empty() && max_count > 1) {
+    return InvalidParameterCombination(
+        "A private IP address cannot be specified when launching more than one instance");
+  }
 
   // As many as fit, down to MinCount, as EC2 launches. Spot launches are checked against the
   // pool instead: the market round already did (internal _Spot), or CheckSpotLaunch does.
@@ -470,10 +293,11 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
                       0,
                       now};
     ASSIGN_OR_RETURN(std::string private_ip,
-                     AllocatePrivateIp(existing, subnet.id, *subnet_cidr, taken_now));
+                     AllocatePrivateIp(existing, subnet.id, *subnet_cidr, taken_now,
+                                       input.value("PrivateIpAddress", "")));
     taken_now.insert(private_ip);
     std::string public_ip;
-    if (subnet.data.value("map_public_ip_on_launch", false)) {
+    if (auto_public) {
       ASSIGN_OR_RETURN(public_ip, AllocatePublicIp(tx, env, r.id, now));
     }
     r.data = {{"image_id", image.id},
@@ -499,6 +323,7 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
               {"prefix_len", subnet_cidr->prefix_len},
               {"gateway", FormatIpv4(subnet_cidr->base + 1)},
               {"public_ip", public_ip},
+              {"auto_public", auto_public},
               {"mac", Mac(r.id)},
               {"groups", groups},
               {"state", "pending"},
@@ -560,7 +385,8 @@ absl::StatusOr<json> StartInstances(store::Tx& tx, const Caller& caller, const I
     }
     r.data.erase("spot_action");
     r.data.erase("rebalance_ms");
-    if (r.data.value("public_ip", "").empty()) {
+    // An Elastic IP stays with a stopped instance; an automatic address comes anew.
+    if (r.data.value("public_ip", "").empty() && r.data.value("auto_public", true)) {
       ASSIGN_OR_RETURN(std::string ip, AllocatePublicIp(tx, env, r.id, now));
       r.data["public_ip"] = ip;
     }

@@ -6,6 +6,7 @@
 
 #include "common/errors.h"
 #include "common/status_macros.h"
+#include "services/addresses.h"
 #include "services/describe.h"
 #include "services/gpus.h"
 #include "services/instances.h"
@@ -131,11 +132,27 @@ json RenderInstance(const store::Resource& r, const std::vector<store::Tag>& tag
                 {"SourceDestCheck", true},
                 {"Groups", groups},
                 {"InterfaceType", "interface"}};
+    eni["NetworkInterfaceId"] = PrimaryInterfaceId(r.id);
+    eni["Description"] = "";
+    eni["Attachment"] = {{"AttachmentId", "eni-attach-" + r.id.substr(2)},
+                         {"DeviceIndex", 0},
+                         {"NetworkCardIndex", 0},
+                         {"Status", "attached"},
+                         {"DeleteOnTermination", true},
+                         {"AttachTime", launch}};
+    json primary = {{"Primary", true},
+                    {"PrivateIpAddress", private_ip},
+                    {"PrivateDnsName", PrivateDnsName(private_ip, r.region)}};
     if (!public_ip.empty()) {
-      eni["Association"] = {{"PublicIp", public_ip},
-                            {"PublicDnsName", PublicDnsName(public_ip, r.region)},
-                            {"IpOwnerId", "amazon"}};
+      // An Elastic IP is the account's; an automatic address is "amazon"'s, as EC2 shows.
+      json association = {
+          {"PublicIp", public_ip},
+          {"PublicDnsName", PublicDnsName(public_ip, r.region)},
+          {"IpOwnerId", Str(r, "eip_allocation_id").empty() ? "amazon" : r.account_id}};
+      eni["Association"] = association;
+      primary["Association"] = association;
     }
+    eni["PrivateIpAddresses"] = json::array({primary});
     i["NetworkInterfaces"] = json::array({eni});
   }
   if (Str(r, "instance_lifecycle") == "spot") {

@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "services/describe.h"
 #include "services/instances.h"
+#include "services/routing.h"
 #include "services/tags.h"
 #include "services/vpcs.h"
 
@@ -157,6 +158,7 @@ absl::StatusOr<json> DeleteSubnet(store::Tx& tx, const Caller& caller, const jso
           fmt::format("The subnet '{}' has dependencies and cannot be deleted.", subnet.id));
     }
   }
+  RETURN_IF_ERROR(RemoveSubnetAssociations(tx, caller, subnet.id));
   RETURN_IF_ERROR(tx.DeleteResource(caller.account_id, caller.region, subnet.id));
   return json{{"Return", true}};
 }

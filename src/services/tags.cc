@@ -67,6 +67,14 @@ absl::Status ResourceNotFound(std::string_view id) {
     return Ec2Error(absl::StatusCode::kNotFound, "InvalidSubnetID.NotFound",
                     fmt::format("The subnet ID '{}' does not exist", id));
   }
+  if (type == "internet-gateway") {
+    return Ec2Error(absl::StatusCode::kNotFound, "InvalidInternetGatewayID.NotFound",
+                    fmt::format("The internetGateway ID '{}' does not exist", id));
+  }
+  if (type == "route-table") {
+    return Ec2Error(absl::StatusCode::kNotFound, "InvalidRouteTableID.NotFound",
+                    fmt::format("The routeTable ID '{}' does not exist", id));
+  }
   if (type == "security-group") {
     return Ec2Error(absl::StatusCode::kNotFound, "InvalidGroup.NotFound",
                     fmt::format("The security group '{}' does not exist", id));

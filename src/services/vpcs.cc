@@ -7,6 +7,7 @@
 #include "common/status_macros.h"
 #include "services/describe.h"
 #include "services/instances.h"
+#include "services/routing.h"
 #include "services/security_groups.h"
 #include "services/tags.h"
 
@@ -80,10 +81,15 @@ absl::Status CreateDefaultNetwork(store::Tx& tx, const Caller& caller, const Reg
                                   IdGenerator& ids) {
   ASSIGN_OR_RETURN(auto existing, tx.FindResourceByName(caller.account_id, caller.region, kVpcType,
                                                         kDefaultVpcName));
-  if (existing) return absl::OkStatus();
+  // VPCs stored before route tables existed get them now: the default VPC its internet gateway
+  // and main table routing to it, the others their main table.
+  if (existing) {
+    RETURN_IF_ERROR(EnsureDefaultVpcRouting(tx, caller, ids, *existing));
+    return EnsureMainRouteTables(tx, caller, ids);
+  }
   ASSIGN_OR_RETURN(auto deleted, tx.FindResourceByName(caller.account_id, caller.region,
                                                        kDeletedDefaultVpcType, kDefaultVpcName));
-  if (deleted) return absl::OkStatus();
+  if (deleted) return EnsureMainRouteTables(tx, caller, ids);
   int64_t now = UnixMillis(caller.now);
   store::Resource vpc{ids.ResourceId("vpc"),
                       caller.account_id,
@@ -99,7 +105,8 @@ absl::Status CreateDefaultNetwork(store::Tx& tx, const Caller& caller, const Reg
               {"dhcp_options_id", ids.ResourceId("dopt")},
               {"instance_tenancy", "default"},
               {"enable_dns_support", true},
-              {"enable_dns_hostnames", true}};
+              {"enable_dns_hostnames", true},
+              {std::string(kDefaultVpcRoutingKey), true}};
   RETURN_IF_ERROR(tx.InsertResource(vpc));
   auto zones = regions.Zones(caller.region);
   for (size_t i = 0; i < zones.size(); ++i) {
@@ -119,7 +126,10 @@ absl::Status CreateDefaultNetwork(store::Tx& tx, const Caller& caller, const Reg
                    {"map_public_ip_on_launch", true}};
     RETURN_IF_ERROR(tx.InsertResource(subnet));
   }
-  return CreateDefaultSecurityGroup(tx, caller, ids, vpc.id);
+  RETURN_IF_ERROR(CreateDefaultSecurityGroup(tx, caller, ids, vpc.id));
+  // As on EC2: an attached internet gateway and a main route table routing 0.0.0.0/0 to it.
+  ASSIGN_OR_RETURN(std::string igw, CreateAttachedInternetGateway(tx, caller, ids, vpc));
+  return CreateMainRouteTable(tx, caller, ids, vpc, igw);
 }
 
 absl::Status DefaultNetwork::Ensure(const Caller& caller) {
@@ -202,6 +212,7 @@ absl::StatusOr<json> CreateVpc(store::Tx& tx, const Caller& caller, IdGenerator&
               {"enable_network_address_usage_metrics", false}};
   RETURN_IF_ERROR(tx.InsertResource(vpc));
   RETURN_IF_ERROR(CreateDefaultSecurityGroup(tx, caller, ids, vpc.id));
+  RETURN_IF_ERROR(CreateMainRouteTable(tx, caller, ids, vpc));
   RETURN_IF_ERROR(ApplyTags(tx, caller, vpc.id, vpc.type, tags));
   ASSIGN_OR_RETURN(auto stored, tx.ListTags(caller.account_id, caller.region, vpc.id));
   return json{{"Vpc", RenderVpc(vpc, stored)}};
@@ -234,6 +245,8 @@ absl::StatusOr<json> DeleteVpc(store::Tx& tx, const Caller& caller, IdGenerator&
     if (!g.data.value("is_default", false)) return dependency();
     own_groups.push_back(g.id);
   }
+  // An attached internet gateway or route tables besides the main one (deleted with the VPC).
+  RETURN_IF_ERROR(DeleteVpcRouting(tx, caller, vpc));
   for (const auto& g : own_groups) {
     RETURN_IF_ERROR(tx.DeleteResource(caller.account_id, caller.region, g));
   }

@@ -11,9 +11,11 @@
 #include "common/files.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
+#include "services/addresses.h"
 #include "services/images.h"
 #include "services/instance_types.h"
 #include "services/instances.h"
+#include "services/routing.h"
 #include "services/security_groups.h"
 #include "services/tags.h"
 #include "store/sqlite_store.h"
@@ -196,6 +198,15 @@ TEST_F(VpcTest, DeletedDefaultVpcIsNotCreatedAgain) {
                   return DeleteSubnet(tx, alice_, {{"SubnetId", s["SubnetId"]}});
                 }).ok());
   }
+  EXPECT_EQ(DeleteVpcCode(def), "DependencyViolation");  // its internet gateway, as on EC2
+  auto igws =
+      Read([&](store::Tx& tx) { return DescribeInternetGateways(tx, alice_, json::object()); });
+  ASSERT_TRUE(igws.ok());
+  for (const auto& g : (*igws)["InternetGateways"]) {
+    json in = {{"InternetGatewayId", g["InternetGatewayId"]}, {"VpcId", def}};
+    ASSERT_TRUE(Write([&](store::Tx& tx) { return DetachInternetGateway(tx, alice_, in); }).ok());
+    ASSERT_TRUE(Write([&](store::Tx& tx) { return DeleteInternetGateway(tx, alice_, in); }).ok());
+  }
   EXPECT_EQ(DeleteVpcCode(def), "");
   ASSERT_TRUE(
       store_->Write([&](store::Tx& tx) { return CreateDefaultNetwork(tx, alice_, regions_, ids_); })
@@ -358,6 +369,177 @@ TEST_F(VpcTest, TagsOnVpcsAndSubnets) {
   ASSERT_TRUE(vpcs.ok());
   ASSERT_EQ((*vpcs)["Vpcs"].size(), 1u);
   EXPECT_EQ((*vpcs)["Vpcs"][0]["VpcId"], vpc);
+}
+
+// Elastic IPs (addresses.cc) and the launch-time network choices (placement.cc).
+class AddressTest : public VpcTest {
+ protected:
+  absl::StatusOr<json> Call(
+      const std::function<absl::StatusOr<json>(store::Tx&, const Caller&)>& fn) {
+    return Write([&](store::Tx& tx) { return fn(tx, alice_); });
+  }
+  std::string Allocate() {
+    auto r = Call([&](store::Tx& tx, const Caller& c) {
+      return AllocateAddress(tx, c, ids_, env_, json::object());
+    });
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? (*r)["AllocationId"].get<std::string>() : "";
+  }
+  std::string LaunchOne(json in = json::object()) {
+    auto r = Launch(std::move(in));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? (*r)["Instances"][0]["InstanceId"].get<std::string>() : "";
+  }
+  store::Resource Get(const std::string& id) {
+    store::Resource out;
+    EXPECT_TRUE(store_
+                    ->Read([&](store::Tx& tx) -> absl::Status {
+                      ASSIGN_OR_RETURN(out, tx.GetResource(alice_.account_id, alice_.region, id));
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return out;
+  }
+  absl::StatusOr<json> Associate(const json& in) {
+    return Call(
+        [&](store::Tx& tx, const Caller& c) { return AssociateAddress(tx, c, ids_, env_, in); });
+  }
+  std::string Code(const absl::StatusOr<json>& r) { return Ec2CodeOf(r.status()); }
+  std::vector<std::string> MeterKinds(const std::string& allocation) {
+    std::vector<std::string> kinds;
+    EXPECT_TRUE(store_
+                    ->Read([&](store::Tx& tx) -> absl::Status {
+                      ASSIGN_OR_RETURN(
+                          auto events,
+                          tx.ListMeterEvents({alice_.account_id, alice_.region, allocation}));
+                      for (const auto& e : events) kinds.push_back(e.kind);
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return kinds;
+  }
+};
+
+TEST_F(AddressTest, AllocateDescribeReleaseAndLimit) {
+  std::string a = Allocate();
+  auto described = Read([&](store::Tx& tx) {
+    return DescribeAddresses(tx, alice_, {{"AllocationIds", {a}}});
+  });
+  ASSERT_TRUE(described.ok()) << described.status();
+  const json& addr = (*described)["Addresses"][0];
+  EXPECT_EQ(addr["Domain"], "vpc");
+  EXPECT_FALSE(addr.contains("AssociationId"));
+  std::string ip = addr["PublicIp"];
+  EXPECT_EQ(ip.rfind("100.64.200.", 0), 0u) << ip;
+  EXPECT_EQ(Code(Read([&](store::Tx& tx) {
+              return DescribeAddresses(tx, alice_, {{"PublicIps", {"100.64.200.250"}}});
+            })),
+            "InvalidAddress.NotFound");
+  for (int i = 0; i < 4; ++i) Allocate();
+  EXPECT_EQ(Code(Call([&](store::Tx& tx, const Caller& c) {
+              return AllocateAddress(tx, c, ids_, env_, json::object());
+            })),
+            "AddressLimitExceeded");
+  auto release = [&](const json& in) {
+    return Call([&](store::Tx& tx, const Caller& c) { return ReleaseAddress(tx, c, in); });
+  };
+  EXPECT_TRUE(release({{"AllocationId", a}}).ok());
+  EXPECT_EQ(Code(release({{"AllocationId", a}})), "InvalidAllocationID.NotFound");
+  EXPECT_EQ(MeterKinds(a), (std::vector<std::string>{"address-allocated", "address-released"}));
+  // The address went back to the pool: the next allocation may take it.
+  std::string b = Allocate();
+  EXPECT_EQ(Get(b).data["public_ip"], ip);
+}
+
+TEST_F(AddressTest, AssociateMovesAndStaysThroughStop) {
+  std::string first = LaunchOne(), second = LaunchOne();
+  std::string auto_ip = Get(first).data["public_ip"];
+  ASSERT_FALSE(auto_ip.empty());
+  std::string a = Allocate();
+  std::string eip = Get(a).data["public_ip"];
+  auto assoc = Associate({{"AllocationId", a}, {"InstanceId", first}});
+  ASSERT_TRUE(assoc.ok()) << assoc.status();
+  EXPECT_EQ(Get(first).data["public_ip"], eip);
+  EXPECT_EQ(Code(Call([&](store::Tx& tx, const Caller& c) {
+              return ReleaseAddress(tx, c, {{"AllocationId", a}});
+            })),
+            "InvalidIPAddress.InUse");
+  EXPECT_EQ(Code(Associate({{"AllocationId", a}, {"InstanceId", second}})),
+            "Resource.AlreadyAssociated");
+  // The primary interface names the same instance.
+  EXPECT_EQ(Code(Associate({{"AllocationId", a}, {"NetworkInterfaceId", "eni-0000000000000bad"}})),
+            "InvalidNetworkInterfaceID.NotFound");
+  auto moved = Associate({{"AllocationId", a},
+                          {"NetworkInterfaceId", PrimaryInterfaceId(second)},
+                          {"AllowReassociation", true}});
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_NE((*moved)["AssociationId"], (*assoc)["AssociationId"]);
+  EXPECT_EQ(Get(second).data["public_ip"], eip);
+  // The first one had an automatic address at launch: it gets one again.
+  std::string again = Get(first).data["public_ip"];
+  EXPECT_FALSE(again.empty());
+  EXPECT_NE(again, eip);
+
+  // Stop keeps the Elastic IP; terminate frees it.
+  store::Resource s = Get(second);
+  s.data["state"] = "stopped";
+  ASSERT_TRUE(store_->Write([&](store::Tx& tx) { return ReleasePublicIp(tx, s); }).ok());
+  EXPECT_EQ(s.data["public_ip"], eip);
+  s.data["state"] = "terminated";
+  ASSERT_TRUE(store_->Write([&](store::Tx& tx) { return ReleasePublicIp(tx, s); }).ok());
+  EXPECT_EQ(s.data["public_ip"], "");
+  EXPECT_TRUE(Get(a).data["association_id"].get<std::string>().empty());
+  EXPECT_EQ(MeterKinds(a), (std::vector<std::string>{"address-allocated", "address-associated",
+                                                     "address-disassociated", "address-associated",
+                                                     "address-disassociated"}));
+}
+
+TEST_F(AddressTest, DisassociateByAssociationOrAddress) {
+  std::string i = LaunchOne();
+  std::string a = Allocate();
+  auto assoc = Associate({{"AllocationId", a}, {"InstanceId", i}});
+  ASSERT_TRUE(assoc.ok()) << assoc.status();
+  auto dis = [&](const json& in) {
+    return Call(
+        [&](store::Tx& tx, const Caller& c) { return DisassociateAddress(tx, c, env_, in); });
+  };
+  EXPECT_EQ(Code(dis({{"AssociationId", "eipassoc-0000000000000bad"}})),
+            "InvalidAssociationID.NotFound");
+  EXPECT_TRUE(dis({{"AssociationId", (*assoc)["AssociationId"]}}).ok());
+  EXPECT_NE(Get(i).data["public_ip"], Get(a).data["public_ip"]);
+  EXPECT_EQ(Code(dis({{"PublicIp", Get(a).data["public_ip"]}})), "InvalidAssociationID.NotFound");
+}
+
+TEST_F(AddressTest, LaunchNetworkChoices) {
+  std::string vpc = VpcId("10.8.0.0/16");
+  std::string subnet = SubnetId(vpc, "10.8.1.0/24");
+  // A created subnet does not map public addresses; the primary interface can ask for one.
+  std::string plain = LaunchOne({{"SubnetId", subnet}});
+  EXPECT_EQ(Get(plain).data["public_ip"], "");
+  std::string asked = LaunchOne(
+      {{"NetworkInterfaces",
+        {{{"DeviceIndex", 0}, {"SubnetId", subnet}, {"AssociatePublicIpAddress", true}}}}});
+  EXPECT_NE(Get(asked).data["public_ip"], "");
+  EXPECT_EQ(Get(asked).data["subnet_id"], subnet);
+  // And a default subnet's can be refused.
+  std::string none = LaunchOne(
+      {{"NetworkInterfaces", {{{"DeviceIndex", 0}, {"AssociatePublicIpAddress", false}}}}});
+  EXPECT_EQ(Get(none).data["public_ip"], "");
+
+  EXPECT_EQ(Code(Launch({{"SubnetId", subnet},
+                         {"NetworkInterfaces", {{{"DeviceIndex", 0}, {"SubnetId", subnet}}}}})),
+            "InvalidParameterCombination");
+  EXPECT_EQ(Code(Launch({{"SubnetId", subnet}, {"SecurityGroups", {"default"}}})),
+            "InvalidParameterCombination");
+  std::string fixed = LaunchOne({{"SubnetId", subnet}, {"PrivateIpAddress", "10.8.1.77"}});
+  EXPECT_EQ(Get(fixed).data["private_ip"], "10.8.1.77");
+  EXPECT_EQ(Code(Launch({{"SubnetId", subnet}, {"PrivateIpAddress", "10.8.1.77"}})),
+            "InvalidIPAddress.InUse");
+  EXPECT_EQ(Code(Launch({{"SubnetId", subnet}, {"PrivateIpAddress", "10.8.1.2"}})),
+            "InvalidParameterValue");
+  EXPECT_EQ(
+      Code(Launch({{"SubnetId", subnet}, {"PrivateIpAddress", "10.8.1.78"}, {"MaxCount", 2}})),
+      "InvalidParameterCombination");
 }
 
 }  // namespace

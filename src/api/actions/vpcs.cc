@@ -4,6 +4,7 @@
 #include "services/vpcs.h"
 
 #include "api/action.h"
+#include "services/placement.h"
 
 namespace kumo::api {
 namespace {
@@ -41,6 +42,12 @@ void RegisterVpcActions(ActionTable& t) {
                                   return ctx.deps().catalog->DescribeInstanceTypes(in);
                                 },
                                 false};
+  t["DescribeInstanceTypeOfferings"] = {[](ActionContext& ctx, const nlohmann::json& in) {
+                                          return services::DescribeInstanceTypeOfferings(
+                                              *ctx.deps().instance_env, *ctx.deps().regions,
+                                              ctx.caller(), in);
+                                        },
+                                        false};
 }
 
 }  // namespace kumo::api

@@ -49,6 +49,15 @@ absl::StatusOr<json> Dispatch(Host& host, const json& req) {
     ASSIGN_OR_RETURN(auto s, spec());
     return done(host.Release(s));
   }
+  if (op == "list_vpcs") {
+    ASSIGN_OR_RETURN(auto ids, host.ListVpcs());
+    return json(ids);
+  }
+  if (op == "remove_vpc") return done(host.RemoveVpc(id));
+  if (op == "public") {
+    ASSIGN_OR_RETURN(auto s, spec());
+    return done(host.SetPublicAddress(s));
+  }
   if (op == "destroy") {
     ASSIGN_OR_RETURN(auto s, spec());
     return done(host.Destroy(s));
@@ -135,6 +144,15 @@ class AgentClient : public Host {
     return ContainerState(r.get<int>());
   }
   absl::Status Release(const InstanceSpec& s) override { return Void("release", s); }
+  absl::Status SetPublicAddress(const InstanceSpec& s) override { return Void("public", s); }
+  absl::StatusOr<std::vector<std::string>> ListVpcs() override {
+    ASSIGN_OR_RETURN(json r, Call({{"op", "list_vpcs"}}));
+    if (!r.is_array()) return absl::InternalError("Bad VPC list from the host agent");
+    return r.get<std::vector<std::string>>();
+  }
+  absl::Status RemoveVpc(std::string_view id) override {
+    return Call({{"op", "remove_vpc"}, {"id", id}}).status();
+  }
   absl::Status Destroy(const InstanceSpec& s) override { return Void("destroy", s); }
   absl::Status ApplyFirewall(const VpcFirewall& fw) override {
     return Call({{"op", "firewall"}, {"firewall", ToJson(fw)}}).status();

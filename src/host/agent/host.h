@@ -92,6 +92,9 @@ class Host {
   // For a stopped instance: its port and public address go (EC2 releases the public address
   // on stop); its storage stays.
   virtual absl::Status Release(const InstanceSpec& spec) = 0;
+  // A running instance's public address becomes spec.port.public_ip: published, or unmapped
+  // when empty (an Elastic IP moved away, a route to the internet gone). Idempotent.
+  virtual absl::Status SetPublicAddress(const InstanceSpec& spec) = 0;
   // Everything: container, port, address, storage. For terminate.
   virtual absl::Status Destroy(const InstanceSpec& spec) = 0;
   // Sets the VPC up if needed and replaces its firewall (see Network::ApplyFirewall). Called
@@ -103,6 +106,9 @@ class Host {
   virtual absl::StatusOr<HostActivity> Activity(std::string_view instance_id) = 0;
   // The tail of the console (at most 64 KiB).
   virtual absl::StatusOr<std::string> ConsoleOutput(std::string_view instance_id) = 0;
+  // VPCs set up on this host, and the removal of one no instance uses any more (DeleteVpc).
+  virtual absl::StatusOr<std::vector<std::string>> ListVpcs() = 0;
+  virtual absl::Status RemoveVpc(std::string_view vpc_id) = 0;
   // Instance ids that have a container on this host.
   virtual absl::StatusOr<std::vector<std::string>> ListInstances() = 0;
   // Changes when the host reboots: an instance that stopped with the host is started again,

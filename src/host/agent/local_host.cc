@@ -157,6 +157,17 @@ class LocalHost : public Host {
     return disks_->UnmountAll(InstanceDir(spec.instance_id));
   }
 
+  absl::StatusOr<std::vector<std::string>> ListVpcs() override { return net_->ListVpcs(); }
+  absl::Status RemoveVpc(std::string_view vpc_id) override {
+    ensured_vpcs_.erase(std::string(vpc_id));
+    return net_->RemoveVpc(vpc_id);
+  }
+
+  absl::Status SetPublicAddress(const InstanceSpec& spec) override {
+    if (spec.port.public_ip.empty()) return net_->Unpublish(spec.port);
+    return net_->Publish(spec.port);
+  }
+
   absl::Status Destroy(const InstanceSpec& spec) override {
     RETURN_IF_ERROR(rt_->Kill(Name(spec.instance_id)));
     RETURN_IF_ERROR(rt_->Destroy(Name(spec.instance_id)));

@@ -29,6 +29,12 @@ class FakeNetwork : public Network {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<std::vector<std::string>> ListVpcs() override {
+    std::vector<std::string> out;
+    for (const auto& [id, v] : vpcs_) out.push_back(id);
+    return out;
+  }
+
   absl::Status RemoveVpc(std::string_view vpc_id) override {
     if (!options_status_.ok()) return options_status_;
     if (!ni::ValidResourceId(vpc_id, "vpc")) {
@@ -65,6 +71,14 @@ class FakeNetwork : public Network {
     if (auto s = ni::ValidatePort(port, pool_); !s.ok()) return s;
     ports_.erase(port.instance_id);
     // Only the instance's own publications: an address that moved on belongs to its new owner.
+    std::erase_if(published_, [&](const auto& p) {
+      return p.second.vpc_id == port.vpc_id && p.second.private_ip == port.private_ip;
+    });
+    return absl::OkStatus();
+  }
+
+  absl::Status Unpublish(const InstancePort& port) override {
+    if (auto s = Check(port); !s.ok()) return s;
     std::erase_if(published_, [&](const auto& p) {
       return p.second.vpc_id == port.vpc_id && p.second.private_ip == port.private_ip;
     });

@@ -311,6 +311,16 @@ add rule {t} forward oifname "{p}*" accept
     return DropVpc(std::string(vpc_id));
   }
 
+  absl::StatusOr<std::vector<std::string>> ListVpcs() override {
+    RETURN_IF_ERROR(options_status_);
+    std::vector<std::string> out;
+    std::string ns_prefix = prefix_ + "-";
+    for (const std::string& name : ListDir(kNetnsDir)) {
+      if (name.rfind(ns_prefix, 0) == 0) out.push_back(name.substr(ns_prefix.size()));
+    }
+    return out;
+  }
+
   absl::StatusOr<std::string> EnsurePort(const InstancePort& port) override {
     RETURN_IF_ERROR(CheckPort(port));
     std::string host_name = HostPortName(port.instance_id);
@@ -385,16 +395,31 @@ add rule {t} forward oifname "{p}*" accept
   absl::Status RemovePort(const InstancePort& port) override {
     RETURN_IF_ERROR(options_status_);
     RETURN_IF_ERROR(ni::ValidatePort(port, pool_));
+    ASSIGN_OR_RETURN(NlSock host, OpenRoute());
+    RETURN_IF_ERROR(DeleteLink(host.get(), HostPortName(port.instance_id)));
+    return DropPublic(port, /*remove_links=*/true);
+  }
+
+  absl::Status Unpublish(const InstancePort& port) override {
+    RETURN_IF_ERROR(options_status_);
+    RETURN_IF_ERROR(ni::ValidatePort(port, pool_));
+    InstancePort none = port;
+    none.public_ip.clear();  // whatever the NAT maps to the instance goes, not the address given
+    return DropPublic(none, /*remove_links=*/false);
+  }
+
+  // Unmaps the instance's public address(es): NAT, the uplink's address and the host route,
+  // except an address that has moved on to another instance since.
+  absl::Status DropPublic(const InstancePort& port, bool remove_links) {
     uint32_t priv = *ni::ParseIpv4(port.private_ip);
     std::set<uint32_t> pubs;
     if (!port.public_ip.empty()) pubs.insert(*ni::ParseIpv4(port.public_ip));
     ASSIGN_OR_RETURN(NlSock host, OpenRoute());
-    RETURN_IF_ERROR(DeleteLink(host.get(), HostPortName(port.instance_id)));
     std::string ns = NsPath(port.vpc_id);
     if (IsNetns(ns)) {
       RETURN_IF_ERROR(InNetns(ns, [&]() -> absl::Status {
         ASSIGN_OR_RETURN(NlSock s, OpenRoute());
-        RETURN_IF_ERROR(DeleteLink(s.get(), ni::PortVpcName(port.instance_id)));
+        if (remove_links) RETURN_IF_ERROR(DeleteLink(s.get(), ni::PortVpcName(port.instance_id)));
         if (std::optional<uint32_t> mapped = NatLookup("snat_map", priv)) pubs.insert(*mapped);
         RETURN_IF_ERROR(NatDelete("snat_map", priv));
         ASSIGN_OR_RETURN(Link up, FindLink(s.get(), kUplinkVpcEnd));

@@ -95,12 +95,17 @@ class Network {
   // Namespace, bridge, router and DNS addresses, uplink, NAT table, dnsmasq. Idempotent.
   virtual absl::Status EnsureVpc(const VpcNet& vpc) = 0;
   virtual absl::Status RemoveVpc(std::string_view vpc_id) = 0;
+  // The VPCs set up on the host (their namespaces), for removing those no longer wanted.
+  virtual absl::StatusOr<std::vector<std::string>> ListVpcs() = 0;
 
   // Creates (or finds) the instance's veth pair and returns the host-side interface name to
   // hand to liblxc. Call before every start: the pair goes away when the container stops.
   virtual absl::StatusOr<std::string> EnsurePort(const InstancePort& port) = 0;
   // Makes the public address reach the instance (1:1 NAT, host route). Idempotent.
   virtual absl::Status Publish(const InstancePort& port) = 0;
+  // Unmaps whatever public address the instance has (NAT, host route), keeping its port: the
+  // running instance has none now, or its address moved to another one. Idempotent.
+  virtual absl::Status Unpublish(const InstancePort& port) = 0;
   // Removes the port (if still there), the NAT rules and the host route. Idempotent.
   virtual absl::Status RemovePort(const InstancePort& port) = 0;
 

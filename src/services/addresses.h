@@ -1,0 +1,56 @@
+// Elastic IP addresses: an account's claim on one of the host's public addresses, kept until it
+// releases it, that it can point at any of its instances (or their primary interfaces) and move.
+//
+// An Elastic IP is a store::Resource of type "elastic-ip" (id eipalloc-…, named by its address)
+// whose data holds {"public_ip", "instance_id", "association_id", "network_interface_id",
+// "private_ip"} (the association fields empty while idle). The address itself is claimed in the
+// operator's "public-ip" rows, like an instance's automatic address, with {"allocation_id"}.
+// The instance it is associated with carries {"public_ip": the address, "eip_allocation_id"}:
+// what the reconciler publishes, and what stop keeps (EC2 keeps an Elastic IP on a stopped
+// instance; an automatic address goes).
+//
+// Meter events (tenant, allocation id): "address-allocated", "address-associated",
+// "address-disassociated", "address-released", each with {"public_ip"}: EC2 bills every public
+// IPv4 address by the hour, and an idle Elastic IP is what the ledger can tell from them.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/ids.h"
+#include "services/caller.h"
+#include "services/instances.h"
+#include "store/store.h"
+
+namespace kumo::services {
+
+inline constexpr std::string_view kAddressType = "elastic-ip";
+// Per account and region, as DescribeAccountAttributes' max-elastic-ips says (EC2's default).
+inline constexpr int kMaxElasticIps = 5;
+
+absl::StatusOr<nlohmann::json> AllocateAddress(store::Tx& tx, const Caller& caller,
+                                               IdGenerator& ids, const InstanceEnv& env,
+                                               const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> AssociateAddress(store::Tx& tx, const Caller& caller,
+                                                IdGenerator& ids, const InstanceEnv& env,
+                                                const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> DisassociateAddress(store::Tx& tx, const Caller& caller,
+                                                   const InstanceEnv& env,
+                                                   const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> ReleaseAddress(store::Tx& tx, const Caller& caller,
+                                              const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> DescribeAddresses(store::Tx& tx, const Caller& caller,
+                                                 const nlohmann::json& input);
+
+// Every instance's primary interface (network_interfaces.cc); no MaxResults paging yet.
+absl::StatusOr<nlohmann::json> DescribeNetworkInterfaces(store::Tx& tx, const Caller& caller,
+                                                         const nlohmann::json& input);
+
+// The primary network interface's id of an instance (derived from the instance id, stable).
+std::string PrimaryInterfaceId(std::string_view instance_id);
+
+// For the instance's termination (in its transaction): its Elastic IP, if any, becomes idle.
+absl::Status DisassociateFromTerminated(store::Tx& tx, store::Resource& instance, int64_t now_ms);
+
+}  // namespace kumo::services
