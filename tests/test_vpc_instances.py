@@ -1,7 +1,8 @@
 """Real instances in a VPC of the tenant's own, the issue's script: a VPC with two subnets in two
 zones, instances in both, reached through an Elastic IP only once an internet gateway routes
-their subnets, the address moved to the other instance and kept through stop/start, private
-traffic between the subnets but not across VPCs, deletes in the wrong order refused, and the VPC
+their subnets, the address moved to the other instance and kept through stop/start, a second
+network interface plugged into a running instance and unplugged, private traffic between the
+subnets but not across VPCs, deletes in the wrong order refused, and the VPC
 taken apart with nothing left on the host.
 
 Needs root and the default image, as tests/test_instances.py does (its Cloud fixture is used).
@@ -102,6 +103,32 @@ def test_vpc_subnets_gateway_elastic_ip(cloud):
     k.wait_until(lambda: hostname_via(cloud.key_path, eip) == f"ip-{b['PrivateIpAddress']}"
                  .replace(".", "-"), 60, "ssh to b through the moved Elastic IP", interval=0.2)
     assert "PublicIpAddress" not in cloud.instance(a["InstanceId"])
+
+    # A second interface, plugged into the running instance as eth1, and unplugged again.
+    eni = ec2.create_network_interface(SubnetId=subnets[1], Description="second")[
+        "NetworkInterface"]
+    assert eni["Status"] == "available"
+    attachment = ec2.attach_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"],
+                                              InstanceId=b["InstanceId"],
+                                              DeviceIndex=1)["AttachmentId"]
+    show_eth1 = "cat /sys/class/net/eth1/address 2>/dev/null; ip -4 -o addr show dev eth1 2>/dev/null"
+
+    def eth1():
+        p = ssh(cloud.key_path, eip, show_eth1, check=False)
+        return p.stdout if p.returncode == 0 else ""
+
+    k.wait_until(lambda: eni["MacAddress"] in eth1() and f"{eni['PrivateIpAddress']}/24" in eth1(),
+                 60, "eth1 with the interface's address inside b", interval=0.2)
+    nics = cloud.instance(b["InstanceId"])["NetworkInterfaces"]
+    assert [n["Attachment"]["DeviceIndex"] for n in nics] == [0, 1]
+    assert nics[1]["NetworkInterfaceId"] == eni["NetworkInterfaceId"]
+    refused("DependencyViolation", ec2.delete_subnet, SubnetId=subnets[1])
+    refused("InvalidNetworkInterface.InUse", ec2.delete_network_interface,
+            NetworkInterfaceId=eni["NetworkInterfaceId"])
+    ec2.detach_network_interface(AttachmentId=attachment)
+    k.wait_until(lambda: ssh(cloud.key_path, eip, "test ! -e /sys/class/net/eth1",
+                             check=False).returncode == 0, 60, "eth1 to leave b", interval=0.2)
+    ec2.delete_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"])
 
     # Private traffic between the subnets: the VPC's default group admits its own members.
     assert ssh(cloud.key_path, eip, PROBE.format(a["PrivateIpAddress"])).stdout.strip() == "open"

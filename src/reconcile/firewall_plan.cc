@@ -44,24 +44,37 @@ std::string PeerSetName(const std::string& group_id) {
 }
 
 std::map<std::string, host::VpcFirewall> PlanFirewalls(
-    const std::vector<store::Resource>& instances, const std::vector<store::Resource>& groups) {
+    const std::vector<store::Resource>& instances, const std::vector<store::Resource>& groups,
+    const std::vector<store::Resource>& interfaces) {
   std::map<std::string, const store::Resource*> group_by_id;
   for (const auto& g : groups) group_by_id[g.id] = &g;
 
   std::map<std::string, host::VpcFirewall> plans;
   // Members first: a rule may name a group whose members are in another instance's port.
   std::map<std::string, std::set<std::string>> members;  // group id → private addresses
+  // Attached interfaces are ports of their instance's VPC, with their own groups.
+  std::map<std::string, const store::Resource*> instance_by_id;
+  for (const auto& r : instances) instance_by_id[r.id] = &r;
+  std::vector<std::pair<const store::Resource*, const store::Resource*>> ports;  // (port, inst)
   for (const auto& r : instances) {
-    if (!HasPort(r)) continue;
-    for (const auto& g : GroupIds(r)) members[g].insert(r.data.value("private_ip", ""));
+    if (HasPort(r)) ports.push_back({&r, &r});
   }
-  for (const auto& r : instances) {
-    if (!HasPort(r)) continue;
-    host::InstanceSpec spec = SpecOf(r);
+  for (const auto& e : interfaces) {
+    json a = e.data.value("attachment", json());
+    if (!a.is_object()) continue;
+    auto it = instance_by_id.find(a.value("instance_id", ""));
+    if (it != instance_by_id.end() && HasPort(*it->second)) ports.push_back({&e, it->second});
+  }
+  for (const auto& [r, owner] : ports) {
+    for (const auto& g : GroupIds(*r)) members[g].insert(r->data.value("private_ip", ""));
+  }
+  for (const auto& [r, owner] : ports) {
+    host::InstanceSpec spec = SpecOf(*owner);
     host::VpcFirewall& fw = plans[spec.vpc.vpc_id];
     if (fw.vpc.vpc_id.empty()) fw.vpc = spec.vpc;
-    host::PortFirewall port{r.id, spec.port.mac, spec.port.private_ip, {}, {}};
-    for (const auto& gid : GroupIds(r)) {
+    host::PortFirewall port{
+        r->id, r->data.value("mac", ""), r->data.value("private_ip", ""), {}, {}};
+    for (const auto& gid : GroupIds(*r)) {
       auto it = group_by_id.find(gid);
       // A group deleted under a running instance (not possible through the API) allows nothing.
       if (it == group_by_id.end()) continue;

@@ -14,8 +14,11 @@
 namespace kumo::reconcile {
 
 // Keyed by VPC id; only VPCs with at least one such instance.
+// interfaces: network interfaces (services/addresses.h), ports of the instances they are
+// attached to.
 std::map<std::string, host::VpcFirewall> PlanFirewalls(
-    const std::vector<store::Resource>& instances, const std::vector<store::Resource>& groups);
+    const std::vector<store::Resource>& instances, const std::vector<store::Resource>& groups,
+    const std::vector<store::Resource>& interfaces = {});
 
 // The peer set a source group's members go in.
 std::string PeerSetName(const std::string& group_id);

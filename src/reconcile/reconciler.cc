@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "reconcile/firewall_plan.h"
 #include "reconcile/storage.h"
+#include "services/addresses.h"
 #include "services/gpus.h"
 #include "services/images.h"
 #include "services/instances.h"
@@ -107,7 +108,7 @@ void Reconciler::Poke() {
 }
 
 absl::StatusOr<bool> Reconciler::RunOnce() {
-  std::vector<store::Resource> all, groups, volumes, snapshots, images;
+  std::vector<store::Resource> all, groups, volumes, snapshots, images, interfaces;
   RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> absl::Status {
     ASSIGN_OR_RETURN(all, tx.ListAllResources(services::kInstanceType));
     ASSIGN_OR_RETURN(groups, tx.ListAllResources(services::kSecurityGroupType));
@@ -119,11 +120,26 @@ absl::StatusOr<bool> Reconciler::RunOnce() {
     ASSIGN_OR_RETURN(auto gateways, tx.ListAllResources(services::kInternetGatewayType));
     ASSIGN_OR_RETURN(auto vpcs, tx.ListAllResources(services::kVpcType));
     routed_subnets_ = services::SubnetsWithInternetRoute(subnets, tables, gateways, vpcs);
+    ASSIGN_OR_RETURN(interfaces, tx.ListAllResources(services::kNetworkInterfaceType));
     live_vpcs_.clear();
     for (const auto& v : vpcs) live_vpcs_.insert(v.id);
     return absl::OkStatus();
   }));
-  blocked_vpcs_ = ApplyFirewalls(all, groups);
+  interfaces_of_.clear();
+  for (const auto& e : interfaces) {
+    json a = e.data.value("attachment", json());
+    if (!a.is_object()) continue;
+    host::InstancePort p;
+    p.instance_id = e.id;
+    p.vpc_id = Str(e, "vpc_id");
+    p.mac = Str(e, "mac");
+    p.private_ip = Str(e, "private_ip");
+    p.prefix_len = e.data.value("prefix_len", 24);
+    p.gateway = Str(e, "gateway");
+    p.device_index = a.value("device_index", 1);
+    interfaces_of_[a.value("instance_id", "")].push_back(std::move(p));
+  }
+  blocked_vpcs_ = ApplyFirewalls(all, groups, interfaces);
   bool busy = !blocked_vpcs_.empty();
   auto note = [&](const absl::StatusOr<bool>& step, const std::string& id) {
     if (!step.ok()) {
@@ -156,9 +172,10 @@ absl::StatusOr<bool> Reconciler::RunOnce() {
 }
 
 std::set<std::string> Reconciler::ApplyFirewalls(const std::vector<store::Resource>& all,
-                                                 const std::vector<store::Resource>& groups) {
+                                                 const std::vector<store::Resource>& groups,
+                                                 const std::vector<store::Resource>& interfaces) {
   std::set<std::string> failed;
-  for (const auto& [vpc_id, fw] : PlanFirewalls(all, groups)) {
+  for (const auto& [vpc_id, fw] : PlanFirewalls(all, groups, interfaces)) {
     std::string want = host::ToJson(fw).dump();
     auto it = applied_firewalls_.find(vpc_id);
     if (it != applied_firewalls_.end() && it->second == want) continue;
@@ -187,6 +204,7 @@ absl::Status Reconciler::Update(const store::Resource& seen,
     if (Str(r, "state") == "terminated") {
       // In the transaction that records the termination, so a crash cannot leave a volume
       // attached to a terminated instance.
+      RETURN_IF_ERROR(services::ReleaseInstanceInterfaces(tx, r));
       RETURN_IF_ERROR(services::ReleaseInstanceVolumes(tx, r.account_id, r.region, r.id,
                                                        UnixMillis(clock_.Now())));
     }
@@ -214,7 +232,11 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
   // A subnet without a route to an attached internet gateway has no public reachability: its
   // instances keep their addresses on record (as on EC2), but nothing is published for them.
   if (!routed_subnets_.count(Str(r, "subnet_id"))) spec.port.public_ip.clear();
-  if (state != "running") published_.erase(r.id);
+  if (auto it = interfaces_of_.find(r.id); it != interfaces_of_.end()) spec.interfaces = it->second;
+  if (state != "running") {
+    published_.erase(r.id);
+    interfaces_set_.erase(r.id);
+  }
   // A stopped or restarted instance starts its activity afresh.
   if (state != "running" && opts_.activity) opts_.activity->Forget(r.id);
 
@@ -299,6 +321,12 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
       if (it == published_.end() || it->second != spec.port.public_ip) {
         RETURN_IF_ERROR(host_.SetPublicAddress(spec));
         published_[r.id] = spec.port.public_ip;
+      }
+      std::string want = host::ToJson(spec).value("interfaces", json()).dump();
+      if (auto set = interfaces_set_.find(r.id);
+          set == interfaces_set_.end() || set->second != want) {
+        RETURN_IF_ERROR(host_.SetInterfaces(spec));
+        interfaces_set_[r.id] = want;
       }
     }
     if (!r.data.value("status_ok", false)) {

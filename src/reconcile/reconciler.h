@@ -89,7 +89,8 @@ class Reconciler {
   // firewall could not be applied (their instances do not launch: a port without its firewall
   // is dropped anyway).
   std::set<std::string> ApplyFirewalls(const std::vector<store::Resource>& all,
-                                       const std::vector<store::Resource>& groups);
+                                       const std::vector<store::Resource>& groups,
+                                       const std::vector<store::Resource>& interfaces);
 
   store::Store& store_;
   host::Host& host_;
@@ -108,6 +109,9 @@ class Reconciler {
   // public addresses are published.
   std::set<std::string> routed_subnets_;
   std::set<std::string> live_vpcs_;  // every VPC in the store, this pass
+  // Instance id → its attached interfaces this pass, and what was last set on the host.
+  std::map<std::string, std::vector<host::InstancePort>> interfaces_of_;
+  std::map<std::string, std::string> interfaces_set_;
   std::set<std::string> blocked_vpcs_;
   int64_t last_gc_ms_ = 0;
 

@@ -15,6 +15,7 @@
 #include "host/agent/seed.h"
 #include "host/network/network_internal.h"
 #include "reconcile/firewall_plan.h"
+#include "services/addresses.h"
 #include "services/images.h"
 #include "services/instances.h"
 #include "services/security_groups.h"
@@ -414,15 +415,16 @@ class FirewallPlanTest : public ReconcilerTest {
     ASSERT_TRUE(out.ok()) << out.status();
   }
   std::map<std::string, host::VpcFirewall> Plan() {
-    std::vector<store::Resource> instances, groups;
+    std::vector<store::Resource> instances, groups, interfaces;
     EXPECT_TRUE(store_
                     ->Read([&](store::Tx& tx) -> absl::Status {
                       instances = *tx.ListAllResources(services::kInstanceType);
                       groups = *tx.ListAllResources(services::kSecurityGroupType);
+                      interfaces = *tx.ListAllResources(services::kNetworkInterfaceType);
                       return absl::OkStatus();
                     })
                     .ok());
-    return PlanFirewalls(instances, groups);
+    return PlanFirewalls(instances, groups, interfaces);
   }
   std::string PrivateIp(const std::string& id) { return Describe(id)["PrivateIpAddress"]; }
 };
@@ -525,6 +527,43 @@ TEST_F(ReconcilerTest, ASubnetAddedAfterTheFirstLaunchReachesTheHost) {
   Settle();
   EXPECT_EQ(StateOf(first), "running");
   EXPECT_EQ(StateOf(second), "running");
+}
+
+TEST_F(FirewallPlanTest, AnAttachedInterfaceIsAPortWithItsOwnGroups) {
+  std::string web = Group("web");
+  Allow(web, {{"IpProtocol", "tcp"},
+              {"FromPort", 443},
+              {"ToPort", 443},
+              {"IpRanges", {{{"CidrIp", "0.0.0.0/0"}}}}});
+  std::string id = Launch();
+  Settle();
+  ASSERT_EQ(StateOf(id), "running");
+  std::string subnet = Describe(id)["SubnetId"];
+  auto eni = Write([&](store::Tx& tx) {
+    return services::CreateNetworkInterface(tx, caller_, ids_,
+                                            {{"SubnetId", subnet}, {"Groups", {web}}});
+  });
+  ASSERT_TRUE(eni.ok()) << eni.status();
+  std::string eni_id = (*eni)["NetworkInterface"]["NetworkInterfaceId"];
+  EXPECT_EQ(Plan().begin()->second.ports.size(), 1u);  // not attached: no port
+  ASSERT_TRUE(Write([&](store::Tx& tx) {
+                return services::AttachNetworkInterface(
+                    tx, caller_, ids_,
+                    {{"NetworkInterfaceId", eni_id}, {"InstanceId", id}, {"DeviceIndex", 1}});
+              }).ok());
+  auto plan = Plan();
+  const host::VpcFirewall& fw = plan.begin()->second;
+  ASSERT_EQ(fw.ports.size(), 2u);
+  const host::PortFirewall& port = fw.ports[1];
+  EXPECT_EQ(port.instance_id, eni_id);
+  EXPECT_EQ(port.private_ip, (*eni)["NetworkInterface"]["PrivateIpAddress"]);
+  ASSERT_EQ(port.ingress.size(), 1u);
+  EXPECT_EQ(port.ingress[0].from, 443);
+  auto script = host::netinternal::FirewallScript(fw);
+  ASSERT_TRUE(script.ok()) << script.status();
+  // The reconciler plugs it in and keeps the instance running.
+  Settle();
+  EXPECT_EQ(StateOf(id), "running");
 }
 
 }  // namespace

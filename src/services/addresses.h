@@ -43,9 +43,36 @@ absl::StatusOr<nlohmann::json> ReleaseAddress(store::Tx& tx, const Caller& calle
 absl::StatusOr<nlohmann::json> DescribeAddresses(store::Tx& tx, const Caller& caller,
                                                  const nlohmann::json& input);
 
-// Every instance's primary interface (network_interfaces.cc); no MaxResults paging yet.
+// Network interfaces (network_interfaces.cc). Rows of type "network-interface" (eni-…):
+// {"subnet_id", "vpc_id", "availability_zone", "private_ip", "prefix_len", "gateway", "mac",
+// "groups": [{"id", "name"}], "description", "source_dest_check", "attachment": null |
+// {"instance_id", "device_index", "attachment_id", "attach_ms", "delete_on_termination"}}.
+inline constexpr std::string_view kNetworkInterfaceType = "network-interface";
+// Device indexes 0 (the primary interface) to 7, as EC2's smaller types allow.
+inline constexpr int64_t kMaxInterfacesPerInstance = 8;
+absl::StatusOr<nlohmann::json> CreateNetworkInterface(store::Tx& tx, const Caller& caller,
+                                                      IdGenerator& ids,
+                                                      const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> DeleteNetworkInterface(store::Tx& tx, const Caller& caller,
+                                                      const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> AttachNetworkInterface(store::Tx& tx, const Caller& caller,
+                                                      IdGenerator& ids,
+                                                      const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> DetachNetworkInterface(store::Tx& tx, const Caller& caller,
+                                                      const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> ModifyNetworkInterfaceAttribute(store::Tx& tx, const Caller& caller,
+                                                               const InstanceEnv& env,
+                                                               const nlohmann::json& input);
+// Every instance's primary interface and the created ones; no MaxResults paging yet.
 absl::StatusOr<nlohmann::json> DescribeNetworkInterfaces(store::Tx& tx, const Caller& caller,
                                                          const nlohmann::json& input);
+// An attached interface as DescribeInstances lists it in NetworkInterfaces.
+nlohmann::json InstanceInterfaceJson(const store::Resource& eni);
+// What holds private addresses of the caller's subnets: its instances and interfaces.
+absl::StatusOr<std::vector<store::Resource>> AddressHolders(store::Tx& tx, const Caller& caller);
+// For the instance's termination (in its transaction): its attached interfaces are detached, or
+// deleted when their attachment says DeleteOnTermination.
+absl::Status ReleaseInstanceInterfaces(store::Tx& tx, const store::Resource& instance);
 
 // The primary network interface's id of an instance (derived from the instance id, stable).
 std::string PrimaryInterfaceId(std::string_view instance_id);

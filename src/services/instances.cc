@@ -12,6 +12,7 @@
 #include "common/hash.h"
 #include "common/ipv4.h"
 #include "common/status_macros.h"
+#include "services/addresses.h"
 #include "services/keypairs.h"
 #include "services/metering.h"
 #include "services/placement.h"
@@ -276,8 +277,7 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
     if (!capacity.ok()) return capacity;
   }
 
-  ASSIGN_OR_RETURN(auto existing,
-                   tx.ListResources(caller.account_id, caller.region, kInstanceType));
+  ASSIGN_OR_RETURN(auto existing, AddressHolders(tx, caller));
   int64_t now = UnixMillis(caller.now);
   std::string reservation_id = ids.ResourceId("r");
   std::set<std::string> taken_now;
@@ -549,7 +549,7 @@ absl::StatusOr<json> ModifyInstanceAttribute(store::Tx& tx, const Caller& caller
 }
 
 absl::StatusOr<bool> GroupInUse(store::Tx& tx, const Caller& caller, const std::string& group_id) {
-  ASSIGN_OR_RETURN(auto all, tx.ListResources(caller.account_id, caller.region, kInstanceType));
+  ASSIGN_OR_RETURN(auto all, AddressHolders(tx, caller));
   for (const auto& r : all) {
     if (!Live(r)) continue;
     for (const auto& g : r.data.value("groups", json::array())) {

@@ -212,9 +212,23 @@ absl::StatusOr<json> DescribeInstances(store::Tx& tx, const Caller& caller, cons
   ASSIGN_OR_RETURN(auto all, tx.ListResources(caller.account_id, caller.region, kInstanceType));
   std::map<std::string, std::string> reservation_of;
   for (const auto& r : all) reservation_of[r.id] = Str(r, "reservation_id");
+  // Interfaces attached besides the primary one, by device index.
+  ASSIGN_OR_RETURN(auto enis,
+                   tx.ListResources(caller.account_id, caller.region, kNetworkInterfaceType));
+  std::map<std::string, std::map<int64_t, json>> extra;
+  for (const auto& e : enis) {
+    json a = e.data.value("attachment", json());
+    if (!a.is_object()) continue;
+    extra[a.value("instance_id", "")][a.value("device_index", int64_t(1))] =
+        InstanceInterfaceJson(e);
+  }
   json reservations = json::array();
   std::map<std::string, size_t> index;
   for (auto& inst : flat["Instances"]) {
+    if (auto it = extra.find(inst["InstanceId"].get<std::string>());
+        it != extra.end() && inst.contains("NetworkInterfaces")) {
+      for (auto& [device, eni] : it->second) inst["NetworkInterfaces"].push_back(eni);
+    }
     std::string rid = reservation_of[inst["InstanceId"].get<std::string>()];
     auto [it, fresh] = index.emplace(rid, reservations.size());
     if (fresh) {

@@ -1,14 +1,19 @@
-// DescribeNetworkInterfaces: every instance's primary interface, as EC2 lists it. The interfaces
-// are views of their instances (id eni-<the instance's hex>), not rows of their own, so they
-// can never disagree with what DescribeInstances says.
+// Network interfaces. An instance's primary interface is a view of the instance (id eni-<the
+// instance's hex>), not a row of its own, so it can never disagree with DescribeInstances; the
+// ones CreateNetworkInterface makes are rows, attached to at most one instance at device index
+// 1 or more (eth<N> inside, made by the reconciler through Host::SetInterfaces).
 #include <fmt/format.h>
 
 #include "common/encoding.h"
 #include "common/errors.h"
+#include "common/hash.h"
 #include "common/status_macros.h"
 #include "services/addresses.h"
+#include "services/describe.h"
 #include "services/filters.h"
 #include "services/instances.h"
+#include "services/placement.h"
+#include "services/tags.h"
 
 namespace kumo::services {
 namespace {
@@ -17,15 +22,11 @@ using nlohmann::json;
 
 std::string Str(const store::Resource& r, const char* key) { return r.data.value(key, ""); }
 
-FilterFields InterfaceFields(const store::Resource& r) {
-  FilterFields f{{"network-interface-id", PrimaryInterfaceId(r.id)},
-                 {"attachment.instance-id", r.id},
-                 {"attachment.instance-owner-id", r.account_id},
-                 {"attachment.device-index", "0"},
-                 {"attachment.status", "attached"},
-                 {"attachment.attachment-id", "eni-attach-" + r.id.substr(2)},
+// What the filters see of an interface: a primary one (r an instance, id its eni-…) or a row.
+FilterFields CommonFields(const store::Resource& r, const std::string& id, bool attached) {
+  FilterFields f{{"network-interface-id", id},
                  {"availability-zone", Str(r, "availability_zone")},
-                 {"description", ""},
+                 {"description", Str(r, "description")},
                  {"interface-type", "interface"},
                  {"mac-address", Str(r, "mac")},
                  {"owner-id", r.account_id},
@@ -33,17 +34,32 @@ FilterFields InterfaceFields(const store::Resource& r) {
                  {"addresses.private-ip-address", Str(r, "private_ip")},
                  {"private-dns-name", PrivateDnsName(Str(r, "private_ip"), r.region)},
                  {"requester-managed", "false"},
-                 {"source-dest-check", "true"},
-                 {"status", "in-use"},
+                 {"source-dest-check", r.data.value("source_dest_check", true) ? "true" : "false"},
+                 {"status", attached ? "in-use" : "available"},
                  {"subnet-id", Str(r, "subnet_id")},
                  {"vpc-id", Str(r, "vpc_id")}};
-  if (!Str(r, "public_ip").empty()) f.insert({"association.public-ip", Str(r, "public_ip")});
-  if (!Str(r, "eip_allocation_id").empty()) {
-    f.insert({"association.allocation-id", Str(r, "eip_allocation_id")});
-  }
   for (const auto& g : r.data.value("groups", json::array())) {
     f.insert({"group-id", g.value("id", "")});
     f.insert({"group-name", g.value("name", "")});
+  }
+  return f;
+}
+
+void AddAttachmentFields(FilterFields& f, const std::string& instance_id, const std::string& owner,
+                         int64_t device_index, const std::string& attachment_id) {
+  f.insert({"attachment.instance-id", instance_id});
+  f.insert({"attachment.instance-owner-id", owner});
+  f.insert({"attachment.device-index", std::to_string(device_index)});
+  f.insert({"attachment.status", "attached"});
+  f.insert({"attachment.attachment-id", attachment_id});
+}
+
+FilterFields InterfaceFields(const store::Resource& r) {
+  FilterFields f = CommonFields(r, PrimaryInterfaceId(r.id), true);
+  AddAttachmentFields(f, r.id, r.account_id, 0, "eni-attach-" + r.id.substr(2));
+  if (!Str(r, "public_ip").empty()) f.insert({"association.public-ip", Str(r, "public_ip")});
+  if (!Str(r, "eip_allocation_id").empty()) {
+    f.insert({"association.allocation-id", Str(r, "eip_allocation_id")});
   }
   return f;
 }
@@ -97,7 +113,328 @@ json RenderInterface(const store::Resource& r, const std::map<std::string, store
   return eni;
 }
 
+// Network interfaces created by CreateNetworkInterface: rows of their own (see addresses.h).
+absl::Status InterfaceNotFound(std::string_view id) {
+  return Ec2Error(absl::StatusCode::kNotFound, "InvalidNetworkInterfaceID.NotFound",
+                  fmt::format("The networkInterface ID '{}' does not exist", id));
+}
+
+absl::Status InterfaceInUse(std::string_view id) {
+  return Ec2Error(absl::StatusCode::kFailedPrecondition, "InvalidNetworkInterface.InUse",
+                  fmt::format("Interface: [{}] in use.", id));
+}
+
+std::string InterfaceMac(const std::string& id) {
+  std::string h = HexEncode(Sha256(id));
+  return fmt::format("02:{}:{}:{}:{}:{}", h.substr(0, 2), h.substr(2, 2), h.substr(4, 2),
+                     h.substr(6, 2), h.substr(8, 2));
+}
+
+json Attachment(const store::Resource& eni) { return eni.data.value("attachment", json()); }
+
+// The instance whose primary interface this id names, if any (eni-<hex> of i-<hex>).
+absl::StatusOr<std::optional<store::Resource>> PrimaryOwner(store::Tx& tx, const Caller& caller,
+                                                            const std::string& eni_id) {
+  if (eni_id.rfind("eni-", 0) != 0) return std::optional<store::Resource>();
+  auto r = tx.GetResource(caller.account_id, caller.region, "i-" + eni_id.substr(4));
+  if (absl::IsNotFound(r.status())) return std::optional<store::Resource>();
+  if (!r.ok()) return r.status();
+  if (r->type != kInstanceType || Str(*r, "state") == "terminated") {
+    return std::optional<store::Resource>();
+  }
+  return std::optional<store::Resource>(std::move(*r));
+}
+
+absl::StatusOr<store::Resource> GetInterface(store::Tx& tx, const Caller& caller,
+                                             const std::string& id) {
+  auto r = tx.GetResource(caller.account_id, caller.region, id);
+  if (absl::IsNotFound(r.status()) || (r.ok() && r->type != kNetworkInterfaceType)) {
+    return InterfaceNotFound(id);
+  }
+  return r;
+}
+
+FilterFields RowFields(const store::Resource& r) {
+  json a = Attachment(r);
+  FilterFields f = CommonFields(r, r.id, a.is_object());
+  if (a.is_object()) {
+    AddAttachmentFields(f, a.value("instance_id", ""), r.account_id, a.value("device_index", 1),
+                        a.value("attachment_id", ""));
+  }
+  return f;
+}
+
+json GroupsJson(const json& groups) {
+  json out = json::array();
+  for (const auto& g : groups) {
+    out.push_back({{"GroupId", g.value("id", "")}, {"GroupName", g.value("name", "")}});
+  }
+  return out;
+}
+
+json RenderRow(const store::Resource& r, const std::vector<store::Tag>& tags) {
+  std::string ip = Str(r, "private_ip");
+  json a = Attachment(r);
+  json eni = {{"NetworkInterfaceId", r.id},
+              {"AvailabilityZone", Str(r, "availability_zone")},
+              {"Description", Str(r, "description")},
+              {"Groups", GroupsJson(r.data.value("groups", json::array()))},
+              {"InterfaceType", "interface"},
+              {"MacAddress", Str(r, "mac")},
+              {"OwnerId", r.account_id},
+              {"PrivateDnsName", PrivateDnsName(ip, r.region)},
+              {"PrivateIpAddress", ip},
+              {"PrivateIpAddresses",
+               {{{"Primary", true},
+                 {"PrivateIpAddress", ip},
+                 {"PrivateDnsName", PrivateDnsName(ip, r.region)}}}},
+              {"RequesterManaged", false},
+              {"SourceDestCheck", r.data.value("source_dest_check", true)},
+              {"Status", a.is_object() ? "in-use" : "available"},
+              {"SubnetId", Str(r, "subnet_id")},
+              {"VpcId", Str(r, "vpc_id")},
+              {"TagSet", TagSetJson(tags)}};
+  if (a.is_object()) {
+    eni["Attachment"] = {
+        {"AttachmentId", a.value("attachment_id", "")},
+        {"AttachTime", FormatIso8601(FromUnixMillis(a.value("attach_ms", int64_t(0))))},
+        {"DeleteOnTermination", a.value("delete_on_termination", false)},
+        {"DeviceIndex", a.value("device_index", 1)},
+        {"NetworkCardIndex", 0},
+        {"InstanceId", a.value("instance_id", "")},
+        {"InstanceOwnerId", r.account_id},
+        {"Status", "attached"}};
+  }
+  return eni;
+}
+
 }  // namespace
+
+absl::StatusOr<json> CreateNetworkInterface(store::Tx& tx, const Caller& caller, IdGenerator& ids,
+                                            const json& input) {
+  std::string subnet_id = input.value("SubnetId", "");
+  if (subnet_id.empty()) return MissingParameter("The request must contain the parameter SubnetId");
+  if (input.contains("Ipv6AddressCount") || input.contains("Ipv6Addresses") ||
+      input.contains("SecondaryPrivateIpAddressCount") || input.contains("PrivateIpAddresses") ||
+      input.contains("Ipv4Prefixes") || input.contains("Ipv4PrefixCount") ||
+      (input.contains("InterfaceType") && input.value("InterfaceType", "") != "interface")) {
+    return Ec2Error(absl::StatusCode::kInvalidArgument, "Unsupported",
+                    "IPv6, secondary private addresses, prefixes and special interface types are "
+                    "not supported yet");
+  }
+  ASSIGN_OR_RETURN(auto tags, TagsFromSpecifications(input.value("TagSpecifications", json()),
+                                                     kNetworkInterfaceType));
+  ASSIGN_OR_RETURN(Placement placement, ChooseSubnet(tx, caller, {{"SubnetId", subnet_id}}));
+  const store::Resource& subnet = placement.subnet;
+  json groups_in = {{"SecurityGroupIds", input.value("Groups", json::array())}};
+  ASSIGN_OR_RETURN(json groups, ResolveGroups(tx, caller, groups_in, placement));
+  auto cidr = ParseCidr(subnet.data.value("cidr", ""));
+  if (!cidr.ok()) return absl::InternalError("Stored subnet has a bad CIDR");
+  ASSIGN_OR_RETURN(auto holders, AddressHolders(tx, caller));
+  ASSIGN_OR_RETURN(std::string ip, AllocatePrivateIp(holders, subnet.id, *cidr, {},
+                                                     input.value("PrivateIpAddress", "")));
+  store::Resource eni{ids.ResourceId("eni"),
+                      caller.account_id,
+                      caller.region,
+                      std::string(kNetworkInterfaceType),
+                      "",
+                      json::object(),
+                      0,
+                      UnixMillis(caller.now)};
+  eni.data = {{"subnet_id", subnet.id},
+              {"vpc_id", subnet.data.value("vpc_id", "")},
+              {"availability_zone", subnet.data.value("availability_zone", "")},
+              {"private_ip", ip},
+              {"prefix_len", cidr->prefix_len},
+              {"gateway", FormatIpv4(cidr->base + 1)},
+              {"mac", InterfaceMac(eni.id)},
+              {"groups", groups},
+              {"description", input.value("Description", "")},
+              {"source_dest_check", true},
+              {"attachment", nullptr}};
+  RETURN_IF_ERROR(tx.InsertResource(eni));
+  RETURN_IF_ERROR(ApplyTags(tx, caller, eni.id, std::string(kNetworkInterfaceType), tags));
+  ASSIGN_OR_RETURN(auto stored, tx.ListTags(caller.account_id, caller.region, eni.id));
+  return json{{"NetworkInterface", RenderRow(eni, stored)}};
+}
+
+absl::StatusOr<json> DeleteNetworkInterface(store::Tx& tx, const Caller& caller,
+                                            const json& input) {
+  std::string id = input.value("NetworkInterfaceId", "");
+  ASSIGN_OR_RETURN(auto owner, PrimaryOwner(tx, caller, id));
+  if (owner) return InterfaceInUse(id);
+  ASSIGN_OR_RETURN(store::Resource eni, GetInterface(tx, caller, id));
+  if (Attachment(eni).is_object()) return InterfaceInUse(id);
+  ASSIGN_OR_RETURN(auto tags, tx.ListTags(caller.account_id, caller.region, eni.id));
+  for (const auto& t : tags) {
+    RETURN_IF_ERROR(tx.DeleteTag(caller.account_id, caller.region, eni.id, t.key));
+  }
+  RETURN_IF_ERROR(tx.DeleteResource(caller.account_id, caller.region, eni.id));
+  return json::object();
+}
+
+absl::StatusOr<json> AttachNetworkInterface(store::Tx& tx, const Caller& caller, IdGenerator& ids,
+                                            const json& input) {
+  std::string id = input.value("NetworkInterfaceId", "");
+  ASSIGN_OR_RETURN(auto owner, PrimaryOwner(tx, caller, id));
+  if (owner) return InterfaceInUse(id);
+  ASSIGN_OR_RETURN(store::Resource eni, GetInterface(tx, caller, id));
+  ASSIGN_OR_RETURN(store::Resource instance,
+                   GetInstance(tx, caller, input.value("InstanceId", "")));
+  if (!input.contains("DeviceIndex")) {
+    return MissingParameter("The request must contain the parameter DeviceIndex");
+  }
+  int64_t index = input["DeviceIndex"].get<int64_t>();
+  if (Attachment(eni).is_object()) return InterfaceInUse(id);
+  std::string state = Str(instance, "state");
+  if (state != "running" && state != "stopped") {
+    return Ec2Error(
+        absl::StatusCode::kFailedPrecondition, "IncorrectInstanceState",
+        fmt::format("The instance '{}' is not in a valid state for this operation.", instance.id));
+  }
+  if (Str(eni, "availability_zone") != Str(instance, "availability_zone")) {
+    return InvalidParameterCombination(fmt::format(
+        "You may not attach a network interface to an instance if they are not in the same "
+        "availability zone"));
+  }
+  if (Str(eni, "vpc_id") != Str(instance, "vpc_id")) {
+    return InvalidParameterCombination(
+        "The network interface and the instance are in different VPCs");
+  }
+  if (index < 1 || index >= kMaxInterfacesPerInstance) {
+    return InvalidParameterValue(
+        fmt::format("Invalid value '{}' for deviceIndex: it must be from "
+                    "1 to {} (0 is the primary interface)",
+                    index, kMaxInterfacesPerInstance - 1));
+  }
+  ASSIGN_OR_RETURN(auto rows,
+                   tx.ListResources(caller.account_id, caller.region, kNetworkInterfaceType));
+  for (const auto& r : rows) {
+    json a = Attachment(r);
+    if (a.is_object() && a.value("instance_id", "") == instance.id &&
+        a.value("device_index", int64_t(-1)) == index) {
+      return InvalidParameterValue(
+          fmt::format("Instance '{}' already has an interface attached at device index '{}'.",
+                      instance.id, index));
+    }
+  }
+  std::string attachment_id = ids.ResourceId("eni-attach");
+  eni.data["attachment"] = {{"instance_id", instance.id},
+                            {"device_index", index},
+                            {"attachment_id", attachment_id},
+                            {"attach_ms", UnixMillis(caller.now)},
+                            {"delete_on_termination", false}};
+  RETURN_IF_ERROR(tx.UpdateResource(eni));
+  return json{{"AttachmentId", attachment_id}, {"NetworkCardIndex", 0}};
+}
+
+absl::StatusOr<json> DetachNetworkInterface(store::Tx& tx, const Caller& caller,
+                                            const json& input) {
+  std::string attachment = input.value("AttachmentId", "");
+  if (attachment.rfind("eni-attach-", 0) == 0) {
+    auto owner = tx.GetResource(caller.account_id, caller.region,
+                                "i-" + attachment.substr(std::string("eni-attach-").size()));
+    if (owner.ok() && owner->type == kInstanceType) {
+      return Ec2Error(absl::StatusCode::kFailedPrecondition, "OperationNotPermitted",
+                      "The network interface at device index 0 cannot be detached.");
+    }
+  }
+  ASSIGN_OR_RETURN(auto rows,
+                   tx.ListResources(caller.account_id, caller.region, kNetworkInterfaceType));
+  for (auto& r : rows) {
+    json a = Attachment(r);
+    if (!a.is_object() || a.value("attachment_id", "") != attachment) continue;
+    r.data["attachment"] = nullptr;
+    RETURN_IF_ERROR(tx.UpdateResource(r));
+    return json::object();
+  }
+  return Ec2Error(absl::StatusCode::kNotFound, "InvalidAttachmentID.NotFound",
+                  fmt::format("Interface attachment '{}' does not exist", attachment));
+}
+
+absl::StatusOr<json> ModifyNetworkInterfaceAttribute(store::Tx& tx, const Caller& caller,
+                                                     const InstanceEnv& env, const json& input) {
+  std::string id = input.value("NetworkInterfaceId", "");
+  bool groups = input.contains("Groups");
+  bool sdc = input.contains("SourceDestCheck");
+  bool description = input.contains("Description");
+  bool attachment = input.contains("Attachment");
+  if (int(groups) + int(sdc) + int(description) + int(attachment) != 1) {
+    return InvalidParameterCombination(
+        "Exactly one of Groups, SourceDestCheck, Description or Attachment must be given");
+  }
+  if (sdc && !input["SourceDestCheck"].value("Value", true)) {
+    // Turning it off lets an instance route others' traffic (a NAT instance): the firewall's
+    // anti-spoofing would need to know; not yet.
+    return Ec2Error(absl::StatusCode::kInvalidArgument, "Unsupported",
+                    "Turning the source/destination check off is not supported yet");
+  }
+  ASSIGN_OR_RETURN(auto owner, PrimaryOwner(tx, caller, id));
+  if (owner) {
+    if (groups) {
+      return ModifyInstanceAttribute(tx, caller, env,
+                                     {{"InstanceId", owner->id}, {"Groups", input["Groups"]}});
+    }
+    if (attachment || description) {
+      return Ec2Error(absl::StatusCode::kInvalidArgument, "Unsupported",
+                      "The primary interface's description and attachment are fixed");
+    }
+    return json::object();
+  }
+  ASSIGN_OR_RETURN(store::Resource eni, GetInterface(tx, caller, id));
+  if (groups) {
+    ASSIGN_OR_RETURN(Placement placement,
+                     ChooseSubnet(tx, caller, {{"SubnetId", Str(eni, "subnet_id")}}));
+    json in = {{"SecurityGroupIds", input["Groups"]}};
+    if (input["Groups"].empty()) return MissingParameter("The request must contain Groups");
+    ASSIGN_OR_RETURN(eni.data["groups"], ResolveGroups(tx, caller, in, placement));
+  } else if (description) {
+    eni.data["description"] = input["Description"].value("Value", "");
+  } else if (attachment) {
+    json a = Attachment(eni);
+    if (!a.is_object() ||
+        a.value("attachment_id", "") != input["Attachment"].value("AttachmentId", "")) {
+      return Ec2Error(absl::StatusCode::kNotFound, "InvalidAttachmentID.NotFound",
+                      "The attachment does not exist");
+    }
+    a["delete_on_termination"] = input["Attachment"].value("DeleteOnTermination", false);
+    eni.data["attachment"] = a;
+  }
+  RETURN_IF_ERROR(tx.UpdateResource(eni));
+  return json::object();
+}
+
+json InstanceInterfaceJson(const store::Resource& eni) {
+  json out = RenderRow(eni, {});
+  for (const char* key : {"AvailabilityZone", "RequesterManaged", "TagSet"}) out.erase(key);
+  out["Attachment"].erase("InstanceId");
+  out["Attachment"].erase("InstanceOwnerId");
+  return out;
+}
+
+absl::StatusOr<std::vector<store::Resource>> AddressHolders(store::Tx& tx, const Caller& caller) {
+  ASSIGN_OR_RETURN(auto out, tx.ListResources(caller.account_id, caller.region, kInstanceType));
+  ASSIGN_OR_RETURN(auto enis,
+                   tx.ListResources(caller.account_id, caller.region, kNetworkInterfaceType));
+  out.insert(out.end(), enis.begin(), enis.end());
+  return out;
+}
+
+absl::Status ReleaseInstanceInterfaces(store::Tx& tx, const store::Resource& instance) {
+  ASSIGN_OR_RETURN(auto rows,
+                   tx.ListResources(instance.account_id, instance.region, kNetworkInterfaceType));
+  for (auto& r : rows) {
+    json a = Attachment(r);
+    if (!a.is_object() || a.value("instance_id", "") != instance.id) continue;
+    if (a.value("delete_on_termination", false)) {
+      RETURN_IF_ERROR(tx.DeleteResource(r.account_id, r.region, r.id));
+      continue;
+    }
+    r.data["attachment"] = nullptr;
+    RETURN_IF_ERROR(tx.UpdateResource(r));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<json> DescribeNetworkInterfaces(store::Tx& tx, const Caller& caller,
                                                const json& input) {
@@ -111,14 +448,19 @@ absl::StatusOr<json> DescribeNetworkInterfaces(store::Tx& tx, const Caller& call
                    tx.ListResources(caller.account_id, caller.region, kAddressType));
   std::map<std::string, store::Resource> eips;
   for (auto& a : addresses) eips.emplace(a.id, std::move(a));
-  std::map<std::string, const store::Resource*> by_eni;
+  std::map<std::string, const store::Resource*> by_eni;  // primary interfaces (instances)
   for (const auto& r : instances) {
     if (Str(r, "state") == "terminated") continue;
     by_eni[PrimaryInterfaceId(r.id)] = &r;
   }
+  ASSIGN_OR_RETURN(auto rows,
+                   tx.ListResources(caller.account_id, caller.region, kNetworkInterfaceType));
+  std::map<std::string, const store::Resource*> row_of;
+  for (const auto& r : rows) row_of[r.id] = &r;
+  ASSIGN_OR_RETURN(auto tags, TagsByResource(tx, caller));
   json wanted = input.value("NetworkInterfaceIds", json::array());
   for (const auto& id : wanted) {
-    if (!by_eni.count(id.get<std::string>())) {
+    if (!by_eni.count(id.get<std::string>()) && !row_of.count(id.get<std::string>())) {
       return Ec2Error(
           absl::StatusCode::kNotFound, "InvalidNetworkInterfaceID.NotFound",
           fmt::format("The networkInterface ID '{}' does not exist", id.get<std::string>()));
@@ -129,6 +471,12 @@ absl::StatusOr<json> DescribeNetworkInterfaces(store::Tx& tx, const Caller& call
     if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), id) == wanted.end()) continue;
     if (!filters.Matches(InterfaceFields(*r), {})) continue;
     out.push_back(RenderInterface(*r, eips));
+  }
+  for (const auto& [id, r] : row_of) {
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), id) == wanted.end()) continue;
+    const auto& t = tags[id];
+    if (!filters.Matches(RowFields(*r), t)) continue;
+    out.push_back(RenderRow(*r, t));
   }
   return json{{"NetworkInterfaces", out}};
 }

@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "common/ipv4.h"
 #include "common/status_macros.h"
+#include "services/addresses.h"
 #include "services/describe.h"
 #include "services/instances.h"
 #include "services/routing.h"
@@ -149,8 +150,8 @@ absl::StatusOr<json> CreateSubnet(store::Tx& tx, const Caller& caller, const Reg
 
 absl::StatusOr<json> DeleteSubnet(store::Tx& tx, const Caller& caller, const json& input) {
   ASSIGN_OR_RETURN(store::Resource subnet, GetSubnet(tx, caller, input.value("SubnetId", "")));
-  ASSIGN_OR_RETURN(auto instances,
-                   tx.ListResources(caller.account_id, caller.region, kInstanceType));
+  // Interfaces hold addresses of the subnet too.
+  ASSIGN_OR_RETURN(auto instances, AddressHolders(tx, caller));
   for (const auto& i : instances) {
     if (LiveInSubnet(i, subnet.id)) {
       return Ec2Error(
@@ -184,8 +185,8 @@ absl::StatusOr<json> ModifySubnetAttribute(store::Tx& tx, const Caller& caller, 
 }
 
 absl::StatusOr<json> DescribeSubnets(store::Tx& tx, const Caller& caller, const json& input) {
-  ASSIGN_OR_RETURN(auto instances,
-                   tx.ListResources(caller.account_id, caller.region, kInstanceType));
+  // Interfaces hold addresses of the subnet too.
+  ASSIGN_OR_RETURN(auto instances, AddressHolders(tx, caller));
   std::map<std::string, int64_t> in_use;
   for (const auto& i : instances) {
     if (i.data.value("state", "") != "terminated") ++in_use[i.data.value("subnet_id", "")];

@@ -542,5 +542,83 @@ TEST_F(AddressTest, LaunchNetworkChoices) {
       "InvalidParameterCombination");
 }
 
+TEST_F(AddressTest, NetworkInterfacesLifecycle) {
+  std::string vpc = VpcId("10.9.0.0/16");
+  std::string subnet = SubnetId(vpc, "10.9.1.0/24");
+  auto create = [&](const json& in) {
+    return Call(
+        [&](store::Tx& tx, const Caller& c) { return CreateNetworkInterface(tx, c, ids_, in); });
+  };
+  EXPECT_EQ(Code(create(json::object())), "MissingParameter");
+  auto made = create({{"SubnetId", subnet}, {"Description", "second"}});
+  ASSERT_TRUE(made.ok()) << made.status();
+  const json& eni = (*made)["NetworkInterface"];
+  std::string eni_id = eni["NetworkInterfaceId"];
+  EXPECT_EQ(eni["Status"], "available");
+  EXPECT_EQ(eni["PrivateIpAddress"], "10.9.1.4");
+  EXPECT_EQ(eni["Groups"].size(), 1u);
+  // Its address is taken: an instance launched into the subnet gets the next one.
+  std::string inst = LaunchOne({{"SubnetId", subnet}});
+  EXPECT_EQ(Get(inst).data["private_ip"], "10.9.1.5");
+  EXPECT_EQ(Subnet(subnet)["AvailableIpAddressCount"], 256 - 5 - 2);
+
+  auto attach = [&](const json& in) {
+    return Call(
+        [&](store::Tx& tx, const Caller& c) { return AttachNetworkInterface(tx, c, ids_, in); });
+  };
+  // The instance is pending: not yet.
+  EXPECT_EQ(
+      Code(attach({{"NetworkInterfaceId", eni_id}, {"InstanceId", inst}, {"DeviceIndex", 1}})),
+      "IncorrectInstanceState");
+  store::Resource running = Get(inst);
+  running.data["state"] = "running";
+  ASSERT_TRUE(store_->Write([&](store::Tx& tx) { return tx.UpdateResource(running); }).ok());
+  EXPECT_EQ(
+      Code(attach({{"NetworkInterfaceId", eni_id}, {"InstanceId", inst}, {"DeviceIndex", 0}})),
+      "InvalidParameterValue");
+  EXPECT_EQ(Code(attach({{"NetworkInterfaceId", PrimaryInterfaceId(inst)},
+                         {"InstanceId", inst},
+                         {"DeviceIndex", 1}})),
+            "InvalidNetworkInterface.InUse");
+  auto attached =
+      attach({{"NetworkInterfaceId", eni_id}, {"InstanceId", inst}, {"DeviceIndex", 1}});
+  ASSERT_TRUE(attached.ok()) << attached.status();
+  EXPECT_EQ(
+      Code(attach({{"NetworkInterfaceId", eni_id}, {"InstanceId", inst}, {"DeviceIndex", 2}})),
+      "InvalidNetworkInterface.InUse");
+  EXPECT_EQ(Code(Call([&](store::Tx& tx, const Caller& c) {
+              return DeleteNetworkInterface(tx, c, {{"NetworkInterfaceId", eni_id}});
+            })),
+            "InvalidNetworkInterface.InUse");
+  auto listed = Read([&](store::Tx& tx) {
+    return DescribeNetworkInterfaces(
+        tx, alice_, {{"Filters", {{{"Name", "attachment.instance-id"}, {"Values", {inst}}}}}});
+  });
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ((*listed)["NetworkInterfaces"].size(), 2u);  // primary and the attached one
+  auto detach = [&](const json& in) {
+    return Call([&](store::Tx& tx, const Caller& c) { return DetachNetworkInterface(tx, c, in); });
+  };
+  EXPECT_EQ(Code(detach({{"AttachmentId", "eni-attach-" + inst.substr(2)}})),
+            "OperationNotPermitted");
+  EXPECT_TRUE(detach({{"AttachmentId", (*attached)["AttachmentId"]}}).ok());
+  EXPECT_EQ(Code(detach({{"AttachmentId", (*attached)["AttachmentId"]}})),
+            "InvalidAttachmentID.NotFound");
+  // Terminating detaches (or deletes, with DeleteOnTermination).
+  ASSERT_TRUE(
+      attach({{"NetworkInterfaceId", eni_id}, {"InstanceId", inst}, {"DeviceIndex", 1}}).ok());
+  store::Resource gone = Get(inst);
+  ASSERT_TRUE(
+      store_->Write([&](store::Tx& tx) { return ReleaseInstanceInterfaces(tx, gone); }).ok());
+  EXPECT_TRUE(Get(eni_id).data["attachment"].is_null());
+  EXPECT_TRUE(Call([&](store::Tx& tx, const Caller& c) {
+                return DeleteNetworkInterface(tx, c, {{"NetworkInterfaceId", eni_id}});
+              }).ok());
+  EXPECT_EQ(Code(Call([&](store::Tx& tx, const Caller& c) {
+              return DeleteNetworkInterface(tx, c, {{"NetworkInterfaceId", eni_id}});
+            })),
+            "InvalidNetworkInterfaceID.NotFound");
+}
+
 }  // namespace
 }  // namespace kumo::services

@@ -1,5 +1,7 @@
-// Elastic IPs: AllocateAddress, AssociateAddress, DisassociateAddress, ReleaseAddress,
-// DescribeAddresses. Association changes what the reconciler publishes, so those wake it.
+// Elastic IPs (AllocateAddress, AssociateAddress, DisassociateAddress, ReleaseAddress,
+// DescribeAddresses) and network interfaces (Create/Delete/Attach/Detach/Describe,
+// ModifyNetworkInterfaceAttribute): what an instance's addresses and interfaces are. Changes
+// wake the reconciler, which publishes addresses and plugs interfaces.
 #include "services/addresses.h"
 
 #include "api/action.h"
@@ -25,6 +27,21 @@ void RegisterAddressActions(ActionTable& t) {
   });
   t["DescribeAddresses"] = ReadAction(services::DescribeAddresses);
   t["DescribeNetworkInterfaces"] = ReadAction(services::DescribeNetworkInterfaces);
+  t["CreateNetworkInterface"] =
+      ReconciledWrite([](ActionContext& ctx, store::Tx& tx, const json& in) {
+        return services::CreateNetworkInterface(tx, ctx.caller(), *ctx.deps().ids, in);
+      });
+  t["DeleteNetworkInterface"] = ReconciledWrite(services::DeleteNetworkInterface);
+  t["AttachNetworkInterface"] =
+      ReconciledWrite([](ActionContext& ctx, store::Tx& tx, const json& in) {
+        return services::AttachNetworkInterface(tx, ctx.caller(), *ctx.deps().ids, in);
+      });
+  t["DetachNetworkInterface"] = ReconciledWrite(services::DetachNetworkInterface);
+  t["ModifyNetworkInterfaceAttribute"] =
+      ReconciledWrite([](ActionContext& ctx, store::Tx& tx, const json& in) {
+        return services::ModifyNetworkInterfaceAttribute(tx, ctx.caller(), *ctx.deps().instance_env,
+                                                         in);
+      });
 }
 
 }  // namespace kumo::api

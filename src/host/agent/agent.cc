@@ -54,6 +54,10 @@ absl::StatusOr<json> Dispatch(Host& host, const json& req) {
     return json(ids);
   }
   if (op == "remove_vpc") return done(host.RemoveVpc(id));
+  if (op == "interfaces") {
+    ASSIGN_OR_RETURN(auto s, spec());
+    return done(host.SetInterfaces(s));
+  }
   if (op == "public") {
     ASSIGN_OR_RETURN(auto s, spec());
     return done(host.SetPublicAddress(s));
@@ -145,6 +149,7 @@ class AgentClient : public Host {
   }
   absl::Status Release(const InstanceSpec& s) override { return Void("release", s); }
   absl::Status SetPublicAddress(const InstanceSpec& s) override { return Void("public", s); }
+  absl::Status SetInterfaces(const InstanceSpec& s) override { return Void("interfaces", s); }
   absl::StatusOr<std::vector<std::string>> ListVpcs() override {
     ASSIGN_OR_RETURN(json r, Call({{"op", "list_vpcs"}}));
     if (!r.is_array()) return absl::InternalError("Bad VPC list from the host agent");
@@ -367,6 +372,35 @@ absl::StatusOr<VpcFirewall> VpcFirewallFromJson(const json& j) {
   }
 }
 
+namespace {
+
+json PortJson(const InstancePort& p) {
+  return {{"instance_id", p.instance_id},
+          {"vpc_id", p.vpc_id},
+          {"mac", p.mac},
+          {"private_ip", p.private_ip},
+          {"prefix_len", p.prefix_len},
+          {"gateway", p.gateway},
+          {"public_ip", p.public_ip},
+          {"device_index", p.device_index}};
+}
+
+// Throws on a missing member (the caller turns that into InvalidArgument).
+InstancePort PortFromJson(const json& p) {
+  InstancePort port;
+  port.instance_id = p.at("instance_id").get<std::string>();
+  port.vpc_id = p.at("vpc_id").get<std::string>();
+  port.mac = p.at("mac").get<std::string>();
+  port.private_ip = p.at("private_ip").get<std::string>();
+  port.prefix_len = p.at("prefix_len").get<int>();
+  port.gateway = p.at("gateway").get<std::string>();
+  port.public_ip = p.at("public_ip").get<std::string>();
+  port.device_index = p.value("device_index", 0);
+  return port;
+}
+
+}  // namespace
+
 json ToJson(const InstanceSpec& s) {
   return {{"instance_id", s.instance_id},
           {"rootfs", s.rootfs},
@@ -376,14 +410,13 @@ json ToJson(const InstanceSpec& s) {
           {"login_user", s.login_user},
           {"public_key", s.public_key},
           {"vpc", VpcJson(s.vpc)},
-          {"port",
-           {{"instance_id", s.port.instance_id},
-            {"vpc_id", s.port.vpc_id},
-            {"mac", s.port.mac},
-            {"private_ip", s.port.private_ip},
-            {"prefix_len", s.port.prefix_len},
-            {"gateway", s.port.gateway},
-            {"public_ip", s.port.public_ip}}},
+          {"port", PortJson(s.port)},
+          {"interfaces",
+           [&] {
+             json a = json::array();
+             for (const auto& p : s.interfaces) a.push_back(PortJson(p));
+             return a;
+           }()},
           {"root_volume_id", s.root_volume_id},
           {"root_size_bytes", s.root_size_bytes},
           {"root_snapshot_id", s.root_snapshot_id},
@@ -438,14 +471,10 @@ absl::StatusOr<InstanceSpec> InstanceSpecFromJson(const json& j) {
     s.login_user = j.at("login_user").get<std::string>();
     s.public_key = j.at("public_key").get<std::string>();
     s.vpc = VpcFromJson(j.at("vpc"));
-    const json& p = j.at("port");
-    s.port.instance_id = p.at("instance_id").get<std::string>();
-    s.port.vpc_id = p.at("vpc_id").get<std::string>();
-    s.port.mac = p.at("mac").get<std::string>();
-    s.port.private_ip = p.at("private_ip").get<std::string>();
-    s.port.prefix_len = p.at("prefix_len").get<int>();
-    s.port.gateway = p.at("gateway").get<std::string>();
-    s.port.public_ip = p.at("public_ip").get<std::string>();
+    s.port = PortFromJson(j.at("port"));
+    for (const auto& p : j.value("interfaces", json::array())) {
+      s.interfaces.push_back(PortFromJson(p));
+    }
     s.root_volume_id = j.value("root_volume_id", "");
     s.root_size_bytes = j.value("root_size_bytes", int64_t(0));
     s.root_snapshot_id = j.value("root_snapshot_id", "");

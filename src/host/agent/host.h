@@ -39,6 +39,8 @@ struct InstanceSpec {
   std::string public_key;  // OpenSSH line; empty: none
   VpcNet vpc;
   InstancePort port;
+  // Network interfaces attached to it besides the primary one (device index ≥ 1).
+  std::vector<InstancePort> interfaces;
   // The root volume holds the overlay's upper layer; its size is what the instance can write.
   // Empty: the layer is a plain directory (no size limit).
   std::string root_volume_id;
@@ -95,6 +97,8 @@ class Host {
   // A running instance's public address becomes spec.port.public_ip: published, or unmapped
   // when empty (an Elastic IP moved away, a route to the internet gone). Idempotent.
   virtual absl::Status SetPublicAddress(const InstanceSpec& spec) = 0;
+  // A running instance's attached interfaces become spec.interfaces (Network::SetInterfaces).
+  virtual absl::Status SetInterfaces(const InstanceSpec& spec) = 0;
   // Everything: container, port, address, storage. For terminate.
   virtual absl::Status Destroy(const InstanceSpec& spec) = 0;
   // Sets the VPC up if needed and replaces its firewall (see Network::ApplyFirewall). Called

@@ -154,6 +154,8 @@ class LocalHost : public Host {
   absl::Status Release(const InstanceSpec& spec) override {
     load_by_instance_.erase(spec.instance_id);
     RETURN_IF_ERROR(net_->RemovePort(spec.port));
+    // Attached interfaces went with the container's namespace; a half-made pair's VPC end too.
+    for (const auto& p : spec.interfaces) RETURN_IF_ERROR(net_->RemovePort(p));
     return disks_->UnmountAll(InstanceDir(spec.instance_id));
   }
 
@@ -161,6 +163,11 @@ class LocalHost : public Host {
   absl::Status RemoveVpc(std::string_view vpc_id) override {
     ensured_vpcs_.erase(std::string(vpc_id));
     return net_->RemoveVpc(vpc_id);
+  }
+
+  absl::Status SetInterfaces(const InstanceSpec& spec) override {
+    ASSIGN_OR_RETURN(pid_t pid, rt_->InitPid(Name(spec.instance_id)));
+    return net_->SetInterfaces(fmt::format("/proc/{}/ns/net", pid), spec.interfaces);
   }
 
   absl::Status SetPublicAddress(const InstanceSpec& spec) override {

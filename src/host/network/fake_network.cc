@@ -77,6 +77,15 @@ class FakeNetwork : public Network {
     return absl::OkStatus();
   }
 
+  absl::Status SetInterfaces(const std::string& instance_ns,
+                             const std::vector<InstancePort>& interfaces) override {
+    for (const auto& p : interfaces) {
+      if (auto s = Check(p); !s.ok()) return s;
+    }
+    interfaces_[instance_ns] = interfaces;
+    return absl::OkStatus();
+  }
+
   absl::Status Unpublish(const InstancePort& port) override {
     if (auto s = Check(port); !s.ok()) return s;
     std::erase_if(published_, [&](const auto& p) {
@@ -162,9 +171,10 @@ class FakeNetwork : public Network {
   std::string prefix_;
   ni::Cidr pool_;
   std::map<std::string, VpcNet> vpcs_;
-  std::map<std::string, InstancePort> ports_;      // by instance id
-  std::map<std::string, InstancePort> published_;  // by public address
-  std::map<std::string, VpcFirewall> firewalls_;   // by VPC id
+  std::map<std::string, InstancePort> ports_;                    // by instance id
+  std::map<std::string, InstancePort> published_;                // by public address
+  std::map<std::string, std::vector<InstancePort>> interfaces_;  // by instance namespace
+  std::map<std::string, VpcFirewall> firewalls_;                 // by VPC id
 };
 
 }  // namespace

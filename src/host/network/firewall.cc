@@ -129,7 +129,7 @@ absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw) {
   std::string port_map, out_map, in_map;
   std::set<std::string> seen_ips;
   for (const PortFirewall& p : fw.ports) {
-    if (!ValidResourceId(p.instance_id, "i")) {
+    if (!ValidResourceId(p.instance_id, "i") && !ValidResourceId(p.instance_id, "eni")) {
       return absl::InvalidArgumentError(fmt::format("Bad instance id '{}'", p.instance_id));
     }
     RETURN_IF_ERROR(ParseMac(p.mac).status());

@@ -27,6 +27,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -344,6 +345,72 @@ add rule {t} forward oifname "{p}*" accept
                      rtnl_link_get_ifindex(br.get()));
     }));
     return host_name;
+  }
+
+  absl::Status SetInterfaces(const std::string& instance_ns,
+                             const std::vector<InstancePort>& interfaces) override {
+    RETURN_IF_ERROR(options_status_);
+    std::map<std::string, const InstancePort*> want;  // eth<N> → its interface
+    for (const auto& p : interfaces) {
+      if (p.device_index < 1) return absl::InvalidArgumentError("Not an attached interface");
+      RETURN_IF_ERROR(CheckPort(p));
+      want[fmt::format("eth{}", p.device_index)] = &p;
+    }
+    if (!IsNetns(instance_ns)) {
+      return absl::FailedPreconditionError(fmt::format("No namespace at {}", instance_ns));
+    }
+    // Inside: what is attached but no longer wanted (or wanted with another address) goes,
+    // and its pair with it.
+    std::set<std::string> present;
+    RETURN_IF_ERROR(InNetns(instance_ns, [&]() -> absl::Status {
+      ASSIGN_OR_RETURN(NlSock s, OpenRoute());
+      ASSIGN_OR_RETURN(auto links, ListLinks(s.get()));
+      for (const auto& [name, kind] : links) {
+        if (name.size() < 4 || name.rfind("eth", 0) != 0 || name == "eth0") continue;
+        auto it = want.find(name);
+        bool keep = false;
+        if (it != want.end()) {
+          ASSIGN_OR_RETURN(Link l, FindLink(s.get(), name));
+          char buf[32] = {};
+          nl_addr* mac = l ? rtnl_link_get_addr(l.get()) : nullptr;
+          keep = mac && it->second->mac == nl_addr2str(mac, buf, sizeof(buf));
+        }
+        if (keep) {
+          present.insert(name);
+        } else {
+          RETURN_IF_ERROR(DeleteLink(s.get(), name));
+        }
+      }
+      return absl::OkStatus();
+    }));
+    Fd inside(open(instance_ns.c_str(), O_RDONLY | O_CLOEXEC));
+    if (inside.get() < 0) return ErrnoError("Failed to open the instance's network namespace");
+    for (const auto& entry : want) {
+      // Named, not structured bindings: lambdas capture these.
+      const std::string& name = entry.first;
+      const InstancePort* p = entry.second;
+      if (present.count(name)) continue;
+      std::array<uint8_t, 6> mac = *ni::ParseMac(p->mac);
+      RETURN_IF_ERROR(InNetns(NsPath(p->vpc_id), [&]() -> absl::Status {
+        ASSIGN_OR_RETURN(NlSock s, OpenRoute());
+        ASSIGN_OR_RETURN(Link br, FindLink(s.get(), kBridge));
+        if (!br)
+          return absl::FailedPreconditionError(fmt::format("VPC {} has no bridge", p->vpc_id));
+        std::string vpc_name = ni::PortVpcName(p->instance_id);
+        RETURN_IF_ERROR(DeleteLink(s.get(), vpc_name));  // a pair half made, or attached elsewhere
+        return AddVeth(s.get(), vpc_name, name, inside.get(), &mac,
+                       rtnl_link_get_ifindex(br.get()));
+      }));
+      uint32_t ip = *ni::ParseIpv4(p->private_ip);
+      RETURN_IF_ERROR(InNetns(instance_ns, [&]() -> absl::Status {
+        ASSIGN_OR_RETURN(NlSock s, OpenRoute());
+        ASSIGN_OR_RETURN(Link l, FindLink(s.get(), name));
+        if (!l) return absl::InternalError(fmt::format("{} did not arrive", name));
+        RETURN_IF_ERROR(AddAddress(s.get(), rtnl_link_get_ifindex(l.get()), ip, p->prefix_len));
+        return SetUp(s.get(), l.get());
+      }));
+    }
+    return absl::OkStatus();
   }
 
   absl::Status Publish(const InstancePort& port) override {

@@ -53,6 +53,9 @@ struct InstancePort {
   int prefix_len = 20;     // of its subnet
   std::string gateway;     // the subnet's +1
   std::string public_ip;   // "100.64.7.9" or empty
+  // 0: the instance's primary port (instance_id "i-…"). N ≥ 1: a network interface attached to
+  // it (instance_id is then the interface's "eni-…" id), eth<N> inside the instance.
+  int device_index = 0;
 };
 
 // A security-group rule as the firewall enforces it, for one direction of one instance.
@@ -101,6 +104,11 @@ class Network {
   // Creates (or finds) the instance's veth pair and returns the host-side interface name to
   // hand to liblxc. Call before every start: the pair goes away when the container stops.
   virtual absl::StatusOr<std::string> EnsurePort(const InstancePort& port) = 0;
+  // Makes the running instance whose network namespace is at instance_ns have exactly these
+  // attached interfaces (device_index ≥ 1, no public address): a veth pair each, its VPC end on
+  // the bridge and eth<N> inside with its address; any other eth<N> (N ≥ 1) inside goes.
+  virtual absl::Status SetInterfaces(const std::string& instance_ns,
+                                     const std::vector<InstancePort>& interfaces) = 0;
   // Makes the public address reach the instance (1:1 NAT, host route). Idempotent.
   virtual absl::Status Publish(const InstancePort& port) = 0;
   // Unmaps whatever public address the instance has (NAT, host route), keeping its port: the

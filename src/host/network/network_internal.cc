@@ -108,7 +108,8 @@ absl::Status ValidateVpc(const VpcNet& vpc) {
 }
 
 absl::Status ValidatePort(const InstancePort& port, const Cidr& pool) {
-  if (!ValidResourceId(port.instance_id, "i")) {
+  if (!ValidResourceId(port.instance_id, port.device_index == 0 ? "i" : "eni") ||
+      port.device_index < 0 || port.device_index > 15) {
     return absl::InvalidArgumentError(fmt::format("Bad instance id '{}'", port.instance_id));
   }
   if (!ValidResourceId(port.vpc_id, "vpc")) {
