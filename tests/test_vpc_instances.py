@@ -133,6 +133,27 @@ def test_vpc_subnets_gateway_elastic_ip(cloud):
     # Private traffic between the subnets: the VPC's default group admits its own members.
     assert ssh(cloud.key_path, eip, PROBE.format(a["PrivateIpAddress"])).stdout.strip() == "open"
 
+    # A secondary block, a subnet in it and an instance there, reached from b privately.
+    block = ec2.associate_vpc_cidr_block(VpcId=vpc, CidrBlock="10.21.0.0/16")[
+        "CidrBlockAssociation"]
+    refused("CidrConflict", ec2.associate_vpc_cidr_block, VpcId=vpc, CidrBlock="10.21.5.0/24")
+    extra_subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.21.1.0/24",
+                                     AvailabilityZone=zones[1])["Subnet"]["SubnetId"]
+    d = wait_state(ec2, launch(extra_subnet), "running", timeout=120)
+    assert ipaddress.ip_address(d["PrivateIpAddress"]) in ipaddress.ip_network("10.21.1.0/24")
+    k.wait_until(lambda: ssh(cloud.key_path, eip, PROBE.format(d["PrivateIpAddress"]))
+                 .stdout.strip() == "open", 60, "b to reach d in the secondary block", interval=0.2)
+    # The VPC's resolver answers for the new block's names too.
+    name = "ip-" + d["PrivateIpAddress"].replace(".", "-") + "." + k.HOME_REGION + \
+        ".compute.internal"
+    assert d["PrivateIpAddress"] in ssh(cloud.key_path, eip, f"getent hosts {name}").stdout
+    refused("DependencyViolation", ec2.disassociate_vpc_cidr_block,
+            AssociationId=block["AssociationId"])
+    ec2.terminate_instances(InstanceIds=[d["InstanceId"]])
+    wait_state(ec2, d["InstanceId"], "terminated", timeout=120)
+    ec2.delete_subnet(SubnetId=extra_subnet)
+    ec2.disassociate_vpc_cidr_block(AssociationId=block["AssociationId"])
+
     # Not across VPCs, whatever the groups say.
     other = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
     (other_group,) = ec2.describe_security_groups(

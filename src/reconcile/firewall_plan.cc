@@ -45,7 +45,8 @@ std::string PeerSetName(const std::string& group_id) {
 
 std::map<std::string, host::VpcFirewall> PlanFirewalls(
     const std::vector<store::Resource>& instances, const std::vector<store::Resource>& groups,
-    const std::vector<store::Resource>& interfaces) {
+    const std::vector<store::Resource>& interfaces,
+    const std::map<std::string, host::VpcNet>* vpc_nets) {
   std::map<std::string, const store::Resource*> group_by_id;
   for (const auto& g : groups) group_by_id[g.id] = &g;
 
@@ -71,7 +72,15 @@ std::map<std::string, host::VpcFirewall> PlanFirewalls(
   for (const auto& [r, owner] : ports) {
     host::InstanceSpec spec = SpecOf(*owner);
     host::VpcFirewall& fw = plans[spec.vpc.vpc_id];
-    if (fw.vpc.vpc_id.empty()) fw.vpc = spec.vpc;
+    if (fw.vpc.vpc_id.empty()) {
+      // The VPC as it is now when known (its blocks and subnets may have grown since launch).
+      fw.vpc = spec.vpc;
+      if (vpc_nets) {
+        if (auto net = vpc_nets->find(spec.vpc.vpc_id); net != vpc_nets->end()) {
+          fw.vpc = net->second;
+        }
+      }
+    }
     host::PortFirewall port{
         r->id, r->data.value("mac", ""), r->data.value("private_ip", ""), {}, {}};
     for (const auto& gid : GroupIds(*r)) {

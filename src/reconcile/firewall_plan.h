@@ -18,7 +18,8 @@ namespace kumo::reconcile {
 // attached to.
 std::map<std::string, host::VpcFirewall> PlanFirewalls(
     const std::vector<store::Resource>& instances, const std::vector<store::Resource>& groups,
-    const std::vector<store::Resource>& interfaces = {});
+    const std::vector<store::Resource>& interfaces = {},
+    const std::map<std::string, host::VpcNet>* vpc_nets = nullptr);
 
 // The peer set a source group's members go in.
 std::string PeerSetName(const std::string& group_id);

@@ -122,7 +122,21 @@ absl::StatusOr<bool> Reconciler::RunOnce() {
     routed_subnets_ = services::SubnetsWithInternetRoute(subnets, tables, gateways, vpcs);
     ASSIGN_OR_RETURN(interfaces, tx.ListAllResources(services::kNetworkInterfaceType));
     live_vpcs_.clear();
-    for (const auto& v : vpcs) live_vpcs_.insert(v.id);
+    vpc_nets_.clear();
+    for (const auto& v : vpcs) {
+      live_vpcs_.insert(v.id);
+      // The VPC as it is now (instance records keep it as it was at their launch).
+      host::VpcNet& net = vpc_nets_[v.id];
+      net.vpc_id = v.id;
+      std::vector<std::string> blocks = services::VpcCidrs(v);
+      net.cidr = blocks[0];
+      net.secondary_cidrs.assign(blocks.begin() + 1, blocks.end());
+      net.dns_domain = services::InternalDomain(v.region);
+    }
+    for (const auto& s : subnets) {
+      auto it = vpc_nets_.find(s.data.value("vpc_id", ""));
+      if (it != vpc_nets_.end()) it->second.subnet_cidrs.push_back(Str(s, "cidr"));
+    }
     return absl::OkStatus();
   }));
   interfaces_of_.clear();
@@ -139,7 +153,7 @@ absl::StatusOr<bool> Reconciler::RunOnce() {
     p.device_index = a.value("device_index", 1);
     interfaces_of_[a.value("instance_id", "")].push_back(std::move(p));
   }
-  blocked_vpcs_ = ApplyFirewalls(all, groups, interfaces);
+  blocked_vpcs_ = ApplyFirewalls(all, groups, interfaces);  // uses vpc_nets_
   bool busy = !blocked_vpcs_.empty();
   auto note = [&](const absl::StatusOr<bool>& step, const std::string& id) {
     if (!step.ok()) {
@@ -175,7 +189,7 @@ std::set<std::string> Reconciler::ApplyFirewalls(const std::vector<store::Resour
                                                  const std::vector<store::Resource>& groups,
                                                  const std::vector<store::Resource>& interfaces) {
   std::set<std::string> failed;
-  for (const auto& [vpc_id, fw] : PlanFirewalls(all, groups, interfaces)) {
+  for (const auto& [vpc_id, fw] : PlanFirewalls(all, groups, interfaces, &vpc_nets_)) {
     std::string want = host::ToJson(fw).dump();
     auto it = applied_firewalls_.find(vpc_id);
     if (it != applied_firewalls_.end() && it->second == want) continue;
@@ -229,6 +243,7 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
   std::string desired = Str(r, "desired");
   int64_t now = UnixMillis(clock_.Now());
   host::InstanceSpec spec = SpecOf(r, volumes);
+  if (auto net = vpc_nets_.find(spec.vpc.vpc_id); net != vpc_nets_.end()) spec.vpc = net->second;
   // A subnet without a route to an attached internet gateway has no public reachability: its
   // instances keep their addresses on record (as on EC2), but nothing is published for them.
   if (!routed_subnets_.count(Str(r, "subnet_id"))) spec.port.public_ip.clear();

@@ -108,7 +108,8 @@ class Reconciler {
   // Subnets with a route to an attached internet gateway, this pass: only their instances'
   // public addresses are published.
   std::set<std::string> routed_subnets_;
-  std::set<std::string> live_vpcs_;  // every VPC in the store, this pass
+  std::set<std::string> live_vpcs_;               // every VPC in the store, this pass
+  std::map<std::string, host::VpcNet> vpc_nets_;  // and each as it is now
   // Instance id → its attached interfaces this pass, and what was last set on the host.
   std::map<std::string, std::vector<host::InstancePort>> interfaces_of_;
   std::map<std::string, std::string> interfaces_set_;

@@ -109,10 +109,16 @@ absl::StatusOr<json> CreateSubnet(store::Tx& tx, const Caller& caller, const Reg
     return InvalidParameterValue(fmt::format(
         "Value ({}) for parameter cidrBlock is invalid. This is not a valid CIDR block.", block));
   }
-  auto vpc_cidr = ParseCidr(vpc.data.value("cidr", ""));
-  if (!vpc_cidr.ok()) return absl::InternalError("Stored VPC has a bad CIDR");
-  if (cidr->prefix_len < 16 || cidr->prefix_len > 28 || cidr->prefix_len < vpc_cidr->prefix_len ||
-      !vpc_cidr->Contains(cidr->base)) {
+  // Inside one of the VPC's blocks, the primary or a secondary one.
+  bool inside = false;
+  for (const auto& block_of_vpc : VpcCidrs(vpc)) {
+    auto vpc_cidr = ParseCidr(block_of_vpc);
+    if (vpc_cidr.ok() && cidr->prefix_len >= vpc_cidr->prefix_len &&
+        vpc_cidr->Contains(cidr->base)) {
+      inside = true;
+    }
+  }
+  if (cidr->prefix_len < 16 || cidr->prefix_len > 28 || !inside) {
     return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidSubnet.Range",
                     fmt::format("The CIDR '{}' is invalid.", block));
   }

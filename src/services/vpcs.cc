@@ -36,10 +36,7 @@ absl::Status VpcNotFound(std::string_view id) {
 json RenderVpc(const store::Resource& r, const std::vector<store::Tag>& tags) {
   return json{{"VpcId", r.id},
               {"CidrBlock", r.data.value("cidr", "")},
-              {"CidrBlockAssociationSet",
-               {{{"AssociationId", r.data.value("cidr_association_id", "")},
-                 {"CidrBlock", r.data.value("cidr", "")},
-                 {"CidrBlockState", {{"State", "associated"}}}}}},
+              {"CidrBlockAssociationSet", CidrAssociationSet(r)},
               {"DhcpOptionsId", r.data.value("dhcp_options_id", "")},
               {"InstanceTenancy", r.data.value("instance_tenancy", "default")},
               {"IsDefault", r.data.value("is_default", false)},
@@ -171,18 +168,7 @@ absl::StatusOr<json> CreateVpc(store::Tx& tx, const Caller& caller, IdGenerator&
   }
   if (input.contains("Ipv4IpamPoolId")) return Unsupported("IPAM pools are not supported by Kumo");
   std::string block = input.value("CidrBlock", "");
-  if (block.empty()) return MissingParameter("The request must contain the parameter CidrBlock");
-  auto cidr = ParseCidr(block);
-  if (!cidr.ok()) {
-    return InvalidParameterValue(
-        fmt::format("Value ({}) for parameter cidrBlock is invalid. This is not a valid CIDR "
-                    "block.",
-                    block));
-  }
-  if (cidr->prefix_len < 16 || cidr->prefix_len > 28) {
-    return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidVpc.Range",
-                    fmt::format("The CIDR '{}' is invalid.", block));
-  }
+  ASSIGN_OR_RETURN(Cidr cidr, ParseVpcBlock(block));
   std::string tenancy = input.value("InstanceTenancy", "default");
   if (tenancy != "default") {
     return Unsupported(fmt::format("The tenancy value {} is not supported by Kumo.", tenancy));
@@ -202,7 +188,7 @@ absl::StatusOr<json> CreateVpc(store::Tx& tx, const Caller& caller, IdGenerator&
                       json::object(),
                       0,
                       UnixMillis(caller.now)};
-  vpc.data = {{"cidr", cidr->ToString()},
+  vpc.data = {{"cidr", cidr.ToString()},
               {"is_default", false},
               {"cidr_association_id", ids.ResourceId("vpc-cidr-assoc")},
               {"dhcp_options_id", dhcp},
@@ -314,17 +300,19 @@ absl::StatusOr<json> DescribeVpcs(store::Tx& tx, const Caller& caller, const jso
   spec.not_found = VpcNotFound;
   spec.fields = [](const store::Resource& r) {
     std::string def = r.data.value("is_default", false) ? "true" : "false";
-    return FilterFields{
-        {"vpc-id", r.id},
-        {"cidr", r.data.value("cidr", "")},
-        {"cidr-block-association.cidr-block", r.data.value("cidr", "")},
-        {"cidr-block-association.association-id", r.data.value("cidr_association_id", "")},
-        {"cidr-block-association.state", "associated"},
-        {"is-default", def},
-        {"isDefault", def},
-        {"state", "available"},
-        {"owner-id", r.account_id},
-        {"dhcp-options-id", r.data.value("dhcp_options_id", "")}};
+    FilterFields f{{"vpc-id", r.id},
+                   {"cidr", r.data.value("cidr", "")},
+                   {"cidr-block-association.state", "associated"},
+                   {"is-default", def},
+                   {"isDefault", def},
+                   {"state", "available"},
+                   {"owner-id", r.account_id},
+                   {"dhcp-options-id", r.data.value("dhcp_options_id", "")}};
+    for (const auto& a : CidrAssociationSet(r)) {
+      f.insert({"cidr-block-association.cidr-block", a.value("CidrBlock", "")});
+      f.insert({"cidr-block-association.association-id", a.value("AssociationId", "")});
+    }
+    return f;
   };
   spec.render = RenderVpc;
   return DescribeResources(tx, caller, input, spec);

@@ -8,9 +8,11 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/ids.h"
+#include "common/ipv4.h"
 #include "services/caller.h"
 #include "services/regions.h"
 #include "store/store.h"
@@ -63,6 +65,18 @@ absl::StatusOr<nlohmann::json> DeleteSubnet(store::Tx& tx, const Caller& caller,
                                             const nlohmann::json& input);
 absl::StatusOr<nlohmann::json> ModifySubnetAttribute(store::Tx& tx, const Caller& caller,
                                                      const nlohmann::json& input);
+
+// Secondary IPv4 blocks (vpc_cidrs.cc).
+absl::StatusOr<nlohmann::json> AssociateVpcCidrBlock(store::Tx& tx, const Caller& caller,
+                                                     IdGenerator& ids, const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> DisassociateVpcCidrBlock(store::Tx& tx, const Caller& caller,
+                                                        const nlohmann::json& input);
+// A VPC's IPv4 blocks, the primary first.
+std::vector<std::string> VpcCidrs(const store::Resource& vpc);
+// Its CidrBlockAssociationSet as DescribeVpcs shows it.
+nlohmann::json CidrAssociationSet(const store::Resource& vpc);
+// A block CreateVpc or AssociateVpcCidrBlock accepts (/16 to /28), or EC2's error.
+absl::StatusOr<Cidr> ParseVpcBlock(const std::string& block);
 
 // The caller's VPC with this id, or InvalidVpcID.NotFound.
 absl::StatusOr<store::Resource> GetVpc(store::Tx& tx, const Caller& caller, std::string_view id);

@@ -371,6 +371,56 @@ TEST_F(VpcTest, TagsOnVpcsAndSubnets) {
   EXPECT_EQ((*vpcs)["Vpcs"][0]["VpcId"], vpc);
 }
 
+TEST_F(VpcTest, SecondaryCidrBlocks) {
+  std::string vpc = VpcId("10.10.0.0/16");
+  auto associate = [&](const std::string& block) {
+    return Write([&](store::Tx& tx) {
+      return AssociateVpcCidrBlock(tx, alice_, ids_, {{"VpcId", vpc}, {"CidrBlock", block}});
+    });
+  };
+  auto code = [&](const absl::StatusOr<json>& r) { return Ec2CodeOf(r.status()); };
+  EXPECT_EQ(code(associate("10.10.128.0/17")), "CidrConflict");
+  EXPECT_EQ(code(associate("10.0.0.0/8")), "InvalidVpc.Range");
+  auto added = associate("10.11.0.0/16");
+  ASSERT_TRUE(added.ok()) << added.status();
+  std::string assoc = (*added)["CidrBlockAssociation"]["AssociationId"];
+  // Subnets may now be made in the new block, and nowhere else outside the VPC.
+  std::string subnet = SubnetId(vpc, "10.11.3.0/24");
+  EXPECT_FALSE(subnet.empty());
+  EXPECT_EQ(Ec2CodeOf(NewSubnet({{"VpcId", vpc}, {"CidrBlock", "10.12.0.0/24"}}).status()),
+            "InvalidSubnet.Range");
+  auto vpcs = Read([&](store::Tx& tx) {
+    return DescribeVpcs(
+        tx, alice_,
+        {{"Filters",
+          {{{"Name", "cidr-block-association.cidr-block"}, {"Values", {"10.11.0.0/16"}}}}}});
+  });
+  ASSERT_TRUE(vpcs.ok()) << vpcs.status();
+  ASSERT_EQ((*vpcs)["Vpcs"].size(), 1u);
+  EXPECT_EQ((*vpcs)["Vpcs"][0]["CidrBlock"], "10.10.0.0/16");
+  EXPECT_EQ((*vpcs)["Vpcs"][0]["CidrBlockAssociationSet"].size(), 2u);
+  for (const char* b : {"10.12.0.0/16", "10.13.0.0/16", "10.14.0.0/16"}) {
+    EXPECT_TRUE(associate(b).ok()) << b;
+  }
+  EXPECT_EQ(code(associate("10.15.0.0/16")), "CidrLimitExceeded");
+
+  auto disassociate = [&](const std::string& id) {
+    return Write([&](store::Tx& tx) {
+      return DisassociateVpcCidrBlock(tx, alice_, {{"AssociationId", id}});
+    });
+  };
+  std::string primary = (*vpcs)["Vpcs"][0]["CidrBlockAssociationSet"][0]["AssociationId"];
+  EXPECT_EQ(code(disassociate(primary)), "OperationNotPermitted");
+  EXPECT_EQ(code(disassociate(assoc)), "DependencyViolation");  // its subnet
+  EXPECT_EQ(code(disassociate("vpc-cidr-assoc-0000000000000bad")),
+            "InvalidVpcCidrBlockAssociationID.NotFound");
+  ASSERT_TRUE(Write([&](store::Tx& tx) {
+                return DeleteSubnet(tx, alice_, {{"SubnetId", subnet}});
+              }).ok());
+  EXPECT_TRUE(disassociate(assoc).ok());
+  EXPECT_EQ(code(disassociate(assoc)), "InvalidVpcCidrBlockAssociationID.NotFound");
+}
+
 // Elastic IPs (addresses.cc) and the launch-time network choices (placement.cc).
 class AddressTest : public VpcTest {
  protected:

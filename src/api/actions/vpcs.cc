@@ -32,6 +32,10 @@ void RegisterVpcActions(ActionTable& t) {
   t["ModifyVpcAttribute"] = WriteAction(services::ModifyVpcAttribute);
   t["DescribeVpcAttribute"] = ReadAction(services::DescribeVpcAttribute);
   t["DescribeVpcs"] = ReadAction(services::DescribeVpcs);
+  t["AssociateVpcCidrBlock"] = WriteWithDeps([](ActionContext& ctx, store::Tx& tx, const json& in) {
+    return services::AssociateVpcCidrBlock(tx, ctx.caller(), *ctx.deps().ids, in);
+  });
+  t["DisassociateVpcCidrBlock"] = WriteAction(services::DisassociateVpcCidrBlock);
   t["CreateSubnet"] = WriteWithDeps([](ActionContext& ctx, store::Tx& tx, const json& in) {
     return services::CreateSubnet(tx, ctx.caller(), *ctx.deps().regions, *ctx.deps().ids, in);
   });

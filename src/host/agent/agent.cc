@@ -306,6 +306,7 @@ class AgentClient : public Host {
 json VpcJson(const VpcNet& v) {
   return {{"vpc_id", v.vpc_id},
           {"cidr", v.cidr},
+          {"secondary_cidrs", v.secondary_cidrs},
           {"subnet_cidrs", v.subnet_cidrs},
           {"dns_domain", v.dns_domain}};
 }
@@ -315,6 +316,7 @@ VpcNet VpcFromJson(const json& v) {
   VpcNet out;
   out.vpc_id = v.at("vpc_id").get<std::string>();
   out.cidr = v.at("cidr").get<std::string>();
+  out.secondary_cidrs = v.value("secondary_cidrs", std::vector<std::string>{});
   out.subnet_cidrs = v.at("subnet_cidrs").get<std::vector<std::string>>();
   out.dns_domain = v.at("dns_domain").get<std::string>();
   return out;

@@ -460,16 +460,27 @@ class LocalHost : public Host {
     // links and a dnsmasq, which is more than a launch should pay every time. Instance records
     // carry the VPC's subnets as they were at launch, so an older record may lack a newer
     // subnet: the bridge gets the union, never fewer routers than a running instance uses.
+    // Secondary blocks are remembered beside the subnets, marked "+".
+    std::vector<std::string> wanted = vpc.subnet_cidrs;
+    for (const auto& b : vpc.secondary_cidrs) wanted.push_back("+" + b);
     auto it = ensured_vpcs_.find(vpc.vpc_id);
     if (it != ensured_vpcs_.end() &&
-        std::all_of(vpc.subnet_cidrs.begin(), vpc.subnet_cidrs.end(),
+        std::all_of(wanted.begin(), wanted.end(),
                     [&](const std::string& s) { return it->second.count(s) > 0; })) {
       return absl::OkStatus();
     }
-    std::set<std::string> subnets(vpc.subnet_cidrs.begin(), vpc.subnet_cidrs.end());
+    std::set<std::string> subnets(wanted.begin(), wanted.end());
     if (it != ensured_vpcs_.end()) subnets.insert(it->second.begin(), it->second.end());
     VpcNet merged = vpc;
-    merged.subnet_cidrs.assign(subnets.begin(), subnets.end());
+    merged.subnet_cidrs.clear();
+    merged.secondary_cidrs.clear();
+    for (const auto& s : subnets) {
+      if (s[0] == '+') {
+        merged.secondary_cidrs.push_back(s.substr(1));
+      } else {
+        merged.subnet_cidrs.push_back(s);
+      }
+    }
     RETURN_IF_ERROR(net_->EnsureVpc(merged));
     ensured_vpcs_[vpc.vpc_id] = std::move(subnets);
     return absl::OkStatus();

@@ -105,7 +105,7 @@ absl::StatusOr<std::string> RuleLine(const FirewallRule& r, const char* peer, co
 
 absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw) {
   RETURN_IF_ERROR(ValidateVpc(fw.vpc));
-  ASSIGN_OR_RETURN(Cidr vpc, ParseCidr(fw.vpc.cidr));
+  const std::vector<Cidr> blocks = VpcBlocks(fw.vpc);
   std::set<std::string> sets;
   std::string out;
   // Replaced whole: adding first makes the delete succeed on the first run.
@@ -134,7 +134,7 @@ absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw) {
     }
     RETURN_IF_ERROR(ParseMac(p.mac).status());
     ASSIGN_OR_RETURN(uint32_t ip, ParseIpv4(p.private_ip));
-    if (!vpc.Contains(ip) || !seen_ips.insert(FormatIpv4(ip)).second) {
+    if (!InVpc(blocks, Cidr{ip, 32}) || !seen_ips.insert(FormatIpv4(ip)).second) {
       return absl::InvalidArgumentError(fmt::format("Bad port address {}", p.private_ip));
     }
     std::string tag = IdTag(p.instance_id), ip_text = FormatIpv4(ip);
@@ -174,7 +174,13 @@ absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw) {
   }
   out += fmt::format("add rule {} prerouting iifname \"p*\" drop\n", kPortTable);
 
-  std::string dns = FormatIpv4(vpc.base + 2);
+  std::string dns = FormatIpv4(blocks.at(0).base + 2);
+  // All of the VPC's blocks: one prefix, or an anonymous set of them.
+  std::vector<std::string> block_texts;
+  for (const Cidr& b : blocks) block_texts.push_back(b.ToString());
+  std::string vpc_blocks = block_texts.size() == 1
+                               ? block_texts[0]
+                               : fmt::format("{{ {} }}", fmt::join(block_texts, ", "));
   out += fmt::format(
       "add chain {t} forward {{ type filter hook forward priority filter; policy accept; }}\n"
       "add rule {t} forward ct state established,related accept\n"
@@ -183,16 +189,16 @@ absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw) {
   // A source of the VPC that no port holds; then the source's egress, whose chain returns here
   // when a rule allows the packet.
   if (seen_ips.empty()) {
-    out += fmt::format("add rule {} forward ip saddr {} drop\n", kSgTable, vpc.ToString());
+    out += fmt::format("add rule {} forward ip saddr {} drop\n", kSgTable, vpc_blocks);
   } else {
     out += fmt::format("add rule {} forward ip saddr {} ip saddr != {{ {} }} drop\n", kSgTable,
-                       vpc.ToString(), fmt::join(seen_ips, ", "));
+                       vpc_blocks, fmt::join(seen_ips, ", "));
     out += fmt::format("add rule {} forward ip saddr vmap {{ {} }}\n", kSgTable, out_map);
   }
   if (!in_map.empty()) {
     out += fmt::format("add rule {} forward ip daddr vmap {{ {} }}\n", kSgTable, in_map);
   }
-  out += fmt::format("add rule {} forward ip daddr {} drop\n", kSgTable, vpc.ToString());
+  out += fmt::format("add rule {} forward ip daddr {} drop\n", kSgTable, vpc_blocks);
   out += fmt::format(
       "add chain {t} input {{ type filter hook input priority filter; policy accept; }}\n"
       "add rule {t} input ct state established,related accept\n"

@@ -646,22 +646,26 @@ add rule {t} forward oifname "{p}*" accept
     Cidr cidr = *ni::ParseCidr(vpc.cidr);
     std::string dir = VpcDir(vpc.vpc_id);
     // Only the DNS address: not lo (no 127.0.0.1 in a VPC) and never the uplink.
-    return {kDnsmasq,
-            "--conf-file=/dev/null",
-            "--pid-file=" + dir + "/dnsmasq.pid",
-            "--log-facility=" + dir + "/dnsmasq.log",
-            "--listen-address=" + ni::FormatIpv4(cidr.base + 2),
-            "--bind-interfaces",
-            "--except-interface=lo",
-            "--no-hosts",
-            "--no-dhcp-interface=" + std::string(kBridge),
-            "--domain=" + vpc.dns_domain,
-            "--local=/" + vpc.dns_domain + "/",
-            "--synth-domain=" + vpc.dns_domain + "," + vpc.cidr + ",ip-",
-            "--domain-needed",
-            "--bogus-priv",
-            "--resolv-file=/etc/resolv.conf",
-            "--cache-size=256"};
+    std::vector<std::string> args = {kDnsmasq,
+                                     "--conf-file=/dev/null",
+                                     "--pid-file=" + dir + "/dnsmasq.pid",
+                                     "--log-facility=" + dir + "/dnsmasq.log",
+                                     "--listen-address=" + ni::FormatIpv4(cidr.base + 2),
+                                     "--bind-interfaces",
+                                     "--except-interface=lo",
+                                     "--no-hosts",
+                                     "--no-dhcp-interface=" + std::string(kBridge),
+                                     "--domain=" + vpc.dns_domain,
+                                     "--local=/" + vpc.dns_domain + "/",
+                                     "--synth-domain=" + vpc.dns_domain + "," + vpc.cidr + ",ip-",
+                                     "--domain-needed",
+                                     "--bogus-priv",
+                                     "--resolv-file=/etc/resolv.conf",
+                                     "--cache-size=256"};
+    for (const auto& block : vpc.secondary_cidrs) {
+      args.push_back("--synth-domain=" + vpc.dns_domain + "," + block + ",ip-");
+    }
+    return args;
   }
 
   absl::Status EnsureDnsmasq(const VpcNet& vpc, const std::string& ns) {

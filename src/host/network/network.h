@@ -39,10 +39,11 @@
 namespace kumo::host {
 
 struct VpcNet {
-  std::string vpc_id;                     // "vpc-…" (17 hex)
-  std::string cidr;                       // "172.31.0.0/16"
-  std::vector<std::string> subnet_cidrs;  // "172.31.0.0/20", …; router at +1 of each
-  std::string dns_domain;                 // "eu-west-1.compute.internal"
+  std::string vpc_id;                        // "vpc-…" (17 hex)
+  std::string cidr;                          // "172.31.0.0/16"
+  std::vector<std::string> subnet_cidrs;     // "172.31.0.0/20", …; router at +1 of each
+  std::string dns_domain;                    // "eu-west-1.compute.internal"
+  std::vector<std::string> secondary_cidrs;  // AssociateVpcCidrBlock's blocks
 };
 
 struct InstancePort {

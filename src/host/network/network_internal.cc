@@ -82,6 +82,22 @@ static bool ValidDomain(const std::string& d) {
   return true;
 }
 
+bool InVpc(const std::vector<Cidr>& blocks, const Cidr& c) {
+  for (const Cidr& b : blocks) {
+    if (c.prefix_len >= b.prefix_len && b.Contains(c.base)) return true;
+  }
+  return false;
+}
+
+std::vector<Cidr> VpcBlocks(const VpcNet& vpc) {
+  std::vector<Cidr> out;
+  if (auto c = ParseCidr(vpc.cidr); c.ok()) out.push_back(*c);
+  for (const auto& s : vpc.secondary_cidrs) {
+    if (auto c = ParseCidr(s); c.ok()) out.push_back(*c);
+  }
+  return out;
+}
+
 absl::Status ValidateVpc(const VpcNet& vpc) {
   if (!ValidResourceId(vpc.vpc_id, "vpc")) {
     return absl::InvalidArgumentError(fmt::format("Bad VPC id '{}'", vpc.vpc_id));
@@ -92,11 +108,19 @@ absl::Status ValidateVpc(const VpcNet& vpc) {
     return absl::InvalidArgumentError(
         fmt::format("VPC CIDR {} must be between /8 and /28", vpc.cidr));
   }
+  std::vector<Cidr> blocks{*cidr};
+  for (const std::string& s : vpc.secondary_cidrs) {
+    auto block = ParseCidr(s);
+    if (!block.ok()) return block.status();
+    if (block->prefix_len < 8 || block->prefix_len > 28) {
+      return absl::InvalidArgumentError(fmt::format("VPC CIDR {} must be between /8 and /28", s));
+    }
+    blocks.push_back(*block);
+  }
   for (const std::string& s : vpc.subnet_cidrs) {
     auto subnet = ParseCidr(s);
     if (!subnet.ok()) return subnet.status();
-    if (subnet->prefix_len < cidr->prefix_len || subnet->prefix_len > 28 ||
-        !cidr->Contains(subnet->base)) {
+    if (subnet->prefix_len > 28 || !InVpc(blocks, *subnet)) {
       return absl::InvalidArgumentError(
           fmt::format("Subnet {} is not a /28 or larger inside VPC {}", s, vpc.cidr));
     }

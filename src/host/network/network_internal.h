@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,6 +32,9 @@ std::string IdTag(std::string_view id);
 
 absl::Status ValidateOptions(const NetworkOptions& options);
 absl::Status ValidateVpc(const VpcNet& vpc);
+// The VPC's blocks (primary and secondary), and whether c lies inside one of them.
+std::vector<Cidr> VpcBlocks(const VpcNet& vpc);
+bool InVpc(const std::vector<Cidr>& blocks, const Cidr& c);
 // public_ip, when set, must be a host address of the pool (not its network, gateway or
 // broadcast address).
 absl::Status ValidatePort(const InstancePort& port, const Cidr& pool);

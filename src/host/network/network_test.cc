@@ -640,5 +640,24 @@ TEST(NetworkInternalTest, ParsesAndNames) {
   EXPECT_EQ(ni::UplinkName("k00abcd", "vpc-0123456789abcdef0"), "k00abcduabcdef0");
 }
 
+TEST(NetworkInternalTest, SecondaryBlocksAreTheVpcsToo) {
+  VpcNet vpc{"vpc-0123456789abcdef0", "10.10.0.0/16", {"10.10.1.0/24", "10.11.3.0/24"}, kDomain};
+  // A subnet outside the primary block is refused until the block it is in is the VPC's.
+  EXPECT_FALSE(ni::ValidateVpc(vpc).ok());
+  vpc.secondary_cidrs = {"10.11.0.0/16"};
+  EXPECT_TRUE(ni::ValidateVpc(vpc).ok());
+  VpcFirewall fw{vpc, {{"i-0123456789abcdef0", "02:00:00:00:00:01", "10.11.3.4", {}, {}}}, {}};
+  auto script = ni::FirewallScript(fw);
+  ASSERT_TRUE(script.ok()) << script.status();
+  // Unheld sources and unmatched destinations of either block are dropped.
+  EXPECT_NE(script->find("ip daddr { 10.10.0.0/16, 10.11.0.0/16 } drop"), std::string::npos);
+  fw.vpc.secondary_cidrs.clear();
+  EXPECT_FALSE(ni::FirewallScript(fw).ok());
+  // An attached interface is a port too.
+  fw.vpc = vpc;
+  fw.ports.push_back({"eni-0123456789abcdef1", "02:00:00:00:00:02", "10.10.1.9", {}, {}});
+  EXPECT_TRUE(ni::FirewallScript(fw).ok());
+}
+
 }  // namespace
 }  // namespace kumo::host
