@@ -1,7 +1,8 @@
 """Real instances in a VPC of the tenant's own, the issue's script: a VPC with two subnets in two
 zones, instances in both, reached through an Elastic IP only once an internet gateway routes
 their subnets, the address moved to the other instance and kept through stop/start, a second
-network interface plugged into a running instance and unplugged, private traffic between the
+network interface plugged into a running instance and unplugged, a secondary private address
+usable only while assigned, a secondary VPC block, private traffic between the
 subnets but not across VPCs, deletes in the wrong order refused, and the VPC
 taken apart with nothing left on the host.
 
@@ -132,6 +133,32 @@ def test_vpc_subnets_gateway_elastic_ip(cloud):
 
     # Private traffic between the subnets: the VPC's default group admits its own members.
     assert ssh(cloud.key_path, eip, PROBE.format(a["PrivateIpAddress"])).stdout.strip() == "open"
+
+    # A secondary private address on b's primary interface: configured inside by the OS (as on
+    # EC2), usable as a source only while it is assigned (the firewall's anti-spoofing).
+    b_eni = b["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    (sec,) = ec2.assign_private_ip_addresses(NetworkInterfaceId=b_eni,
+                                             SecondaryPrivateIpAddressCount=1)[
+        "AssignedPrivateIpAddresses"]
+    sec = sec["PrivateIpAddress"]
+    assert ipaddress.ip_address(sec) in ipaddress.ip_network("10.20.2.0/24")
+    ssh(cloud.key_path, eip, f"sudo ip addr add {sec}/24 dev eth0")
+    from_sec = (f"timeout 5 ssh -b {sec} -o BatchMode=yes -o StrictHostKeyChecking=no "
+                f"-o UserKnownHostsFile=/dev/null -o ConnectTimeout=3 {a['PrivateIpAddress']} "
+                "true 2>&1 | grep -q 'Permission denied' && echo reached || echo blocked")
+
+    def via_secondary():
+        return ssh(cloud.key_path, eip, from_sec, check=False).stdout.strip()
+
+    k.wait_until(lambda: via_secondary() == "reached", 60, "a to answer b's secondary address",
+                 interval=0.2)
+    (nic,) = ec2.describe_network_interfaces(NetworkInterfaceIds=[b_eni])["NetworkInterfaces"]
+    assert [p["PrivateIpAddress"] for p in nic["PrivateIpAddresses"]] == [
+        b["PrivateIpAddress"], sec]
+    ec2.unassign_private_ip_addresses(NetworkInterfaceId=b_eni, PrivateIpAddresses=[sec])
+    k.wait_until(lambda: via_secondary() == "blocked", 60, "b's unassigned address to be dropped",
+                 interval=0.2)
+    ssh(cloud.key_path, eip, f"sudo ip addr del {sec}/24 dev eth0")
 
     # A secondary block, a subnet in it and an instance there, reached from b privately.
     block = ec2.associate_vpc_cidr_block(VpcId=vpc, CidrBlock="10.21.0.0/16")[

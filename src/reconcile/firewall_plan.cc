@@ -67,7 +67,12 @@ std::map<std::string, host::VpcFirewall> PlanFirewalls(
     if (it != instance_by_id.end() && HasPort(*it->second)) ports.push_back({&e, it->second});
   }
   for (const auto& [r, owner] : ports) {
-    for (const auto& g : GroupIds(*r)) members[g].insert(r->data.value("private_ip", ""));
+    for (const auto& g : GroupIds(*r)) {
+      members[g].insert(r->data.value("private_ip", ""));
+      for (const auto& ip : r->data.value("secondary_ips", json::array())) {
+        members[g].insert(ip.get<std::string>());
+      }
+    }
   }
   for (const auto& [r, owner] : ports) {
     host::InstanceSpec spec = SpecOf(*owner);
@@ -81,8 +86,12 @@ std::map<std::string, host::VpcFirewall> PlanFirewalls(
         }
       }
     }
-    host::PortFirewall port{
-        r->id, r->data.value("mac", ""), r->data.value("private_ip", ""), {}, {}};
+    host::PortFirewall port{r->id,
+                            r->data.value("mac", ""),
+                            r->data.value("private_ip", ""),
+                            {},
+                            {},
+                            r->data.value("secondary_ips", std::vector<std::string>{})};
     for (const auto& gid : GroupIds(*r)) {
       auto it = group_by_id.find(gid);
       // A group deleted under a running instance (not possible through the API) allows nothing.

@@ -63,9 +63,18 @@ absl::StatusOr<nlohmann::json> DetachNetworkInterface(store::Tx& tx, const Calle
 absl::StatusOr<nlohmann::json> ModifyNetworkInterfaceAttribute(store::Tx& tx, const Caller& caller,
                                                                const InstanceEnv& env,
                                                                const nlohmann::json& input);
+// Secondary private addresses of an interface (the primary one's are the instance's), from its
+// subnet; the instance's OS configures them, as on EC2, and the firewall lets them through.
+inline constexpr int64_t kMaxSecondaryIps = 9;
+absl::StatusOr<nlohmann::json> AssignPrivateIpAddresses(store::Tx& tx, const Caller& caller,
+                                                        const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> UnassignPrivateIpAddresses(store::Tx& tx, const Caller& caller,
+                                                          const nlohmann::json& input);
 // Every instance's primary interface and the created ones; no MaxResults paging yet.
 absl::StatusOr<nlohmann::json> DescribeNetworkInterfaces(store::Tx& tx, const Caller& caller,
                                                          const nlohmann::json& input);
+// PrivateIpAddresses of an interface (an instance or a row): primary, then the secondary ones.
+nlohmann::json WithSecondaryAddresses(const store::Resource& r, nlohmann::json primary);
 // An attached interface as DescribeInstances lists it in NetworkInterfaces.
 nlohmann::json InstanceInterfaceJson(const store::Resource& eni);
 // What holds private addresses of the caller's subnets: its instances and interfaces.

@@ -152,7 +152,7 @@ json RenderInstance(const store::Resource& r, const std::vector<store::Tag>& tag
       eni["Association"] = association;
       primary["Association"] = association;
     }
-    eni["PrivateIpAddresses"] = json::array({primary});
+    eni["PrivateIpAddresses"] = WithSecondaryAddresses(r, primary);
     i["NetworkInterfaces"] = json::array({eni});
   }
   if (Str(r, "instance_lifecycle") == "spot") {

@@ -12,6 +12,7 @@
 #include "services/describe.h"
 #include "services/filters.h"
 #include "services/instances.h"
+#include "services/metering.h"
 #include "services/placement.h"
 #include "services/tags.h"
 
@@ -32,6 +33,7 @@ FilterFields CommonFields(const store::Resource& r, const std::string& id, bool 
                  {"owner-id", r.account_id},
                  {"private-ip-address", Str(r, "private_ip")},
                  {"addresses.private-ip-address", Str(r, "private_ip")},
+                 {"addresses.primary", "true"},
                  {"private-dns-name", PrivateDnsName(Str(r, "private_ip"), r.region)},
                  {"requester-managed", "false"},
                  {"source-dest-check", r.data.value("source_dest_check", true) ? "true" : "false"},
@@ -41,6 +43,9 @@ FilterFields CommonFields(const store::Resource& r, const std::string& id, bool 
   for (const auto& g : r.data.value("groups", json::array())) {
     f.insert({"group-id", g.value("id", "")});
     f.insert({"group-name", g.value("name", "")});
+  }
+  for (const auto& ip : r.data.value("secondary_ips", std::vector<std::string>{})) {
+    f.insert({"addresses.private-ip-address", ip});
   }
   return f;
 }
@@ -109,7 +114,7 @@ json RenderInterface(const store::Resource& r, const std::map<std::string, store
     eni["Association"] = a;
     primary["Association"] = a;
   }
-  eni["PrivateIpAddresses"] = json::array({primary});
+  eni["PrivateIpAddresses"] = WithSecondaryAddresses(r, primary);
   return eni;
 }
 
@@ -185,9 +190,9 @@ json RenderRow(const store::Resource& r, const std::vector<store::Tag>& tags) {
               {"PrivateDnsName", PrivateDnsName(ip, r.region)},
               {"PrivateIpAddress", ip},
               {"PrivateIpAddresses",
-               {{{"Primary", true},
-                 {"PrivateIpAddress", ip},
-                 {"PrivateDnsName", PrivateDnsName(ip, r.region)}}}},
+               WithSecondaryAddresses(r, {{"Primary", true},
+                                          {"PrivateIpAddress", ip},
+                                          {"PrivateDnsName", PrivateDnsName(ip, r.region)}})},
               {"RequesterManaged", false},
               {"SourceDestCheck", r.data.value("source_dest_check", true)},
               {"Status", a.is_object() ? "in-use" : "available"},
@@ -404,11 +409,105 @@ absl::StatusOr<json> ModifyNetworkInterfaceAttribute(store::Tx& tx, const Caller
   return json::object();
 }
 
+namespace {
+
+// What holds an interface's addresses: the instance for a primary interface, else the row.
+absl::StatusOr<store::Resource> AddressOwner(store::Tx& tx, const Caller& caller,
+                                             const std::string& id) {
+  ASSIGN_OR_RETURN(auto owner, PrimaryOwner(tx, caller, id));
+  if (owner) return std::move(*owner);
+  return GetInterface(tx, caller, id);
+}
+
+absl::Status SaveAddressOwner(store::Tx& tx, const Caller& caller, store::Resource& r) {
+  return r.type == kInstanceType ? SaveInstance(tx, r, UnixMillis(caller.now))
+                                 : tx.UpdateResource(r);
+}
+
+}  // namespace
+
+absl::StatusOr<json> AssignPrivateIpAddresses(store::Tx& tx, const Caller& caller,
+                                              const json& input) {
+  std::string id = input.value("NetworkInterfaceId", "");
+  ASSIGN_OR_RETURN(store::Resource target, AddressOwner(tx, caller, id));
+  if (input.contains("Ipv4Prefixes") || input.contains("Ipv4PrefixCount")) {
+    return Ec2Error(absl::StatusCode::kInvalidArgument, "Unsupported",
+                    "Prefix delegation is not supported yet");
+  }
+  json requested = input.value("PrivateIpAddresses", json::array());
+  int64_t count = input.value("SecondaryPrivateIpAddressCount", int64_t(0));
+  if (requested.empty() == (count == 0)) {
+    return InvalidParameterCombination(
+        "Exactly one of PrivateIpAddresses and SecondaryPrivateIpAddressCount must be given");
+  }
+  if (count < 0) return InvalidParameterValue("SecondaryPrivateIpAddressCount must be positive");
+  std::vector<std::string> have = target.data.value("secondary_ips", std::vector<std::string>{});
+  size_t adding = requested.empty() ? size_t(count) : requested.size();
+  if (have.size() + adding > size_t(kMaxSecondaryIps)) {
+    return Ec2Error(absl::StatusCode::kResourceExhausted, "PrivateIpAddressLimitExceeded",
+                    fmt::format("Number of private addresses will exceed limit of {} for {}",
+                                kMaxSecondaryIps + 1, id));
+  }
+  ASSIGN_OR_RETURN(Placement placement,
+                   ChooseSubnet(tx, caller, {{"SubnetId", Str(target, "subnet_id")}}));
+  auto cidr = ParseCidr(placement.subnet.data.value("cidr", ""));
+  if (!cidr.ok()) return absl::InternalError("Stored subnet has a bad CIDR");
+  ASSIGN_OR_RETURN(auto holders, AddressHolders(tx, caller));
+  std::set<std::string> taken;
+  json assigned = json::array();
+  for (size_t i = 0; i < adding; ++i) {
+    std::string want = requested.empty() ? "" : requested[i].get<std::string>();
+    ASSIGN_OR_RETURN(std::string ip,
+                     AllocatePrivateIp(holders, placement.subnet.id, *cidr, taken, want));
+    if (!want.empty() && taken.count(ip)) {
+      return InvalidParameterValue(fmt::format("Address {} is given twice", ip));
+    }
+    taken.insert(ip);
+    have.push_back(ip);
+    assigned.push_back({{"PrivateIpAddress", ip}});
+  }
+  target.data["secondary_ips"] = have;
+  RETURN_IF_ERROR(SaveAddressOwner(tx, caller, target));
+  return json{{"NetworkInterfaceId", id}, {"AssignedPrivateIpAddresses", assigned}};
+}
+
+absl::StatusOr<json> UnassignPrivateIpAddresses(store::Tx& tx, const Caller& caller,
+                                                const json& input) {
+  std::string id = input.value("NetworkInterfaceId", "");
+  ASSIGN_OR_RETURN(store::Resource target, AddressOwner(tx, caller, id));
+  json gone = input.value("PrivateIpAddresses", json::array());
+  if (gone.empty()) {
+    return MissingParameter("The request must contain the parameter PrivateIpAddresses");
+  }
+  std::vector<std::string> have = target.data.value("secondary_ips", std::vector<std::string>{});
+  for (const auto& g : gone) {
+    auto it = std::find(have.begin(), have.end(), g.get<std::string>());
+    if (it == have.end()) {
+      return InvalidParameterValue(
+          fmt::format("Some of the specified addresses are not assigned to interface {}", id));
+    }
+    have.erase(it);
+  }
+  target.data["secondary_ips"] = have;
+  RETURN_IF_ERROR(SaveAddressOwner(tx, caller, target));
+  return json::object();
+}
+
 json InstanceInterfaceJson(const store::Resource& eni) {
   json out = RenderRow(eni, {});
   for (const char* key : {"AvailabilityZone", "RequesterManaged", "TagSet"}) out.erase(key);
   out["Attachment"].erase("InstanceId");
   out["Attachment"].erase("InstanceOwnerId");
+  return out;
+}
+
+json WithSecondaryAddresses(const store::Resource& r, json primary) {
+  json out = json::array({std::move(primary)});
+  for (const auto& ip : r.data.value("secondary_ips", std::vector<std::string>{})) {
+    out.push_back({{"Primary", false},
+                   {"PrivateIpAddress", ip},
+                   {"PrivateDnsName", PrivateDnsName(ip, r.region)}});
+  }
   return out;
 }
 

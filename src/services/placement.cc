@@ -36,6 +36,9 @@ absl::StatusOr<std::string> AllocatePrivateIp(const std::vector<store::Resource>
   for (const auto& r : instances) {
     if (!Live(r) || r.data.value("subnet_id", "") != subnet_id) continue;
     if (auto ip = ParseIpv4(r.data.value("private_ip", "")); ip.ok()) used.insert(*ip);
+    for (const auto& s : r.data.value("secondary_ips", std::vector<std::string>{})) {
+      if (auto ip = ParseIpv4(s); ip.ok()) used.insert(*ip);
+    }
   }
   for (const auto& s : taken_now) {
     if (auto ip = ParseIpv4(s); ip.ok()) used.insert(*ip);

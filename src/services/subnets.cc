@@ -195,7 +195,10 @@ absl::StatusOr<json> DescribeSubnets(store::Tx& tx, const Caller& caller, const 
   ASSIGN_OR_RETURN(auto instances, AddressHolders(tx, caller));
   std::map<std::string, int64_t> in_use;
   for (const auto& i : instances) {
-    if (i.data.value("state", "") != "terminated") ++in_use[i.data.value("subnet_id", "")];
+    if (i.data.value("state", "") != "terminated") {
+      in_use[i.data.value("subnet_id", "")] +=
+          1 + int64_t(i.data.value("secondary_ips", json::array()).size());
+    }
   }
   DescribeSpec spec;
   spec.type = kSubnetType;

@@ -670,5 +670,38 @@ TEST_F(AddressTest, NetworkInterfacesLifecycle) {
             "InvalidNetworkInterfaceID.NotFound");
 }
 
+TEST_F(AddressTest, SecondaryPrivateAddresses) {
+  std::string vpc = VpcId("10.7.0.0/16");
+  std::string subnet = SubnetId(vpc, "10.7.1.0/28");  // 11 usable addresses
+  std::string inst = LaunchOne({{"SubnetId", subnet}});
+  EXPECT_EQ(Get(inst).data["private_ip"], "10.7.1.4");
+  std::string eni = PrimaryInterfaceId(inst);
+  auto assign = [&](const json& in) {
+    json req = in;
+    req["NetworkInterfaceId"] = eni;
+    return Call(
+        [&](store::Tx& tx, const Caller& c) { return AssignPrivateIpAddresses(tx, c, req); });
+  };
+  EXPECT_EQ(Code(assign(json::object())), "InvalidParameterCombination");
+  auto two = assign({{"SecondaryPrivateIpAddressCount", 2}});
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_EQ((*two)["AssignedPrivateIpAddresses"][1]["PrivateIpAddress"], "10.7.1.6");
+  EXPECT_EQ(Code(assign({{"PrivateIpAddresses", {"10.7.1.5"}}})), "InvalidIPAddress.InUse");
+  EXPECT_TRUE(assign({{"PrivateIpAddresses", {"10.7.1.9"}}}).ok());
+  EXPECT_EQ(Code(assign({{"SecondaryPrivateIpAddressCount", 7}})), "PrivateIpAddressLimitExceeded");
+  // They count against the subnet and are skipped by the next launch.
+  EXPECT_EQ(Subnet(subnet)["AvailableIpAddressCount"], 11 - 4);
+  EXPECT_EQ(Get(LaunchOne({{"SubnetId", subnet}})).data["private_ip"], "10.7.1.7");
+  auto unassign = [&](const json& ips) {
+    return Call([&](store::Tx& tx, const Caller& c) {
+      return UnassignPrivateIpAddresses(tx, c,
+                                        {{"NetworkInterfaceId", eni}, {"PrivateIpAddresses", ips}});
+    });
+  };
+  EXPECT_EQ(Code(unassign({"10.7.1.8"})), "InvalidParameterValue");
+  EXPECT_TRUE(unassign({"10.7.1.5", "10.7.1.9"}).ok());
+  EXPECT_EQ(Get(inst).data["secondary_ips"], json::array({"10.7.1.6"}));
+}
+
 }  // namespace
 }  // namespace kumo::services

@@ -37,6 +37,8 @@ void RegisterAddressActions(ActionTable& t) {
         return services::AttachNetworkInterface(tx, ctx.caller(), *ctx.deps().ids, in);
       });
   t["DetachNetworkInterface"] = ReconciledWrite(services::DetachNetworkInterface);
+  t["AssignPrivateIpAddresses"] = ReconciledWrite(services::AssignPrivateIpAddresses);
+  t["UnassignPrivateIpAddresses"] = ReconciledWrite(services::UnassignPrivateIpAddresses);
   t["ModifyNetworkInterfaceAttribute"] =
       ReconciledWrite([](ActionContext& ctx, store::Tx& tx, const json& in) {
         return services::ModifyNetworkInterfaceAttribute(tx, ctx.caller(), *ctx.deps().instance_env,

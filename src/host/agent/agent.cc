@@ -353,7 +353,8 @@ json ToJson(const VpcFirewall& fw) {
                      {"mac", p.mac},
                      {"private_ip", p.private_ip},
                      {"ingress", RulesJson(p.ingress)},
-                     {"egress", RulesJson(p.egress)}});
+                     {"egress", RulesJson(p.egress)},
+                     {"secondary_ips", p.secondary_ips}});
   }
   return {{"vpc", VpcJson(fw.vpc)}, {"ports", ports}, {"peer_sets", fw.peer_sets}};
 }
@@ -365,7 +366,8 @@ absl::StatusOr<VpcFirewall> VpcFirewallFromJson(const json& j) {
     for (const auto& p : j.at("ports")) {
       fw.ports.push_back({p.at("instance_id").get<std::string>(), p.at("mac").get<std::string>(),
                           p.at("private_ip").get<std::string>(), RulesFromJson(p.at("ingress")),
-                          RulesFromJson(p.at("egress"))});
+                          RulesFromJson(p.at("egress")),
+                          p.value("secondary_ips", std::vector<std::string>{})});
     }
     fw.peer_sets = j.at("peer_sets").get<std::map<std::string, std::vector<std::string>>>();
     return fw;

@@ -139,6 +139,16 @@ absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw) {
     }
     std::string tag = IdTag(p.instance_id), ip_text = FormatIpv4(ip);
     std::string port = PortVpcName(p.instance_id);
+    // The port's own addresses: the primary one and any secondary ones assigned to it.
+    std::vector<std::string> own = {ip_text};
+    for (const auto& s : p.secondary_ips) {
+      ASSIGN_OR_RETURN(uint32_t sip, ParseIpv4(s));
+      if (!InVpc(blocks, Cidr{sip, 32}) || !seen_ips.insert(FormatIpv4(sip)).second) {
+        return absl::InvalidArgumentError(fmt::format("Bad secondary address {}", s));
+      }
+      own.push_back(FormatIpv4(sip));
+    }
+    std::string addrs = own.size() == 1 ? own[0] : fmt::format("{{ {} }}", fmt::join(own, ", "));
     out += fmt::format(
         "add chain {t} port_{tag}\n"
         "add rule {t} port_{tag} ether saddr != {mac} drop\n"
@@ -147,7 +157,7 @@ absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw) {
         "add rule {t} port_{tag} ether type ip ip saddr {addr} accept\n"
         "add rule {t} port_{tag} drop\n",
         fmt::arg("t", kPortTable), fmt::arg("tag", tag), fmt::arg("mac", p.mac), fmt::arg("ip", ip),
-        fmt::arg("addr", ip_text));
+        fmt::arg("addr", addrs));
     port_map += fmt::format("{}\"{}\" : jump port_{}", port_map.empty() ? "" : ", ", port, tag);
 
     out += fmt::format("add chain {} out_{}\nadd chain {} in_{}\n", kSgTable, tag, kSgTable, tag);
@@ -161,8 +171,10 @@ absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw) {
       out += fmt::format("add rule {} in_{} {}\n", kSgTable, tag, line);
     }
     out += fmt::format("add rule {} in_{} drop\n", kSgTable, tag);
-    out_map += fmt::format("{}{} : jump out_{}", out_map.empty() ? "" : ", ", ip_text, tag);
-    in_map += fmt::format("{}{} : jump in_{}", in_map.empty() ? "" : ", ", ip_text, tag);
+    for (const auto& a : own) {
+      out_map += fmt::format("{}{} : jump out_{}", out_map.empty() ? "" : ", ", a, tag);
+      in_map += fmt::format("{}{} : jump in_{}", in_map.empty() ? "" : ", ", a, tag);
+    }
   }
 
   // Bridge: before br_netfilter's hooks (priority 0) and the NAT of the inet family.

@@ -76,6 +76,8 @@ struct PortFirewall {
   std::string private_ip;
   std::vector<FirewallRule> ingress;
   std::vector<FirewallRule> egress;
+  // AssignPrivateIpAddresses' addresses: the port may use them as its own too.
+  std::vector<std::string> secondary_ips;
 };
 
 // The whole firewall of one VPC, replaced atomically by ApplyFirewall.

@@ -653,6 +653,15 @@ TEST(NetworkInternalTest, SecondaryBlocksAreTheVpcsToo) {
   EXPECT_NE(script->find("ip daddr { 10.10.0.0/16, 10.11.0.0/16 } drop"), std::string::npos);
   fw.vpc.secondary_cidrs.clear();
   EXPECT_FALSE(ni::FirewallScript(fw).ok());
+  // Secondary addresses are the port's own too: its sources, and destinations of its chain.
+  fw.vpc = vpc;
+  fw.ports[0].secondary_ips = {"10.11.3.5"};
+  auto with_secondary = ni::FirewallScript(fw);
+  ASSERT_TRUE(with_secondary.ok()) << with_secondary.status();
+  EXPECT_NE(with_secondary->find("ip saddr { 10.11.3.4, 10.11.3.5 } accept"), std::string::npos);
+  fw.ports[0].secondary_ips = {"10.11.3.4"};  // its primary address again
+  EXPECT_FALSE(ni::FirewallScript(fw).ok());
+  fw.ports[0].secondary_ips.clear();
   // An attached interface is a port too.
   fw.vpc = vpc;
   fw.ports.push_back({"eni-0123456789abcdef1", "02:00:00:00:00:02", "10.10.1.9", {}, {}});
