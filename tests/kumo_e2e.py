@@ -318,6 +318,19 @@ def error_code(exc) -> str:
     return exc.response["Error"]["Code"]
 
 
+def expect_error(code, fn, *args, status: int | None = 400, **kwargs):
+    """Calls fn, which must fail with this EC2 error code (and HTTP status, unless None)."""
+    from botocore.exceptions import ClientError
+    try:
+        fn(*args, **kwargs)
+    except ClientError as e:
+        assert error_code(e) == code, e
+        if status is not None:
+            assert http_status(e) == status, e
+        return e
+    raise AssertionError(f"{getattr(fn, '__name__', fn)} did not fail with {code}")
+
+
 def http_status(exc) -> int:
     return exc.response["ResponseMetadata"]["HTTPStatusCode"]
 

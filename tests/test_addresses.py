@@ -2,18 +2,9 @@
 describe with filters, tags, release, the limit and the errors. Associating them with real
 instances is in tests/test_vpc_instances.py (root)."""
 
-import pytest
-from botocore.exceptions import ClientError
-
 import kumo_e2e as k
 
-
-def expect_error(code, fn, *args, status=400, **kwargs):
-    with pytest.raises(ClientError) as e:
-        fn(*args, **kwargs)
-    assert k.error_code(e.value) == code, e.value
-    assert k.http_status(e.value) == status
-    return e.value
+expect_error = k.expect_error
 
 
 def test_allocate_describe_release(ec2, account, aws, new_account):

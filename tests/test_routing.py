@@ -3,18 +3,9 @@ Terraform runs for a public subnet (VPC, gateway, route table, route, associatio
 filters, EC2's error codes, blackhole routes after a detach, the order deletes must take, and
 the default VPC's gateway and main route table."""
 
-import pytest
-from botocore.exceptions import ClientError
-
 import kumo_e2e as k
 
-
-def expect_error(code, fn, *args, status=400, **kwargs):
-    with pytest.raises(ClientError) as e:
-        fn(*args, **kwargs)
-    assert k.error_code(e.value) == code, e.value
-    assert k.http_status(e.value) == status
-    return e.value
+expect_error = k.expect_error
 
 
 def name_tag(resource_type, value):

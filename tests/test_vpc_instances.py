@@ -16,8 +16,6 @@ import ipaddress
 import subprocess
 from pathlib import Path
 
-import pytest
-from botocore.exceptions import ClientError
 
 import kumo_e2e as k
 from test_instances import cloud, pytestmark, ssh, wait_ssh, wait_state  # noqa: F401
@@ -41,9 +39,7 @@ def hostname_via(key, ip: str) -> str:
 
 
 def refused(code: str, fn, **kwargs):
-    with pytest.raises(ClientError) as e:
-        fn(**kwargs)
-    assert k.error_code(e.value) == code, e.value
+    k.expect_error(code, fn, status=None, **kwargs)
 
 
 def test_vpc_subnets_gateway_elastic_ip(cloud):

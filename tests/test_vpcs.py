@@ -1,18 +1,9 @@
 """VPCs and subnets beyond the default network, through the EC2 API with boto3 and the aws CLI:
 CreateVpc/DeleteVpc, the DNS attributes, CreateSubnet/DeleteSubnet/ModifySubnetAttribute."""
 
-import pytest
-from botocore.exceptions import ClientError
-
 import kumo_e2e as k
 
-
-def expect_error(code, fn, *args, status=400, **kwargs):
-    with pytest.raises(ClientError) as e:
-        fn(*args, **kwargs)
-    assert k.error_code(e.value) == code, e.value
-    assert k.http_status(e.value) == status
-    return e.value
+expect_error = k.expect_error
 
 
 def new_vpc(ec2, cidr="10.0.0.0/16", **kw):

@@ -337,7 +337,10 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
         RETURN_IF_ERROR(host_.SetPublicAddress(spec));
         published_[r.id] = spec.port.public_ip;
       }
-      std::string want = host::ToJson(spec).value("interfaces", json()).dump();
+      std::string want;
+      for (const auto& p : spec.interfaces) {
+        want += fmt::format("{} {} {} {};", p.instance_id, p.device_index, p.mac, p.private_ip);
+      }
       if (auto set = interfaces_set_.find(r.id);
           set == interfaces_set_.end() || set->second != want) {
         RETURN_IF_ERROR(host_.SetInterfaces(spec));

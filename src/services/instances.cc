@@ -51,12 +51,6 @@ bool Live(const store::Resource& r) {
   return s != "terminated";
 }
 
-std::string Mac(const std::string& instance_id) {
-  std::string h = HexEncode(Sha256(instance_id));
-  return fmt::format("02:{}:{}:{}:{}:{}", h.substr(0, 2), h.substr(2, 2), h.substr(4, 2),
-                     h.substr(6, 2), h.substr(8, 2));
-}
-
 json StateJson(std::string_view state) {
   return {{"Code", StateCode(state)}, {"Name", std::string(state)}};
 }
@@ -149,6 +143,12 @@ int StateCode(std::string_view state) {
   if (state == "stopping") return 64;
   if (state == "stopped") return 80;
   return 0;
+}
+
+std::string MacOf(std::string_view id) {
+  std::string h = HexEncode(Sha256(std::string(id)));
+  return fmt::format("02:{}:{}:{}:{}:{}", h.substr(0, 2), h.substr(2, 2), h.substr(4, 2),
+                     h.substr(6, 2), h.substr(8, 2));
 }
 
 std::string PublicDnsName(const std::string& ip, const std::string& region) {
@@ -324,7 +324,7 @@ absl::StatusOr<json> RunInstances(store::Tx& tx, const Caller& caller, IdGenerat
               {"gateway", FormatIpv4(subnet_cidr->base + 1)},
               {"public_ip", public_ip},
               {"auto_public", auto_public},
-              {"mac", Mac(r.id)},
+              {"mac", MacOf(r.id)},
               {"groups", groups},
               {"state", "pending"},
               {"desired", "running"},

@@ -61,6 +61,8 @@ struct InstanceEnv {
 // EC2's state codes.
 int StateCode(std::string_view state);
 std::string PublicDnsName(const std::string& public_ip, const std::string& region);
+// A stable, locally administered MAC for an instance's or an interface's port (by its id).
+std::string MacOf(std::string_view id);
 std::string PrivateDnsName(const std::string& private_ip, const std::string& region);
 // "eu-west-1.compute.internal" ("ec2.internal" in us-east-1, as on EC2).
 std::string InternalDomain(const std::string& region);

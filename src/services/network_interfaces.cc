@@ -6,7 +6,6 @@
 
 #include "common/encoding.h"
 #include "common/errors.h"
-#include "common/hash.h"
 #include "common/status_macros.h"
 #include "services/addresses.h"
 #include "services/describe.h"
@@ -129,12 +128,6 @@ absl::Status InterfaceInUse(std::string_view id) {
                   fmt::format("Interface: [{}] in use.", id));
 }
 
-std::string InterfaceMac(const std::string& id) {
-  std::string h = HexEncode(Sha256(id));
-  return fmt::format("02:{}:{}:{}:{}:{}", h.substr(0, 2), h.substr(2, 2), h.substr(4, 2),
-                     h.substr(6, 2), h.substr(8, 2));
-}
-
 json Attachment(const store::Resource& eni) { return eni.data.value("attachment", json()); }
 
 // The instance whose primary interface this id names, if any (eni-<hex> of i-<hex>).
@@ -252,7 +245,7 @@ absl::StatusOr<json> CreateNetworkInterface(store::Tx& tx, const Caller& caller,
               {"private_ip", ip},
               {"prefix_len", cidr->prefix_len},
               {"gateway", FormatIpv4(cidr->base + 1)},
-              {"mac", InterfaceMac(eni.id)},
+              {"mac", MacOf(eni.id)},
               {"groups", groups},
               {"description", input.value("Description", "")},
               {"source_dest_check", true},

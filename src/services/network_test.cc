@@ -4,6 +4,7 @@
 #include "common/errors.h"
 #include "services/instance_types.h"
 #include "services/security_groups.h"
+#include "services/tx_test_util.h"
 #include "services/vpcs.h"
 #include "store/sqlite_store.h"
 
@@ -23,18 +24,7 @@ class NetworkTest : public ::testing::Test {
     ASSERT_TRUE(network_->Ensure(alice_).ok());
   }
   using TxFn = std::function<absl::StatusOr<json>(store::Tx&)>;
-  absl::StatusOr<json> Run(bool write, const TxFn& fn) {
-    json out;
-    auto body = [&](store::Tx& tx) -> absl::Status {
-      auto r = fn(tx);
-      if (!r.ok()) return r.status();
-      out = *r;
-      return absl::OkStatus();
-    };
-    absl::Status st = write ? store_->Write(body) : store_->Read(body);
-    if (!st.ok()) return st;
-    return out;
-  }
+  absl::StatusOr<json> Run(bool write, const TxFn& fn) { return RunTx(*store_, write, fn); }
   absl::StatusOr<json> Read(const TxFn& fn) { return Run(false, fn); }
   absl::StatusOr<json> Write(const TxFn& fn) { return Run(true, fn); }
   std::string CreateGroup(const std::string& name) {

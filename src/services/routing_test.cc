@@ -8,6 +8,7 @@
 #include "common/ids.h"
 #include "common/status_macros.h"
 #include "services/tags.h"
+#include "services/tx_test_util.h"
 #include "services/vpcs.h"
 #include "store/sqlite_store.h"
 
@@ -30,18 +31,7 @@ class RoutingTest : public ::testing::Test {
   }
 
   using TxFn = std::function<absl::StatusOr<json>(store::Tx&)>;
-  absl::StatusOr<json> Run(bool write, const TxFn& fn) {
-    json out;
-    auto body = [&](store::Tx& tx) -> absl::Status {
-      auto r = fn(tx);
-      if (!r.ok()) return r.status();
-      out = *r;
-      return absl::OkStatus();
-    };
-    absl::Status st = write ? store_->Write(body) : store_->Read(body);
-    if (!st.ok()) return st;
-    return out;
-  }
+  absl::StatusOr<json> Run(bool write, const TxFn& fn) { return RunTx(*store_, write, fn); }
   absl::StatusOr<json> Read(const TxFn& fn) { return Run(false, fn); }
   absl::StatusOr<json> Write(const TxFn& fn) { return Run(true, fn); }
   // The EC2 error code of a write ("" when it succeeds).

@@ -18,6 +18,7 @@
 #include "services/routing.h"
 #include "services/security_groups.h"
 #include "services/tags.h"
+#include "services/tx_test_util.h"
 #include "store/sqlite_store.h"
 
 namespace kumo::services {
@@ -52,18 +53,7 @@ class VpcTest : public ::testing::Test {
   void TearDown() override { (void)RemoveTree(dir_); }
 
   using TxFn = std::function<absl::StatusOr<json>(store::Tx&)>;
-  absl::StatusOr<json> Run(bool write, const TxFn& fn) {
-    json out;
-    auto body = [&](store::Tx& tx) -> absl::Status {
-      auto r = fn(tx);
-      if (!r.ok()) return r.status();
-      out = *r;
-      return absl::OkStatus();
-    };
-    absl::Status st = write ? store_->Write(body) : store_->Read(body);
-    if (!st.ok()) return st;
-    return out;
-  }
+  absl::StatusOr<json> Run(bool write, const TxFn& fn) { return RunTx(*store_, write, fn); }
   absl::StatusOr<json> Read(const TxFn& fn) { return Run(false, fn); }
   absl::StatusOr<json> Write(const TxFn& fn) { return Run(true, fn); }
 
