@@ -2,7 +2,8 @@
 zones, instances in both, reached through an Elastic IP only once an internet gateway routes
 their subnets, the address moved to the other instance and kept through stop/start, a second
 network interface plugged into a running instance and unplugged, a secondary private address
-usable only while assigned, a secondary VPC block, private traffic between the
+usable only while assigned, a second Elastic IP on the interface and then on the secondary
+address, a secondary VPC block, private traffic between the
 subnets but not across VPCs, deletes in the wrong order refused, and the VPC
 taken apart with nothing left on the host.
 
@@ -122,9 +123,31 @@ def test_vpc_subnets_gateway_elastic_ip(cloud):
     refused("DependencyViolation", ec2.delete_subnet, SubnetId=subnets[1])
     refused("InvalidNetworkInterface.InUse", ec2.delete_network_interface,
             NetworkInterfaceId=eni["NetworkInterfaceId"])
+    # A second Elastic IP on the interface reaches b at eth1's address (b answers from eth1
+    # by a rule of its own, as an instance with two interfaces must on EC2 too).
+    alloc2 = ec2.allocate_address(Domain="vpc")
+    eip2 = alloc2["PublicIp"]
+    ec2.associate_address(AllocationId=alloc2["AllocationId"],
+                          NetworkInterfaceId=eni["NetworkInterfaceId"])
+    ssh(cloud.key_path, eip, f"sudo ip rule add from {eni['PrivateIpAddress']} table 101 && "
+        f"sudo ip route add default via 10.20.2.1 dev eth1 table 101")
+    (addr2,) = ec2.describe_addresses(AllocationIds=[alloc2["AllocationId"]])["Addresses"]
+    assert addr2["InstanceId"] == b["InstanceId"]
+    assert addr2["PrivateIpAddress"] == eni["PrivateIpAddress"]
+
+    def server_address(ip):
+        p = ssh(cloud.key_path, ip, "echo $SSH_CONNECTION", check=False)
+        return p.stdout.split()[2] if p.returncode == 0 and p.stdout.strip() else ""
+
+    k.wait_until(lambda: server_address(eip2) == eni["PrivateIpAddress"], 60,
+                 "ssh to b's second interface through its Elastic IP", interval=0.2)
     ec2.detach_network_interface(AttachmentId=attachment)
     k.wait_until(lambda: ssh(cloud.key_path, eip, "test ! -e /sys/class/net/eth1",
                              check=False).returncode == 0, 60, "eth1 to leave b", interval=0.2)
+    k.wait_until(lambda: not host_probe(eip2), 60, "the detached interface's address to go",
+                 interval=0.2)
+    (addr2,) = ec2.describe_addresses(AllocationIds=[alloc2["AllocationId"]])["Addresses"]
+    assert "InstanceId" not in addr2 and addr2["NetworkInterfaceId"] == eni["NetworkInterfaceId"]
     ec2.delete_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"])
 
     # Private traffic between the subnets: the VPC's default group admits its own members.
@@ -148,12 +171,24 @@ def test_vpc_subnets_gateway_elastic_ip(cloud):
 
     k.wait_until(lambda: via_secondary() == "reached", 60, "a to answer b's secondary address",
                  interval=0.2)
+    # The second Elastic IP moves to the secondary address.
+    ec2.associate_address(AllocationId=alloc2["AllocationId"], NetworkInterfaceId=b_eni,
+                          PrivateIpAddress=sec, AllowReassociation=True)
+    k.wait_until(lambda: server_address(eip2) == sec, 60,
+                 "ssh to b's secondary address through its Elastic IP", interval=0.2)
+    assert cloud.instance(b["InstanceId"])["PublicIpAddress"] == eip  # b keeps its own
     (nic,) = ec2.describe_network_interfaces(NetworkInterfaceIds=[b_eni])["NetworkInterfaces"]
     assert [p["PrivateIpAddress"] for p in nic["PrivateIpAddresses"]] == [
         b["PrivateIpAddress"], sec]
     ec2.unassign_private_ip_addresses(NetworkInterfaceId=b_eni, PrivateIpAddresses=[sec])
     k.wait_until(lambda: via_secondary() == "blocked", 60, "b's unassigned address to be dropped",
                  interval=0.2)
+    # Its Elastic IP went with it.
+    (addr2,) = ec2.describe_addresses(AllocationIds=[alloc2["AllocationId"]])["Addresses"]
+    assert "AssociationId" not in addr2
+    k.wait_until(lambda: not host_probe(eip2), 60, "the unassigned address's Elastic IP to go",
+                 interval=0.2)
+    ec2.release_address(AllocationId=alloc2["AllocationId"])
     ssh(cloud.key_path, eip, f"sudo ip addr del {sec}/24 dev eth0")
 
     # A secondary block, a subnet in it and an instance there, reached from b privately.

@@ -121,6 +121,27 @@ absl::StatusOr<bool> Reconciler::RunOnce() {
     ASSIGN_OR_RETURN(auto vpcs, tx.ListAllResources(services::kVpcType));
     routed_subnets_ = services::SubnetsWithInternetRoute(subnets, tables, gateways, vpcs);
     ASSIGN_OR_RETURN(interfaces, tx.ListAllResources(services::kNetworkInterfaceType));
+    ASSIGN_OR_RETURN(auto eips, tx.ListAllResources(services::kAddressType));
+    std::map<std::string, std::string> subnet_of;   // instance or interface id → its subnet
+    std::map<std::string, std::string> primary_ip;  // instance id → its primary address
+    for (const auto& e : interfaces) subnet_of[e.id] = Str(e, "subnet_id");
+    for (const auto& i : all) {
+      subnet_of[services::PrimaryInterfaceId(i.id)] = Str(i, "subnet_id");
+      primary_ip[i.id] = Str(i, "private_ip");
+    }
+    extra_addresses_.clear();
+    for (const auto& e : eips) {
+      std::string instance = Str(e, "instance_id"), iface = Str(e, "network_interface_id");
+      auto owner = primary_ip.find(instance);
+      if (owner == primary_ip.end() || Str(e, "association_id").empty()) continue;
+      // The instance's own address is on its record (public_ip), published with its port.
+      if (iface == services::PrimaryInterfaceId(instance) &&
+          Str(e, "private_ip") == owner->second) {
+        continue;
+      }
+      extra_addresses_[instance].push_back(
+          {iface, Str(e, "private_ip"), Str(e, "public_ip"), subnet_of[iface]});
+    }
     live_vpcs_.clear();
     vpc_nets_.clear();
     for (const auto& v : vpcs) {
@@ -204,6 +225,37 @@ std::set<std::string> Reconciler::ApplyFirewalls(const std::vector<store::Resour
   return failed;
 }
 
+std::vector<host::InstancePort> Reconciler::ExtraAddresses(const store::Resource& r,
+                                                           const host::InstanceSpec& spec) {
+  std::vector<host::InstancePort> out;
+  std::set<std::string> wanted;
+  if (auto it = extra_addresses_.find(r.id); it != extra_addresses_.end()) {
+    for (const auto& x : it->second) {
+      // A copy of the port that holds the address; none: an interface not plugged in yet.
+      const host::InstancePort* base = nullptr;
+      if (x.interface_id == services::PrimaryInterfaceId(r.id)) base = &spec.port;
+      for (const auto& p : spec.interfaces) {
+        if (p.instance_id == x.interface_id) base = &p;
+      }
+      if (!base) continue;
+      host::InstancePort p = *base;
+      p.private_ip = x.private_ip;
+      p.public_ip = routed_subnets_.count(x.subnet_id) ? x.public_ip : "";
+      wanted.insert(p.private_ip);
+      out.push_back(std::move(p));
+    }
+  }
+  // Published before but gone since (disassociated, the interface detached): unpublished.
+  if (auto it = published_extra_.find(r.id); it != published_extra_.end()) {
+    for (host::InstancePort p : it->second) {
+      if (wanted.count(p.private_ip)) continue;
+      p.public_ip.clear();
+      out.push_back(std::move(p));
+    }
+  }
+  return out;
+}
+
 absl::Status Reconciler::Update(const store::Resource& seen,
                                 const std::function<void(store::Resource&)>& fn) {
   return store_.Write([&](store::Tx& tx) -> absl::Status {
@@ -218,7 +270,7 @@ absl::Status Reconciler::Update(const store::Resource& seen,
     if (Str(r, "state") == "terminated") {
       // In the transaction that records the termination, so a crash cannot leave a volume
       // attached to a terminated instance.
-      RETURN_IF_ERROR(services::ReleaseInstanceInterfaces(tx, r));
+      RETURN_IF_ERROR(services::ReleaseInstanceInterfaces(tx, r, UnixMillis(clock_.Now())));
       RETURN_IF_ERROR(services::ReleaseInstanceVolumes(tx, r.account_id, r.region, r.id,
                                                        UnixMillis(clock_.Now())));
     }
@@ -248,8 +300,10 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
   // instances keep their addresses on record (as on EC2), but nothing is published for them.
   if (!routed_subnets_.count(Str(r, "subnet_id"))) spec.port.public_ip.clear();
   if (auto it = interfaces_of_.find(r.id); it != interfaces_of_.end()) spec.interfaces = it->second;
+  spec.extra_addresses = ExtraAddresses(r, spec);
   if (state != "running") {
     published_.erase(r.id);
+    published_extra_.erase(r.id);
     interfaces_set_.erase(r.id);
   }
   // A stopped or restarted instance starts its activity afresh.
@@ -332,10 +386,19 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
       return true;
     }
     if (actual == host::ContainerState::kRunning) {
+      std::string key = spec.port.public_ip;
+      for (const auto& p : spec.extra_addresses) {
+        if (!p.public_ip.empty()) key += fmt::format(";{}>{}", p.private_ip, p.public_ip);
+      }
       auto it = published_.find(r.id);
-      if (it == published_.end() || it->second != spec.port.public_ip) {
+      if (it == published_.end() || it->second != key) {
         RETURN_IF_ERROR(host_.SetPublicAddress(spec));
-        published_[r.id] = spec.port.public_ip;
+        published_[r.id] = key;
+        auto& now_published = published_extra_[r.id];
+        now_published.clear();
+        for (const auto& p : spec.extra_addresses) {
+          if (!p.public_ip.empty()) now_published.push_back(p);
+        }
       }
       std::string want;
       for (const auto& p : spec.interfaces) {

@@ -105,6 +105,15 @@ class Reconciler {
   // Running instance id → the public address last published for it ("" none): a change (an
   // Elastic IP moved, a route to the internet gateway added or removed) is published.
   std::map<std::string, std::string> published_;
+  // An Elastic IP on another private address of an instance (a secondary one, an attached
+  // interface's), this pass: instance id → them; and those last published for it.
+  struct ExtraAddress {
+    std::string interface_id, private_ip, public_ip, subnet_id;
+  };
+  std::map<std::string, std::vector<ExtraAddress>> extra_addresses_;
+  std::map<std::string, std::vector<host::InstancePort>> published_extra_;
+  std::vector<host::InstancePort> ExtraAddresses(const store::Resource& r,
+                                                 const host::InstanceSpec& spec);
   // Subnets with a route to an attached internet gateway, this pass: only their instances'
   // public addresses are published.
   std::set<std::string> routed_subnets_;

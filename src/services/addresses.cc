@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <set>
+
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "services/describe.h"
@@ -98,7 +101,7 @@ json RenderAddress(const store::Resource& r, const std::vector<store::Tag>& tags
       {"NetworkBorderGroup", r.region},  {"PublicIpv4Pool", "amazon"}, {"Tags", TagSetJson(tags)}};
   if (!Str(r, "association_id").empty()) {
     a["AssociationId"] = Str(r, "association_id");
-    a["InstanceId"] = Str(r, "instance_id");
+    if (!Str(r, "instance_id").empty()) a["InstanceId"] = Str(r, "instance_id");
     a["NetworkInterfaceId"] = Str(r, "network_interface_id");
     a["NetworkInterfaceOwnerId"] = r.account_id;
     a["PrivateIpAddress"] = Str(r, "private_ip");
@@ -157,18 +160,88 @@ absl::StatusOr<json> AllocateAddress(store::Tx& tx, const Caller& caller, IdGene
               {"PublicIpv4Pool", "amazon"}};
 }
 
+namespace {
+
+// Points eip at a private address other than an instance's primary one: a secondary address,
+// or an address of a created interface. The instance keeps its own public address; the
+// reconciler publishes this mapping from the Elastic IP's row alone.
+absl::StatusOr<json> AssociateWithAddress(store::Tx& tx, const Caller& caller, IdGenerator& ids,
+                                          const InstanceEnv& env, store::Resource eip,
+                                          const std::string& interface_id,
+                                          const std::string& instance_id,
+                                          const std::string& private_ip, bool allow, int64_t now) {
+  if (Str(eip, "network_interface_id") == interface_id && Str(eip, "private_ip") == private_ip) {
+    return json{{"AssociationId", Str(eip, "association_id")}};
+  }
+  if (!Str(eip, "association_id").empty()) {
+    if (!allow) {
+      return Ec2Error(absl::StatusCode::kFailedPrecondition, "Resource.AlreadyAssociated",
+                      fmt::format("resource {} is already associated with associate-id {}", eip.id,
+                                  Str(eip, "association_id")));
+    }
+    RETURN_IF_ERROR(Disassociate(tx, caller, &env, eip, now));
+    ASSIGN_OR_RETURN(eip, tx.GetResource(caller.account_id, caller.region, eip.id));
+  }
+  // The address's previous Elastic IP, if any, becomes idle.
+  ASSIGN_OR_RETURN(auto all, tx.ListResources(caller.account_id, caller.region, kAddressType));
+  for (auto& other : all) {
+    if (other.id == eip.id || Str(other, "network_interface_id") != interface_id ||
+        Str(other, "private_ip") != private_ip) {
+      continue;
+    }
+    RETURN_IF_ERROR(Meter(tx, other, "disassociated", now));
+    ClearAssociation(other);
+    RETURN_IF_ERROR(tx.UpdateResource(other));
+  }
+  eip.data["instance_id"] = instance_id;
+  eip.data["association_id"] = ids.ResourceId("eipassoc");
+  eip.data["network_interface_id"] = interface_id;
+  eip.data["private_ip"] = private_ip;
+  RETURN_IF_ERROR(tx.UpdateResource(eip));
+  RETURN_IF_ERROR(Meter(tx, eip, "associated", now));
+  return json{{"AssociationId", Str(eip, "association_id")}};
+}
+
+bool HoldsAddress(const store::Resource& r, const std::string& ip) {
+  if (Str(r, "private_ip") == ip) return true;
+  auto secondary = r.data.value("secondary_ips", std::vector<std::string>{});
+  return std::find(secondary.begin(), secondary.end(), ip) != secondary.end();
+}
+
+absl::Status NotOnInterface(const std::string& ip) {
+  return InvalidParameterValue(
+      fmt::format("The private IP address {} is not assigned to the network interface", ip));
+}
+
+}  // namespace
+
 absl::StatusOr<json> AssociateAddress(store::Tx& tx, const Caller& caller, IdGenerator& ids,
                                       const InstanceEnv& env, const json& input) {
   ASSIGN_OR_RETURN(store::Resource eip, FindAddress(tx, caller, input));
   int64_t now = UnixMillis(caller.now);
   std::string instance_id = input.value("InstanceId", "");
   std::string eni_id = input.value("NetworkInterfaceId", "");
+  bool allow = input.value("AllowReassociation", false);
   if (instance_id.empty() && eni_id.empty()) {
     return MissingParameter(
         "The request must contain the parameter InstanceId or NetworkInterfaceId");
   }
   if (!eni_id.empty()) {
-    // Only primary interfaces exist so far: eni-<hex> belongs to i-<hex>.
+    auto row = tx.GetResource(caller.account_id, caller.region, eni_id);
+    if (row.ok() && row->type == kNetworkInterfaceType) {
+      // A created interface, attached or not: the address follows it (FollowInterface).
+      json a = row->data.value("attachment", json());
+      std::string attached = a.is_object() ? a.value("instance_id", "") : "";
+      if (!instance_id.empty() && instance_id != attached) {
+        return InvalidParameterCombination(fmt::format(
+            "The network interface {} is not attached to instance {}", eni_id, instance_id));
+      }
+      std::string ip = input.value("PrivateIpAddress", Str(*row, "private_ip"));
+      if (!HoldsAddress(*row, ip)) return NotOnInterface(ip);
+      return AssociateWithAddress(tx, caller, ids, env, eip, row->id, attached, ip, allow, now);
+    }
+    if (!row.ok() && !absl::IsNotFound(row.status())) return row.status();
+    // A primary interface: eni-<hex> belongs to i-<hex>.
     std::string owner = "i-" + eni_id.substr(eni_id.rfind('-') + 1);
     auto found =
         eni_id.rfind("eni-", 0) == 0 ? GetInstance(tx, caller, owner) : absl::NotFoundError("");
@@ -186,21 +259,23 @@ absl::StatusOr<json> AssociateAddress(store::Tx& tx, const Caller& caller, IdGen
         fmt::format("The instance '{}' is not in a valid state for this operation.", instance.id));
   }
   std::string private_ip = input.value("PrivateIpAddress", Str(instance, "private_ip"));
+  if (!HoldsAddress(instance, private_ip)) return NotOnInterface(private_ip);
   if (private_ip != Str(instance, "private_ip")) {
-    return InvalidParameterValue(fmt::format(
-        "The private IP address {} is not assigned to the network interface", private_ip));
+    return AssociateWithAddress(tx, caller, ids, env, eip, PrimaryInterfaceId(instance.id),
+                                instance.id, private_ip, allow, now);
   }
-  if (Str(eip, "instance_id") == instance.id) {
+  if (Str(eip, "instance_id") == instance.id && Str(eip, "private_ip") == private_ip) {
     return json{{"AssociationId", Str(eip, "association_id")}};  // already there: as EC2 does
   }
   if (!Str(eip, "association_id").empty()) {
-    if (!input.value("AllowReassociation", false)) {
+    if (!allow) {
       return Ec2Error(absl::StatusCode::kFailedPrecondition, "Resource.AlreadyAssociated",
                       fmt::format("resource {} is already associated with associate-id {}", eip.id,
                                   Str(eip, "association_id")));
     }
     RETURN_IF_ERROR(Disassociate(tx, caller, &env, eip, now));
     ASSIGN_OR_RETURN(eip, tx.GetResource(caller.account_id, caller.region, eip.id));
+    ASSIGN_OR_RETURN(instance, GetInstance(tx, caller, instance.id));
   }
   // The instance's previous address goes: its other Elastic IP becomes idle, an automatic one
   // returns to the pool.
@@ -330,6 +405,38 @@ absl::Status DisassociateFromTerminated(store::Tx& tx, store::Resource& instance
   RETURN_IF_ERROR(Meter(tx, *eip, "disassociated", now_ms));
   ClearAssociation(*eip);
   return tx.UpdateResource(*eip);
+}
+
+}  // namespace kumo::services
+
+namespace kumo::services {
+
+absl::Status MoveInterfaceAddresses(store::Tx& tx, const std::string& account,
+                                    const std::string& region, const std::string& interface_id,
+                                    const std::string& instance_id) {
+  ASSIGN_OR_RETURN(auto all, tx.ListResources(account, region, kAddressType));
+  for (auto& eip : all) {
+    if (Str(eip, "network_interface_id") != interface_id) continue;
+    eip.data["instance_id"] = instance_id;
+    RETURN_IF_ERROR(tx.UpdateResource(eip));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DisassociateInterfaceAddresses(store::Tx& tx, const std::string& account,
+                                            const std::string& region,
+                                            const std::string& interface_id,
+                                            const std::set<std::string>* private_ips,
+                                            int64_t now_ms) {
+  ASSIGN_OR_RETURN(auto all, tx.ListResources(account, region, kAddressType));
+  for (auto& eip : all) {
+    if (Str(eip, "network_interface_id") != interface_id) continue;
+    if (private_ips && !private_ips->count(Str(eip, "private_ip"))) continue;
+    RETURN_IF_ERROR(Meter(tx, eip, "disassociated", now_ms));
+    ClearAssociation(eip);
+    RETURN_IF_ERROR(tx.UpdateResource(eip));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace kumo::services

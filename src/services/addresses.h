@@ -1,5 +1,6 @@
 // Elastic IP addresses: an account's claim on one of the host's public addresses, kept until it
-// releases it, that it can point at any of its instances (or their primary interfaces) and move.
+// releases it, that it can point at any of its instances, interfaces or their secondary private
+// addresses, and move.
 //
 // An Elastic IP is a store::Resource of type "elastic-ip" (id eipalloc-…, named by its address)
 // whose data holds {"public_ip", "instance_id", "association_id", "network_interface_id",
@@ -7,7 +8,9 @@
 // operator's "public-ip" rows, like an instance's automatic address, with {"allocation_id"}.
 // The instance it is associated with carries {"public_ip": the address, "eip_allocation_id"}:
 // what the reconciler publishes, and what stop keeps (EC2 keeps an Elastic IP on a stopped
-// instance; an automatic address goes).
+// instance; an automatic address goes). An Elastic IP on any other private address (a secondary
+// one, a created interface's) lives on its own row only: instance_id is the instance the
+// interface is attached to ("" while it is not), which the reconciler publishes it for.
 //
 // Meter events (tenant, allocation id): "address-allocated", "address-associated",
 // "address-disassociated", "address-released", each with {"public_ip"}: EC2 bills every public
@@ -15,6 +18,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -80,11 +84,24 @@ nlohmann::json InstanceInterfaceJson(const store::Resource& eni);
 // What holds private addresses of the caller's subnets: its instances and interfaces.
 absl::StatusOr<std::vector<store::Resource>> AddressHolders(store::Tx& tx, const Caller& caller);
 // For the instance's termination (in its transaction): its attached interfaces are detached, or
-// deleted when their attachment says DeleteOnTermination.
-absl::Status ReleaseInstanceInterfaces(store::Tx& tx, const store::Resource& instance);
+// deleted when their attachment says DeleteOnTermination; Elastic IPs follow (see above).
+absl::Status ReleaseInstanceInterfaces(store::Tx& tx, const store::Resource& instance,
+                                       int64_t now_ms);
 
 // The primary network interface's id of an instance (derived from the instance id, stable).
 std::string PrimaryInterfaceId(std::string_view instance_id);
+
+// Elastic IPs pointed at an interface's addresses (network_interface_id) follow it: attached to
+// instance_id ("" once detached), or idle once the interface or the address goes (private_ips
+// null: all of them).
+absl::Status MoveInterfaceAddresses(store::Tx& tx, const std::string& account,
+                                    const std::string& region, const std::string& interface_id,
+                                    const std::string& instance_id);
+absl::Status DisassociateInterfaceAddresses(store::Tx& tx, const std::string& account,
+                                            const std::string& region,
+                                            const std::string& interface_id,
+                                            const std::set<std::string>* private_ips,
+                                            int64_t now_ms);
 
 // For the instance's termination (in its transaction): its Elastic IP, if any, becomes idle.
 absl::Status DisassociateFromTerminated(store::Tx& tx, store::Resource& instance, int64_t now_ms);

@@ -206,6 +206,31 @@ json RenderRow(const store::Resource& r, const std::vector<store::Tag>& tags) {
   return eni;
 }
 
+// Elastic IPs by the (interface, private address) they point at.
+using EipIndex = std::map<std::pair<std::string, std::string>, const store::Resource*>;
+
+json EipAssociationJson(const store::Resource& eip) {
+  std::string ip = Str(eip, "public_ip");
+  return {{"PublicIp", ip},
+          {"PublicDnsName", PublicDnsName(ip, eip.region)},
+          {"IpOwnerId", eip.account_id},
+          {"AllocationId", eip.id},
+          {"AssociationId", Str(eip, "association_id")}};
+}
+
+// The Elastic IPs of an interface's addresses that its instance does not carry (secondary
+// addresses, created interfaces), on each address and, for the primary one, on the interface.
+void AddAssociations(json& eni, const EipIndex& index) {
+  std::string id = eni.value("NetworkInterfaceId", "");
+  for (auto& p : eni["PrivateIpAddresses"]) {
+    if (p.contains("Association")) continue;
+    auto it = index.find({id, p.value("PrivateIpAddress", "")});
+    if (it == index.end()) continue;
+    p["Association"] = EipAssociationJson(*it->second);
+    if (p.value("Primary", false)) eni["Association"] = p["Association"];
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<json> CreateNetworkInterface(store::Tx& tx, const Caller& caller, IdGenerator& ids,
@@ -267,6 +292,8 @@ absl::StatusOr<json> DeleteNetworkInterface(store::Tx& tx, const Caller& caller,
   for (const auto& t : tags) {
     RETURN_IF_ERROR(tx.DeleteTag(caller.account_id, caller.region, eni.id, t.key));
   }
+  RETURN_IF_ERROR(DisassociateInterfaceAddresses(tx, caller.account_id, caller.region, eni.id,
+                                                 nullptr, UnixMillis(caller.now)));
   RETURN_IF_ERROR(tx.DeleteResource(caller.account_id, caller.region, eni.id));
   return json::object();
 }
@@ -323,6 +350,8 @@ absl::StatusOr<json> AttachNetworkInterface(store::Tx& tx, const Caller& caller,
                             {"attach_ms", UnixMillis(caller.now)},
                             {"delete_on_termination", false}};
   RETURN_IF_ERROR(tx.UpdateResource(eni));
+  RETURN_IF_ERROR(
+      MoveInterfaceAddresses(tx, caller.account_id, caller.region, eni.id, instance.id));
   return json{{"AttachmentId", attachment_id}, {"NetworkCardIndex", 0}};
 }
 
@@ -344,6 +373,7 @@ absl::StatusOr<json> DetachNetworkInterface(store::Tx& tx, const Caller& caller,
     if (!a.is_object() || a.value("attachment_id", "") != attachment) continue;
     r.data["attachment"] = nullptr;
     RETURN_IF_ERROR(tx.UpdateResource(r));
+    RETURN_IF_ERROR(MoveInterfaceAddresses(tx, caller.account_id, caller.region, r.id, ""));
     return json::object();
   }
   return Ec2Error(absl::StatusCode::kNotFound, "InvalidAttachmentID.NotFound",
@@ -473,7 +503,9 @@ absl::StatusOr<json> UnassignPrivateIpAddresses(store::Tx& tx, const Caller& cal
     return MissingParameter("The request must contain the parameter PrivateIpAddresses");
   }
   std::vector<std::string> have = target.data.value("secondary_ips", std::vector<std::string>{});
+  std::set<std::string> unassigned;
   for (const auto& g : gone) {
+    unassigned.insert(g.get<std::string>());
     auto it = std::find(have.begin(), have.end(), g.get<std::string>());
     if (it == have.end()) {
       return InvalidParameterValue(
@@ -483,6 +515,9 @@ absl::StatusOr<json> UnassignPrivateIpAddresses(store::Tx& tx, const Caller& cal
   }
   target.data["secondary_ips"] = have;
   RETURN_IF_ERROR(SaveAddressOwner(tx, caller, target));
+  // An Elastic IP on an unassigned address is disassociated, as on EC2.
+  RETURN_IF_ERROR(DisassociateInterfaceAddresses(tx, caller.account_id, caller.region, id,
+                                                 &unassigned, UnixMillis(caller.now)));
   return json::object();
 }
 
@@ -512,20 +547,27 @@ absl::StatusOr<std::vector<store::Resource>> AddressHolders(store::Tx& tx, const
   return out;
 }
 
-absl::Status ReleaseInstanceInterfaces(store::Tx& tx, const store::Resource& instance) {
+absl::Status ReleaseInstanceInterfaces(store::Tx& tx, const store::Resource& instance,
+                                       int64_t now_ms) {
   ASSIGN_OR_RETURN(auto rows,
                    tx.ListResources(instance.account_id, instance.region, kNetworkInterfaceType));
   for (auto& r : rows) {
     json a = Attachment(r);
     if (!a.is_object() || a.value("instance_id", "") != instance.id) continue;
     if (a.value("delete_on_termination", false)) {
+      RETURN_IF_ERROR(
+          DisassociateInterfaceAddresses(tx, r.account_id, r.region, r.id, nullptr, now_ms));
       RETURN_IF_ERROR(tx.DeleteResource(r.account_id, r.region, r.id));
       continue;
     }
     r.data["attachment"] = nullptr;
     RETURN_IF_ERROR(tx.UpdateResource(r));
+    RETURN_IF_ERROR(MoveInterfaceAddresses(tx, r.account_id, r.region, r.id, ""));
   }
-  return absl::OkStatus();
+  // The primary interface goes with the instance, and the Elastic IPs of its secondary
+  // addresses with it (its own one went with ReleasePublicIp).
+  return DisassociateInterfaceAddresses(tx, instance.account_id, instance.region,
+                                        PrimaryInterfaceId(instance.id), nullptr, now_ms);
 }
 
 absl::StatusOr<json> DescribeNetworkInterfaces(store::Tx& tx, const Caller& caller,
@@ -540,6 +582,12 @@ absl::StatusOr<json> DescribeNetworkInterfaces(store::Tx& tx, const Caller& call
                    tx.ListResources(caller.account_id, caller.region, kAddressType));
   std::map<std::string, store::Resource> eips;
   for (auto& a : addresses) eips.emplace(a.id, std::move(a));
+  EipIndex eip_at;
+  for (const auto& [id, a] : eips) {
+    if (!Str(a, "association_id").empty()) {
+      eip_at[{Str(a, "network_interface_id"), Str(a, "private_ip")}] = &a;
+    }
+  }
   std::map<std::string, const store::Resource*> by_eni;  // primary interfaces (instances)
   for (const auto& r : instances) {
     if (Str(r, "state") == "terminated") continue;
@@ -563,12 +611,19 @@ absl::StatusOr<json> DescribeNetworkInterfaces(store::Tx& tx, const Caller& call
     if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), id) == wanted.end()) continue;
     if (!filters.Matches(InterfaceFields(*r), {})) continue;
     out.push_back(RenderInterface(*r, eips));
+    AddAssociations(out.back(), eip_at);
   }
   for (const auto& [id, r] : row_of) {
     if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), id) == wanted.end()) continue;
     const auto& t = tags[id];
-    if (!filters.Matches(RowFields(*r), t)) continue;
+    FilterFields fields = RowFields(*r);
+    if (auto e = eip_at.find({id, Str(*r, "private_ip")}); e != eip_at.end()) {
+      fields.insert({"association.public-ip", Str(*e->second, "public_ip")});
+      fields.insert({"association.allocation-id", e->second->id});
+    }
+    if (!filters.Matches(fields, t)) continue;
     out.push_back(RenderRow(*r, t));
+    AddAssociations(out.back(), eip_at);
   }
   return json{{"NetworkInterfaces", out}};
 }

@@ -649,7 +649,7 @@ TEST_F(AddressTest, NetworkInterfacesLifecycle) {
       attach({{"NetworkInterfaceId", eni_id}, {"InstanceId", inst}, {"DeviceIndex", 1}}).ok());
   store::Resource gone = Get(inst);
   ASSERT_TRUE(
-      store_->Write([&](store::Tx& tx) { return ReleaseInstanceInterfaces(tx, gone); }).ok());
+      store_->Write([&](store::Tx& tx) { return ReleaseInstanceInterfaces(tx, gone, 0); }).ok());
   EXPECT_TRUE(Get(eni_id).data["attachment"].is_null());
   EXPECT_TRUE(Call([&](store::Tx& tx, const Caller& c) {
                 return DeleteNetworkInterface(tx, c, {{"NetworkInterfaceId", eni_id}});
@@ -691,6 +691,85 @@ TEST_F(AddressTest, SecondaryPrivateAddresses) {
   EXPECT_EQ(Code(unassign({"10.7.1.8"})), "InvalidParameterValue");
   EXPECT_TRUE(unassign({"10.7.1.5", "10.7.1.9"}).ok());
   EXPECT_EQ(Get(inst).data["secondary_ips"], json::array({"10.7.1.6"}));
+}
+
+TEST_F(AddressTest, ElasticIpsOnSecondaryAddressesAndInterfaces) {
+  std::string vpc = VpcId("10.6.0.0/16");
+  std::string subnet = SubnetId(vpc, "10.6.1.0/24");
+  std::string inst = LaunchOne({{"SubnetId", subnet}});
+  std::string primary = PrimaryInterfaceId(inst);
+  auto assigned = Call([&](store::Tx& tx, const Caller& c) {
+    return AssignPrivateIpAddresses(
+        tx, c, {{"NetworkInterfaceId", primary}, {"SecondaryPrivateIpAddressCount", 1}});
+  });
+  ASSERT_TRUE(assigned.ok()) << assigned.status();
+  std::string sec = (*assigned)["AssignedPrivateIpAddresses"][0]["PrivateIpAddress"];
+  std::string a = Allocate(), b = Allocate();
+  EXPECT_EQ(Code(Associate(
+                {{"AllocationId", a}, {"InstanceId", inst}, {"PrivateIpAddress", "10.6.1.99"}})),
+            "InvalidParameterValue");
+  // On the secondary address: the instance keeps its own public address.
+  std::string own = Get(inst).data.value("public_ip", "");
+  ASSERT_TRUE(
+      Associate({{"AllocationId", a}, {"NetworkInterfaceId", primary}, {"PrivateIpAddress", sec}})
+          .ok());
+  EXPECT_EQ(Get(inst).data.value("public_ip", ""), own);
+  EXPECT_EQ(Get(a).data["instance_id"], inst);
+  EXPECT_EQ(Get(a).data["private_ip"], sec);
+
+  // On a created interface, unattached: it follows the interface to an instance and back.
+  auto made = Call([&](store::Tx& tx, const Caller& c) {
+    return CreateNetworkInterface(tx, c, ids_, {{"SubnetId", subnet}});
+  });
+  ASSERT_TRUE(made.ok()) << made.status();
+  std::string eni = (*made)["NetworkInterface"]["NetworkInterfaceId"];
+  ASSERT_TRUE(Associate({{"AllocationId", b}, {"NetworkInterfaceId", eni}}).ok());
+  EXPECT_EQ(Get(b).data["instance_id"], "");
+  EXPECT_EQ(Get(b).data["private_ip"], Get(eni).data["private_ip"]);
+  EXPECT_EQ(
+      Code(Associate({{"AllocationId", a}, {"NetworkInterfaceId", eni}, {"InstanceId", inst}})),
+      "InvalidParameterCombination");  // not attached to it
+  store::Resource running = Get(inst);
+  running.data["state"] = "running";
+  ASSERT_TRUE(store_->Write([&](store::Tx& tx) { return tx.UpdateResource(running); }).ok());
+  auto attached = Call([&](store::Tx& tx, const Caller& c) {
+    return AttachNetworkInterface(
+        tx, c, ids_, {{"NetworkInterfaceId", eni}, {"InstanceId", inst}, {"DeviceIndex", 1}});
+  });
+  ASSERT_TRUE(attached.ok()) << attached.status();
+  EXPECT_EQ(Get(b).data["instance_id"], inst);
+  std::string b_ip = Get(b).data["public_ip"];
+  auto described = Read([&](store::Tx& tx) {
+    return DescribeNetworkInterfaces(
+        tx, alice_, {{"Filters", {{{"Name", "association.public-ip"}, {"Values", {b_ip}}}}}});
+  });
+  ASSERT_TRUE(described.ok()) << described.status();
+  ASSERT_EQ((*described)["NetworkInterfaces"].size(), 1u);
+  EXPECT_EQ((*described)["NetworkInterfaces"][0]["Association"]["AllocationId"], b);
+  auto both = Read([&](store::Tx& tx) {
+    return DescribeNetworkInterfaces(tx, alice_, {{"NetworkInterfaceIds", {primary}}});
+  });
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ((*both)["NetworkInterfaces"][0]["PrivateIpAddresses"][1]["Association"]["AllocationId"],
+            a);
+  ASSERT_TRUE(
+      Call([&](store::Tx& tx, const Caller& c) {
+        return DetachNetworkInterface(tx, c, {{"AttachmentId", (*attached)["AttachmentId"]}});
+      }).ok());
+  EXPECT_EQ(Get(b).data["instance_id"], "");
+  EXPECT_FALSE(Get(b).data["association_id"].get<std::string>().empty());
+  // Unassigning the secondary address and deleting the interface make their addresses idle.
+  ASSERT_TRUE(Call([&](store::Tx& tx, const Caller& c) {
+                return UnassignPrivateIpAddresses(
+                    tx, c, {{"NetworkInterfaceId", primary}, {"PrivateIpAddresses", {sec}}});
+              }).ok());
+  EXPECT_EQ(Get(a).data["association_id"], "");
+  ASSERT_TRUE(Call([&](store::Tx& tx, const Caller& c) {
+                return DeleteNetworkInterface(tx, c, {{"NetworkInterfaceId", eni}});
+              }).ok());
+  EXPECT_EQ(Get(b).data["association_id"], "");
+  EXPECT_EQ(MeterKinds(b), (std::vector<std::string>{"address-allocated", "address-associated",
+                                                     "address-disassociated"}));
 }
 
 }  // namespace

@@ -421,6 +421,12 @@ json ToJson(const InstanceSpec& s) {
              for (const auto& p : s.interfaces) a.push_back(PortJson(p));
              return a;
            }()},
+          {"extra_addresses",
+           [&] {
+             json a = json::array();
+             for (const auto& p : s.extra_addresses) a.push_back(PortJson(p));
+             return a;
+           }()},
           {"root_volume_id", s.root_volume_id},
           {"root_size_bytes", s.root_size_bytes},
           {"root_snapshot_id", s.root_snapshot_id},
@@ -478,6 +484,9 @@ absl::StatusOr<InstanceSpec> InstanceSpecFromJson(const json& j) {
     s.port = PortFromJson(j.at("port"));
     for (const auto& p : j.value("interfaces", json::array())) {
       s.interfaces.push_back(PortFromJson(p));
+    }
+    for (const auto& p : j.value("extra_addresses", json::array())) {
+      s.extra_addresses.push_back(PortFromJson(p));
     }
     s.root_volume_id = j.value("root_volume_id", "");
     s.root_size_bytes = j.value("root_size_bytes", int64_t(0));

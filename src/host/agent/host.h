@@ -41,6 +41,10 @@ struct InstanceSpec {
   InstancePort port;
   // Network interfaces attached to it besides the primary one (device index ≥ 1).
   std::vector<InstancePort> interfaces;
+  // Its other private addresses with an Elastic IP (secondary ones, attached interfaces'), each
+  // as a copy of the port holding it with private_ip and public_ip set; an empty public_ip: an
+  // address to unpublish (its Elastic IP went).
+  std::vector<InstancePort> extra_addresses;
   // The root volume holds the overlay's upper layer; its size is what the instance can write.
   // Empty: the layer is a plain directory (no size limit).
   std::string root_volume_id;
@@ -95,7 +99,8 @@ class Host {
   // on stop); its storage stays.
   virtual absl::Status Release(const InstanceSpec& spec) = 0;
   // A running instance's public address becomes spec.port.public_ip: published, or unmapped
-  // when empty (an Elastic IP moved away, a route to the internet gone). Idempotent.
+  // when empty (an Elastic IP moved away, a route to the internet gone); so do those of
+  // spec.extra_addresses. Idempotent.
   virtual absl::Status SetPublicAddress(const InstanceSpec& spec) = 0;
   // A running instance's attached interfaces become spec.interfaces (Network::SetInterfaces).
   virtual absl::Status SetInterfaces(const InstanceSpec& spec) = 0;

@@ -156,6 +156,7 @@ class LocalHost : public Host {
     RETURN_IF_ERROR(net_->RemovePort(spec.port));
     // Attached interfaces went with the container's namespace; a half-made pair's VPC end too.
     for (const auto& p : spec.interfaces) RETURN_IF_ERROR(net_->RemovePort(p));
+    for (const auto& p : spec.extra_addresses) RETURN_IF_ERROR(net_->Unpublish(p));
     return disks_->UnmountAll(InstanceDir(spec.instance_id));
   }
 
@@ -171,8 +172,12 @@ class LocalHost : public Host {
   }
 
   absl::Status SetPublicAddress(const InstanceSpec& spec) override {
-    if (spec.port.public_ip.empty()) return net_->Unpublish(spec.port);
-    return net_->Publish(spec.port);
+    RETURN_IF_ERROR(spec.port.public_ip.empty() ? net_->Unpublish(spec.port)
+                                                : net_->Publish(spec.port));
+    for (const auto& p : spec.extra_addresses) {
+      RETURN_IF_ERROR(p.public_ip.empty() ? net_->Unpublish(p) : net_->Publish(p));
+    }
+    return absl::OkStatus();
   }
 
   absl::Status Destroy(const InstanceSpec& spec) override {
