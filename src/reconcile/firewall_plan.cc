@@ -91,7 +91,8 @@ std::map<std::string, host::VpcFirewall> PlanFirewalls(
                             r->data.value("private_ip", ""),
                             {},
                             {},
-                            r->data.value("secondary_ips", std::vector<std::string>{})};
+                            r->data.value("secondary_ips", std::vector<std::string>{}),
+                            r->data.value("source_dest_check", true)};
     for (const auto& gid : GroupIds(*r)) {
       auto it = group_by_id.find(gid);
       // A group deleted under a running instance (not possible through the API) allows nothing.

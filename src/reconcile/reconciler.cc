@@ -158,6 +158,18 @@ absl::StatusOr<bool> Reconciler::RunOnce() {
       auto it = vpc_nets_.find(s.data.value("vpc_id", ""));
       if (it != vpc_nets_.end()) it->second.subnet_cidrs.push_back(Str(s, "cidr"));
     }
+    std::map<std::string, const store::Resource*> subnet_by_id;
+    for (const auto& s : subnets) subnet_by_id[s.id] = &s;
+    vpc_routes_.clear();
+    for (const auto& route : services::InterfaceRoutes(subnets, tables)) {
+      const store::Resource* s = subnet_by_id[route.subnet_id];
+      std::string port = route.interface_id;
+      // A primary interface's port is its instance's.
+      if (port.rfind("eni-", 0) == 0 && primary_ip.count("i-" + port.substr(4))) {
+        port = "i-" + port.substr(4);
+      }
+      vpc_routes_[Str(*s, "vpc_id")].push_back({Str(*s, "cidr"), route.destination, port});
+    }
     return absl::OkStatus();
   }));
   interfaces_of_.clear();
@@ -210,7 +222,14 @@ std::set<std::string> Reconciler::ApplyFirewalls(const std::vector<store::Resour
                                                  const std::vector<store::Resource>& groups,
                                                  const std::vector<store::Resource>& interfaces) {
   std::set<std::string> failed;
-  for (const auto& [vpc_id, fw] : PlanFirewalls(all, groups, interfaces, &vpc_nets_)) {
+  for (auto& [vpc_id, fw] : PlanFirewalls(all, groups, interfaces, &vpc_nets_)) {
+    std::set<std::string> ports;
+    for (const auto& p : fw.ports) ports.insert(p.instance_id);
+    for (host::VpcRoute r : vpc_routes_[vpc_id]) {
+      // A route to an instance without a port (stopped, gone) is a blackhole, as on EC2.
+      if (!r.target.empty() && !ports.count(r.target)) r.target = "blackhole";
+      fw.routes.push_back(std::move(r));
+    }
     std::string want = host::ToJson(fw).dump();
     auto it = applied_firewalls_.find(vpc_id);
     if (it != applied_firewalls_.end() && it->second == want) continue;

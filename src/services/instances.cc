@@ -539,10 +539,17 @@ absl::StatusOr<json> ModifyInstanceAttribute(store::Tx& tx, const Caller& caller
     r.data["groups"] = groups;
     changed = true;
   }
+  if (auto v = attr_value("SourceDestCheck", "sourceDestCheck")) {
+    // Off: the instance may send and receive traffic that is not its own (a NAT instance, a
+    // router); the firewall's anti-spoofing and destination check follow (firewall.cc).
+    r.data["source_dest_check"] =
+        v->is_boolean() ? v->get<bool>() : !(v->is_string() && v->get<std::string>() == "false");
+    changed = true;
+  }
   if (!changed) {
     return Ec2Error(absl::StatusCode::kUnimplemented, "Unsupported",
-                    "Only instanceType, userData, groupSet, disableApiTermination and "
-                    "instanceInitiatedShutdownBehavior can be modified");
+                    "Only instanceType, userData, groupSet, sourceDestCheck, "
+                    "disableApiTermination and instanceInitiatedShutdownBehavior can be modified");
   }
   RETURN_IF_ERROR(SaveInstance(tx, r, UnixMillis(caller.now)));
   return json::object();

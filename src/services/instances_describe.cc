@@ -103,7 +103,7 @@ json RenderInstance(const store::Resource& r, const std::vector<store::Tag>& tag
             {"Hypervisor", "xen"},
             {"EbsOptimized", false},
             {"EnaSupport", true},
-            {"SourceDestCheck", true},
+            {"SourceDestCheck", r.data.value("source_dest_check", true)},
             {"ClientToken", Str(r, "client_token")},
             {"SecurityGroups", gone ? json::array() : groups},
             {"CpuOptions", {{"CoreCount", r.data.value("vcpus", 1)}, {"ThreadsPerCore", 1}}},
@@ -129,7 +129,7 @@ json RenderInstance(const store::Resource& r, const std::vector<store::Tag>& tag
                 {"SubnetId", Str(r, "subnet_id")},
                 {"VpcId", Str(r, "vpc_id")},
                 {"OwnerId", r.account_id},
-                {"SourceDestCheck", true},
+                {"SourceDestCheck", r.data.value("source_dest_check", true)},
                 {"Groups", groups},
                 {"InterfaceType", "interface"}};
     eni["NetworkInterfaceId"] = PrimaryInterfaceId(r.id);
@@ -314,6 +314,8 @@ absl::StatusOr<json> DescribeInstanceAttribute(store::Tx& tx, const Caller& call
     ASSIGN_OR_RETURN(auto volumes, VolumesOfInstance(tx, caller.account_id, caller.region, r.id));
     out["BlockDeviceMappings"] = json::array();
     for (const auto& v : volumes) out["BlockDeviceMappings"].push_back(InstanceBlockDevice(v));
+  } else if (attribute == "sourceDestCheck") {
+    out["SourceDestCheck"] = {{"Value", r.data.value("source_dest_check", true)}};
   } else if (attribute == "rootDeviceName") {
     out["RootDeviceName"] = {{"Value", "/dev/xvda"}};
   } else {

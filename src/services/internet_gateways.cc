@@ -46,14 +46,6 @@ std::map<std::string, std::string> AttachedVpcs(const std::vector<store::Resourc
   return out;
 }
 
-std::string RouteState(const nlohmann::json& route, std::string_view vpc_id,
-                       const std::map<std::string, std::string>& attached) {
-  std::string gateway = route.value("gateway_id", "");
-  if (gateway == "local") return "active";
-  auto it = attached.find(gateway);
-  return it != attached.end() && it->second == vpc_id ? "active" : "blackhole";
-}
-
 }  // namespace routing
 
 namespace {

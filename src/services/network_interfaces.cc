@@ -93,7 +93,7 @@ json RenderInterface(const store::Resource& r, const std::map<std::string, store
               {"PrivateDnsName", PrivateDnsName(private_ip, r.region)},
               {"PrivateIpAddress", private_ip},
               {"RequesterManaged", false},
-              {"SourceDestCheck", true},
+              {"SourceDestCheck", r.data.value("source_dest_check", true)},
               {"Status", "in-use"},
               {"SubnetId", Str(r, "subnet_id")},
               {"VpcId", Str(r, "vpc_id")},
@@ -391,23 +391,19 @@ absl::StatusOr<json> ModifyNetworkInterfaceAttribute(store::Tx& tx, const Caller
     return InvalidParameterCombination(
         "Exactly one of Groups, SourceDestCheck, Description or Attachment must be given");
   }
-  if (sdc && !input["SourceDestCheck"].value("Value", true)) {
-    // Turning it off lets an instance route others' traffic (a NAT instance): the firewall's
-    // anti-spoofing would need to know; not yet.
-    return Ec2Error(absl::StatusCode::kInvalidArgument, "Unsupported",
-                    "Turning the source/destination check off is not supported yet");
-  }
   ASSIGN_OR_RETURN(auto owner, PrimaryOwner(tx, caller, id));
   if (owner) {
     if (groups) {
       return ModifyInstanceAttribute(tx, caller, env,
                                      {{"InstanceId", owner->id}, {"Groups", input["Groups"]}});
     }
-    if (attachment || description) {
-      return Ec2Error(absl::StatusCode::kInvalidArgument, "Unsupported",
-                      "The primary interface's description and attachment are fixed");
+    if (sdc) {
+      return ModifyInstanceAttribute(
+          tx, caller, env,
+          {{"InstanceId", owner->id}, {"SourceDestCheck", input["SourceDestCheck"]}});
     }
-    return json::object();
+    return Ec2Error(absl::StatusCode::kInvalidArgument, "Unsupported",
+                    "The primary interface's description and attachment are fixed");
   }
   ASSIGN_OR_RETURN(store::Resource eni, GetInterface(tx, caller, id));
   if (groups) {
@@ -418,6 +414,8 @@ absl::StatusOr<json> ModifyNetworkInterfaceAttribute(store::Tx& tx, const Caller
     ASSIGN_OR_RETURN(eni.data["groups"], ResolveGroups(tx, caller, in, placement));
   } else if (description) {
     eni.data["description"] = input["Description"].value("Value", "");
+  } else if (sdc) {
+    eni.data["source_dest_check"] = input["SourceDestCheck"].value("Value", true);
   } else if (attachment) {
     json a = Attachment(eni);
     if (!a.is_object() ||

@@ -4,11 +4,13 @@
 // internet.
 //
 // A route table row's data: vpc_id; main (and main_association_id when main); routes, each
-// {destination, gateway_id ("local" or an igw id), origin}; associations, each {id, subnet_id}.
+// {destination, gateway_id ("local" or an igw id) or network_interface_id, origin};
+// associations, each {id, subnet_id}.
 #include "services/routing.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 
 #include "common/errors.h"
@@ -87,14 +89,11 @@ json AssociationJson(std::string_view id, std::string_view table, bool main,
 }
 
 json RenderRouteTable(const store::Resource& r, const std::vector<store::Tag>& tags,
-                      const std::map<std::string, std::string>& attached) {
+                      const routing::RouteTargets& targets) {
   std::string vpc = r.data.value("vpc_id", "");
   json routes = json::array();
   for (const auto& route : r.data.value("routes", json::array())) {
-    routes.push_back({{"DestinationCidrBlock", route.value("destination", "")},
-                      {"GatewayId", route.value("gateway_id", "")},
-                      {"Origin", route.value("origin", "CreateRoute")},
-                      {"State", routing::RouteState(route, vpc, attached)}});
+    routes.push_back(routing::RouteJson(route, vpc, targets, r.account_id));
   }
   json associations = json::array();
   if (r.data.value("main", false)) {
@@ -144,20 +143,26 @@ absl::StatusOr<std::string> RouteDestination(const json& input) {
   return cidr->ToString();
 }
 
-// The internet gateway a CreateRoute/ReplaceRoute targets, checked against the table's VPC.
-absl::StatusOr<std::string> RouteTarget(store::Tx& tx, const Caller& caller,
-                                        const store::Resource& table, const json& input) {
+// The target a CreateRoute/ReplaceRoute names, checked against the table's VPC, as stored:
+// {"gateway_id"} or {"network_interface_id"}.
+absl::StatusOr<json> RouteTarget(store::Tx& tx, const Caller& caller, const store::Resource& table,
+                                 const json& input) {
   static constexpr std::string_view kOtherTargets[] = {
-      "NatGatewayId",     "InstanceId",     "NetworkInterfaceId", "VpcPeeringConnectionId",
-      "TransitGatewayId", "LocalGatewayId", "CarrierGatewayId",   "EgressOnlyInternetGatewayId",
-      "VpcEndpointId",    "CoreNetworkArn"};
+      "NatGatewayId",     "VpcPeeringConnectionId",      "TransitGatewayId", "LocalGatewayId",
+      "CarrierGatewayId", "EgressOnlyInternetGatewayId", "VpcEndpointId",    "CoreNetworkArn"};
   for (auto member : kOtherTargets) {
     if (input.contains(member)) {
       return Unsupported(fmt::format(
-          "Routes with a {} target are not supported by Kumo yet; use an internet gateway",
+          "Routes with a {} target are not supported by Kumo yet; use an internet gateway or an "
+          "instance",
           member));
     }
   }
+  bool to_interface = input.contains("InstanceId") || input.contains("NetworkInterfaceId");
+  if (to_interface && input.contains("GatewayId")) {
+    return InvalidParameterCombination("Only one route target may be given");
+  }
+  if (to_interface) return routing::InterfaceRouteTarget(tx, caller, table, input);
   std::string gateway = input.value("GatewayId", "");
   if (gateway.empty()) {
     return MissingParameter(
@@ -177,7 +182,7 @@ absl::StatusOr<std::string> RouteTarget(store::Tx& tx, const Caller& caller,
     return InvalidParameterValue(fmt::format(
         "route table {} and network gateway {} belong to different networks", table.id, igw->id));
   }
-  return igw->id;
+  return json{{"gateway_id", igw->id}};
 }
 
 // Refuses a destination inside the VPC's CIDR for a gateway target, as EC2 does.
@@ -223,21 +228,64 @@ json AssociationResult(std::string_view member, std::string_view id) {
 
 }  // namespace
 
+namespace {
+
+// Each subnet's effective route table: its explicit association, else its VPC's main table.
+struct EffectiveTables {
+  std::set<std::string> vpcs_with_tables;
+  std::map<std::string, const store::Resource*> main_of_vpc, table_of_subnet;
+
+  explicit EffectiveTables(const std::vector<store::Resource>& route_tables) {
+    for (const auto& t : route_tables) {
+      std::string vpc = t.data.value("vpc_id", "");
+      vpcs_with_tables.insert(vpc);
+      if (t.data.value("main", false)) main_of_vpc[vpc] = &t;
+      for (const auto& a : t.data.value("associations", json::array())) {
+        table_of_subnet[a.value("subnet_id", "")] = &t;
+      }
+    }
+  }
+  const store::Resource* Of(const store::Resource& subnet) const {
+    std::string vpc = subnet.data.value("vpc_id", "");
+    const store::Resource* table = nullptr;
+    if (auto it = table_of_subnet.find(subnet.id); it != table_of_subnet.end()) {
+      table = it->second;
+    } else if (auto m = main_of_vpc.find(vpc); m != main_of_vpc.end()) {
+      table = m->second;
+    }
+    return table && table->data.value("vpc_id", "") == vpc ? table : nullptr;
+  }
+};
+
+}  // namespace
+
+std::vector<InterfaceRoute> InterfaceRoutes(const std::vector<store::Resource>& subnets,
+                                            const std::vector<store::Resource>& route_tables) {
+  EffectiveTables tables(route_tables);
+  std::vector<InterfaceRoute> out;
+  for (const auto& s : subnets) {
+    const store::Resource* table = tables.Of(s);
+    if (!table) continue;
+    json routes = table->data.value("routes", json::array());
+    bool any = std::any_of(routes.begin(), routes.end(), [](const json& r) {
+      return !r.value("network_interface_id", "").empty();
+    });
+    if (!any) continue;
+    for (const auto& route : routes) {
+      if (route.value("gateway_id", "") == "local") continue;
+      out.push_back(
+          {s.id, route.value("destination", ""), route.value("network_interface_id", "")});
+    }
+  }
+  return out;
+}
+
 std::set<std::string> SubnetsWithInternetRoute(
     const std::vector<store::Resource>& subnets, const std::vector<store::Resource>& route_tables,
     const std::vector<store::Resource>& internet_gateways,
     const std::vector<store::Resource>& vpcs) {
   auto attached = routing::AttachedVpcs(internet_gateways);
-  std::set<std::string> vpcs_with_tables;
-  std::map<std::string, const store::Resource*> main_of_vpc, table_of_subnet;
-  for (const auto& t : route_tables) {
-    std::string vpc = t.data.value("vpc_id", "");
-    vpcs_with_tables.insert(vpc);
-    if (t.data.value("main", false)) main_of_vpc[vpc] = &t;
-    for (const auto& a : t.data.value("associations", json::array())) {
-      table_of_subnet[a.value("subnet_id", "")] = &t;
-    }
-  }
+  EffectiveTables tables(route_tables);
   std::set<std::string> default_vpcs;
   if (!vpcs.empty()) {
     for (const auto& v : vpcs) {
@@ -251,17 +299,12 @@ std::set<std::string> SubnetsWithInternetRoute(
   std::set<std::string> out;
   for (const auto& s : subnets) {
     std::string vpc = s.data.value("vpc_id", "");
-    if (!vpcs_with_tables.count(vpc)) {
+    if (!tables.vpcs_with_tables.count(vpc)) {
       if (default_vpcs.count(vpc)) out.insert(s.id);  // a default VPC from before route tables
       continue;
     }
-    const store::Resource* table = nullptr;
-    if (auto it = table_of_subnet.find(s.id); it != table_of_subnet.end()) {
-      table = it->second;
-    } else if (auto m = main_of_vpc.find(vpc); m != main_of_vpc.end()) {
-      table = m->second;
-    }
-    if (table && table->data.value("vpc_id", "") == vpc && HasInternetRoute(*table, attached)) {
+    const store::Resource* table = tables.Of(s);
+    if (table && HasInternetRoute(*table, attached)) {
       out.insert(s.id);
     }
   }
@@ -378,7 +421,7 @@ absl::StatusOr<json> CreateRouteTable(store::Tx& tx, const Caller& caller, IdGen
   RETURN_IF_ERROR(tx.InsertResource(rt));
   RETURN_IF_ERROR(ApplyTags(tx, caller, rt.id, rt.type, tags));
   ASSIGN_OR_RETURN(auto stored, tx.ListTags(caller.account_id, caller.region, rt.id));
-  return json{{"RouteTable", RenderRouteTable(rt, stored, {})}};
+  return json{{"RouteTable", RenderRouteTable(rt, stored, routing::RouteTargets{})}};
 }
 
 absl::StatusOr<json> DeleteRouteTable(store::Tx& tx, const Caller& caller, const json& input) {
@@ -392,9 +435,7 @@ absl::StatusOr<json> DeleteRouteTable(store::Tx& tx, const Caller& caller, const
 }
 
 absl::StatusOr<json> DescribeRouteTables(store::Tx& tx, const Caller& caller, const json& input) {
-  ASSIGN_OR_RETURN(auto gateways,
-                   tx.ListResources(caller.account_id, caller.region, kInternetGatewayType));
-  auto attached = routing::AttachedVpcs(gateways);
+  ASSIGN_OR_RETURN(routing::RouteTargets targets, routing::LoadRouteTargets(tx, caller));
   DescribeSpec spec;
   spec.type = kRouteTableType;
   spec.ids_member = "RouteTableIds";
@@ -408,6 +449,8 @@ absl::StatusOr<json> DescribeRouteTables(store::Tx& tx, const Caller& caller, co
                        "association.main",
                        "route.destination-cidr-block",
                        "route.gateway-id",
+                       "route.instance-id",
+                       "route.network-interface-id",
                        "route.state",
                        "route.origin"};
   spec.not_found = RouteTableNotFound;
@@ -426,14 +469,17 @@ absl::StatusOr<json> DescribeRouteTables(store::Tx& tx, const Caller& caller, co
     }
     for (const auto& route : r.data.value("routes", json::array())) {
       f.emplace("route.destination-cidr-block", route.value("destination", ""));
-      f.emplace("route.gateway-id", route.value("gateway_id", ""));
-      f.emplace("route.state", routing::RouteState(route, vpc, attached));
+      json shown = routing::RouteJson(route, vpc, targets, r.account_id);
+      f.emplace("route.gateway-id", shown.value("GatewayId", ""));
+      f.emplace("route.instance-id", shown.value("InstanceId", ""));
+      f.emplace("route.network-interface-id", shown.value("NetworkInterfaceId", ""));
+      f.emplace("route.state", shown.value("State", ""));
       f.emplace("route.origin", route.value("origin", "CreateRoute"));
     }
     return f;
   };
   spec.render = [&](const store::Resource& r, const std::vector<store::Tag>& tags) {
-    return RenderRouteTable(r, tags, attached);
+    return RenderRouteTable(r, tags, targets);
   };
   return DescribeResources(tx, caller, input, spec);
 }
@@ -441,7 +487,7 @@ absl::StatusOr<json> DescribeRouteTables(store::Tx& tx, const Caller& caller, co
 absl::StatusOr<json> CreateRoute(store::Tx& tx, const Caller& caller, const json& input) {
   ASSIGN_OR_RETURN(store::Resource rt, GetRouteTable(tx, caller, input.value("RouteTableId", "")));
   ASSIGN_OR_RETURN(std::string destination, RouteDestination(input));
-  ASSIGN_OR_RETURN(std::string gateway, RouteTarget(tx, caller, rt, input));
+  ASSIGN_OR_RETURN(json target, RouteTarget(tx, caller, rt, input));
   for (const auto& route : rt.data.value("routes", json::array())) {
     if (route.value("destination", "") == destination) {
       return Ec2Error(absl::StatusCode::kAlreadyExists, "RouteAlreadyExists",
@@ -449,9 +495,10 @@ absl::StatusOr<json> CreateRoute(store::Tx& tx, const Caller& caller, const json
     }
   }
   ASSIGN_OR_RETURN(store::Resource vpc, GetVpc(tx, caller, rt.data.value("vpc_id", "")));
-  RETURN_IF_ERROR(CheckNotInsideVpc(vpc, destination));
-  rt.data["routes"].push_back(
-      {{"destination", destination}, {"gateway_id", gateway}, {"origin", "CreateRoute"}});
+  if (target.contains("gateway_id")) RETURN_IF_ERROR(CheckNotInsideVpc(vpc, destination));
+  target["destination"] = destination;
+  target["origin"] = "CreateRoute";
+  rt.data["routes"].push_back(target);
   RETURN_IF_ERROR(tx.UpdateResource(rt));
   return json{{"Return", true}};
 }
@@ -476,8 +523,10 @@ absl::StatusOr<json> ReplaceRoute(store::Tx& tx, const Caller& caller, const jso
         fmt::format("cannot replace local route {} in route table {}", destination, rt.id));
   }
   if (local_target) return Unsupported("Routes back to the local target are not supported by Kumo");
-  ASSIGN_OR_RETURN(std::string gateway, RouteTarget(tx, caller, rt, input));
-  (*found)["gateway_id"] = gateway;
+  ASSIGN_OR_RETURN(json target, RouteTarget(tx, caller, rt, input));
+  found->erase("gateway_id");
+  found->erase("network_interface_id");
+  found->update(target);
   RETURN_IF_ERROR(tx.UpdateResource(rt));
   return json::object();
 }

@@ -38,6 +38,17 @@ std::set<std::string> SubnetsWithInternetRoute(
     const std::vector<store::Resource>& internet_gateways,
     const std::vector<store::Resource>& vpcs = {});
 
+// The routes of the subnets' effective route tables that have a route to a network interface:
+// what the host's VPC bridge sends to an instance (interface_id), or leaves to the VPC's router
+// (interface_id "": a gateway's route, which a longer prefix wins over). Not the local routes.
+struct InterfaceRoute {
+  std::string subnet_id;
+  std::string destination;  // a CIDR
+  std::string interface_id;
+};
+std::vector<InterfaceRoute> InterfaceRoutes(const std::vector<store::Resource>& subnets,
+                                            const std::vector<store::Resource>& route_tables);
+
 // The same for one subnet, reading its account's and region's rows in tx.
 absl::StatusOr<bool> SubnetHasInternetRoute(store::Tx& tx, const store::Resource& subnet);
 

@@ -24,9 +24,34 @@ absl::StatusOr<store::Resource> GetInternetGateway(store::Tx& tx, const Caller& 
 // Internet gateway id → the VPC it is attached to (attached ones only).
 std::map<std::string, std::string> AttachedVpcs(const std::vector<store::Resource>& gateways);
 
-// A stored route's state: `local` and routes to a gateway attached to the table's VPC are
-// active; a route to a detached (or deleted) gateway is a blackhole.
+// What routes can point at (route_targets.cc): attached internet gateways (id → VPC) and
+// network interfaces, primary or created (id → the instance it is attached to, if any, its
+// address, and whether that instance runs).
+struct RouteTargets {
+  std::map<std::string, std::string> gateway_vpc;
+  struct Interface {
+    std::string instance_id;
+    std::string private_ip;
+    bool running = false;
+  };
+  std::map<std::string, Interface> interfaces;
+};
+RouteTargets RouteTargetsOf(const std::vector<store::Resource>& gateways,
+                            const std::vector<store::Resource>& instances,
+                            const std::vector<store::Resource>& interfaces);
+absl::StatusOr<RouteTargets> LoadRouteTargets(store::Tx& tx, const Caller& caller);
+
+// A stored route's state: `local`, routes to a gateway attached to the table's VPC and routes to
+// an interface of a running instance are active; the others are blackholes.
 std::string RouteState(const nlohmann::json& route, std::string_view vpc_id,
-                       const std::map<std::string, std::string>& attached);
+                       const RouteTargets& targets);
+// A stored route as DescribeRouteTables shows it.
+nlohmann::json RouteJson(const nlohmann::json& route, std::string_view vpc_id,
+                         const RouteTargets& targets, std::string_view owner);
+// CreateRoute/ReplaceRoute's InstanceId or NetworkInterfaceId, checked against the table's VPC:
+// the stored target {"network_interface_id"}.
+absl::StatusOr<nlohmann::json> InterfaceRouteTarget(store::Tx& tx, const Caller& caller,
+                                                    const store::Resource& table,
+                                                    const nlohmann::json& input);
 
 }  // namespace kumo::services::routing

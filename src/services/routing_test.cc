@@ -264,7 +264,7 @@ TEST_F(RoutingTest, RoutesToInternetGateways) {
             "Unsupported");
   EXPECT_EQ(
       AddRoute(rtb, {{"DestinationCidrBlock", "0.0.0.0/0"}, {"InstanceId", "i-00000000000000000"}}),
-      "Unsupported");
+      "InvalidInstanceID.NotFound");
   EXPECT_EQ(AddRoute(rtb, {{"DestinationIpv6CidrBlock", "::/0"}, {"GatewayId", igw}}),
             "Unsupported");
   EXPECT_EQ(AddRoute(rtb, {{"GatewayId", igw}}), "MissingParameter");

@@ -354,9 +354,16 @@ json ToJson(const VpcFirewall& fw) {
                      {"private_ip", p.private_ip},
                      {"ingress", RulesJson(p.ingress)},
                      {"egress", RulesJson(p.egress)},
-                     {"secondary_ips", p.secondary_ips}});
+                     {"secondary_ips", p.secondary_ips},
+                     {"source_dest_check", p.source_dest_check}});
   }
-  return {{"vpc", VpcJson(fw.vpc)}, {"ports", ports}, {"peer_sets", fw.peer_sets}};
+  json routes = json::array();
+  for (const auto& r : fw.routes) {
+    routes.push_back(
+        {{"subnet_cidr", r.subnet_cidr}, {"destination", r.destination}, {"target", r.target}});
+  }
+  return {
+      {"vpc", VpcJson(fw.vpc)}, {"ports", ports}, {"peer_sets", fw.peer_sets}, {"routes", routes}};
 }
 
 absl::StatusOr<VpcFirewall> VpcFirewallFromJson(const json& j) {
@@ -367,7 +374,13 @@ absl::StatusOr<VpcFirewall> VpcFirewallFromJson(const json& j) {
       fw.ports.push_back({p.at("instance_id").get<std::string>(), p.at("mac").get<std::string>(),
                           p.at("private_ip").get<std::string>(), RulesFromJson(p.at("ingress")),
                           RulesFromJson(p.at("egress")),
-                          p.value("secondary_ips", std::vector<std::string>{})});
+                          p.value("secondary_ips", std::vector<std::string>{}),
+                          p.value("source_dest_check", true)});
+    }
+    for (const auto& r : j.value("routes", json::array())) {
+      fw.routes.push_back({r.at("subnet_cidr").get<std::string>(),
+                           r.at("destination").get<std::string>(),
+                           r.at("target").get<std::string>()});
     }
     fw.peer_sets = j.at("peer_sets").get<std::map<std::string, std::vector<std::string>>>();
     return fw;

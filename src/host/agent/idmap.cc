@@ -106,8 +106,14 @@ absl::Status ShiftOwners(const std::string& path, const IdRange& range) {
 
 absl::StatusOr<std::string> ShiftedRootfs(const std::string& rootfs, const IdRange& range,
                                           const std::string& shifted_dir) {
-  // Named by the image's path and the range, so a rebuilt image (new path) gets a new copy.
-  std::string key = HexEncode(Sha256(fmt::format("{}\n{}", rootfs, range.base))).substr(0, 16);
+  // Named by the image's path, its directory's identity and the range, so a rebuilt image (a new
+  // directory, at a new path or the same one) gets a new copy.
+  struct stat st = {};
+  if (stat(rootfs.c_str(), &st) != 0)
+    return absl::NotFoundError(fmt::format("No image at {}", rootfs));
+  std::string key = HexEncode(Sha256(fmt::format("{}\n{}\n{}.{}", rootfs, range.base,
+                                                 uint64_t(st.st_ino), int64_t(st.st_mtime))))
+                        .substr(0, 16);
   std::string dir = fmt::format("{}/{}", shifted_dir, key);
   std::string done = dir + "/rootfs";
   if (access(done.c_str(), F_OK) == 0) return done;

@@ -7,7 +7,14 @@
 //                      nothing but ARP and IPv4) and the packet mark = the port's private
 //                      address, which the metadata service reads from its accepted sockets
 //                      (tcp_fwmark_accept) to know the caller by its port, never by an address.
-//                      A port the firewall does not know yet drops everything.
+//                      A port the firewall does not know yet drops everything. Routes to an
+//                      instance: a frame of the subnet for such a destination gets the target
+//                      port's MAC and bridges straight to it, as EC2's VPC router hands it to
+//                      the instance (no hop through the router namespace, whose conntrack
+//                      would see the flow twice). The destination check: a port receives only
+//                      unicast IPv4 for its own addresses. A port with the source/destination
+//                      check off (a NAT instance) may send from any source and receive for
+//                      any destination.
 //   inet kumo_sg       the security groups, stateful, in the forward hook. Bridged traffic
 //                      between instances reaches it through br_netfilter (this kernel has no
 //                      conntrack in the bridge family); routed traffic (the uplink) directly.
@@ -17,9 +24,15 @@
 //                      which EC2's security groups do not filter either, and nothing else there.
 //
 // Identity is safe to take from addresses here because the bridge table has already dropped
-// every frame whose source is not its port's own.
+// every frame whose source is not its port's own. Where EC2 differs: traffic routed to an
+// instance is filtered by its sender's outbound rules and, once the instance forwards it, by
+// those of the address it then carries as its source (its own when it masquerades, as NAT
+// instances do); the routing instance's inbound rules do not see it (this kernel has no
+// conntrack in the bridge family, where the frame is redirected).
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "common/status_macros.h"
@@ -101,6 +114,64 @@ absl::StatusOr<std::string> RuleLine(const FirewallRule& r, const char* peer, co
   return match + verdict;
 }
 
+// The route chains "route_<n>", one per subnet with routes (see above), and which chain each
+// subnet's ports jump to (by the subnet's CIDR).
+absl::StatusOr<std::string> RouteChains(const VpcFirewall& fw, const std::vector<Cidr>& blocks,
+                                        std::vector<std::pair<Cidr, std::string>>* chains) {
+  std::map<std::string, const PortFirewall*> port_of;
+  for (const auto& p : fw.ports) port_of[p.instance_id] = &p;
+  struct Entry {
+    Cidr dest;
+    int order;  // at one prefix length: the VPC's blocks first
+    std::string verdict;
+  };
+  std::map<std::string, std::vector<Entry>> by_subnet;
+  for (const VpcRoute& r : fw.routes) {
+    ASSIGN_OR_RETURN(std::string subnet_text, PeerCidr(r.subnet_cidr));
+    ASSIGN_OR_RETURN(Cidr subnet, ParseCidr(subnet_text));
+    if (!InVpc(blocks, subnet)) {
+      return absl::InvalidArgumentError(fmt::format("Bad route subnet {}", r.subnet_cidr));
+    }
+    ASSIGN_OR_RETURN(std::string dest_text, PeerCidr(r.destination));
+    ASSIGN_OR_RETURN(Cidr dest, ParseCidr(dest_text));
+    std::string verdict;
+    if (r.target.empty()) {
+      verdict = "return";
+    } else if (r.target == "blackhole") {
+      verdict = "drop";
+    } else {
+      auto it = port_of.find(r.target);
+      if (it == port_of.end()) {
+        return absl::InvalidArgumentError(fmt::format("Route to unknown port '{}'", r.target));
+      }
+      verdict = fmt::format("ether daddr set {} return", it->second->mac);
+    }
+    auto& entries = by_subnet[subnet.ToString()];
+    if (entries.empty()) {
+      // The VPC's own addresses and its metadata service are never routed elsewhere.
+      for (const Cidr& b : blocks) entries.push_back({b, 0, "return"});
+      entries.push_back({Cidr{*ParseIpv4(kMetadataIp), 32}, 0, "return"});
+    }
+    entries.push_back({dest, 1, verdict});
+  }
+  std::string out;
+  int n = 0;
+  for (auto& [subnet_text, entries] : by_subnet) {
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+      return a.dest.prefix_len != b.dest.prefix_len ? a.dest.prefix_len > b.dest.prefix_len
+                                                    : a.order < b.order;
+    });
+    std::string chain = fmt::format("route_{}", n++);
+    out += fmt::format("add chain {} {}\n", kPortTable, chain);
+    for (const Entry& e : entries) {
+      out += fmt::format("add rule {} {} ip daddr {} {}\n", kPortTable, chain, e.dest.ToString(),
+                         e.verdict);
+    }
+    chains->push_back({*ParseCidr(subnet_text), chain});
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw) {
@@ -126,7 +197,10 @@ absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw) {
     }
   }
 
-  std::string port_map, out_map, in_map;
+  std::vector<std::pair<Cidr, std::string>> route_chains;
+  ASSIGN_OR_RETURN(std::string routes, RouteChains(fw, blocks, &route_chains));
+  out += routes;
+  std::string port_map, out_map, in_map, dst_map;
   std::set<std::string> seen_ips;
   for (const PortFirewall& p : fw.ports) {
     if (!ValidResourceId(p.instance_id, "i") && !ValidResourceId(p.instance_id, "eni")) {
@@ -153,12 +227,27 @@ absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw) {
         "add chain {t} port_{tag}\n"
         "add rule {t} port_{tag} ether saddr != {mac} drop\n"
         "add rule {t} port_{tag} meta mark set 0x{ip:08x}\n"
-        "add rule {t} port_{tag} ether type arp arp saddr ether {mac} arp saddr ip {addr} accept\n"
-        "add rule {t} port_{tag} ether type ip ip saddr {addr} accept\n"
-        "add rule {t} port_{tag} drop\n",
+        "add rule {t} port_{tag} ether type arp arp saddr ether {mac} arp saddr ip {addr} accept\n",
         fmt::arg("t", kPortTable), fmt::arg("tag", tag), fmt::arg("mac", p.mac), fmt::arg("ip", ip),
         fmt::arg("addr", addrs));
+    for (const auto& [subnet, chain] : route_chains) {
+      if (!subnet.Contains(ip)) continue;
+      out += fmt::format(
+          "add rule {} port_{} ether type ip meta pkttype != {{ broadcast, multicast }} jump {}\n",
+          kPortTable, tag, chain);
+    }
+    out += fmt::format("add rule {} port_{} ether type ip {}accept\n", kPortTable, tag,
+                       p.source_dest_check ? fmt::format("ip saddr {} ", addrs) : "");
+    out += fmt::format("add rule {} port_{} drop\n", kPortTable, tag);
     port_map += fmt::format("{}\"{}\" : jump port_{}", port_map.empty() ? "" : ", ", port, tag);
+    if (p.source_dest_check) {
+      out += fmt::format(
+          "add chain {t} dst_{tag}\n"
+          "add rule {t} dst_{tag} ether type ip meta pkttype != {{ broadcast, multicast }} "
+          "ip daddr != {addr} drop\n",
+          fmt::arg("t", kPortTable), fmt::arg("tag", tag), fmt::arg("addr", addrs));
+      dst_map += fmt::format("{}\"{}\" : jump dst_{}", dst_map.empty() ? "" : ", ", port, tag);
+    }
 
     out += fmt::format("add chain {} out_{}\nadd chain {} in_{}\n", kSgTable, tag, kSgTable, tag);
     for (const FirewallRule& r : p.egress) {
@@ -185,6 +274,14 @@ absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw) {
     out += fmt::format("add rule {} prerouting iifname vmap {{ {} }}\n", kPortTable, port_map);
   }
   out += fmt::format("add rule {} prerouting iifname \"p*\" drop\n", kPortTable);
+  // Between ports: the destination check (frames from the router reach a port by the output
+  // hook, addressed to it after the router's own NAT).
+  out += fmt::format(
+      "add chain {t} forward {{ type filter hook forward priority -300; policy accept; }}\n",
+      fmt::arg("t", kPortTable));
+  if (!dst_map.empty()) {
+    out += fmt::format("add rule {} forward oifname vmap {{ {} }}\n", kPortTable, dst_map);
+  }
 
   std::string dns = FormatIpv4(blocks.at(0).base + 2);
   // All of the VPC's blocks: one prefix, or an anonymous set of them.

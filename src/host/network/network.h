@@ -78,6 +78,20 @@ struct PortFirewall {
   std::vector<FirewallRule> egress;
   // AssignPrivateIpAddresses' addresses: the port may use them as its own too.
   std::vector<std::string> secondary_ips;
+  // EC2's source/destination check. Off: the port may send IPv4 from any source and receive
+  // traffic for any destination (a NAT instance, a router).
+  bool source_dest_check = true;
+};
+
+// A route of a subnet's route table that the VPC's bridge carries out itself: IPv4 traffic from
+// the subnet's ports to `destination` goes to the port `target` (an instance or interface id: a
+// NAT instance, a router); target "" leaves it to the VPC's router (a gateway's route, listed so
+// that the longest prefix wins) and "blackhole" drops it (the target instance is not running).
+// Only subnets whose route table has a route to an instance carry any.
+struct VpcRoute {
+  std::string subnet_cidr;
+  std::string destination;
+  std::string target;
 };
 
 // The whole firewall of one VPC, replaced atomically by ApplyFirewall.
@@ -86,6 +100,7 @@ struct VpcFirewall {
   std::vector<PortFirewall> ports;
   // Source groups: set name ("g" + hex of the group id) → the members' private addresses.
   std::map<std::string, std::vector<std::string>> peer_sets;
+  std::vector<VpcRoute> routes;
 };
 
 // The address every instance reaches its metadata service at, and its port.

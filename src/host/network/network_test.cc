@@ -668,5 +668,52 @@ TEST(NetworkInternalTest, SecondaryBlocksAreTheVpcsToo) {
   EXPECT_TRUE(ni::FirewallScript(fw).ok());
 }
 
+TEST(NetworkInternalTest, RoutesToInstancesAndSourceDestCheck) {
+  VpcNet vpc{"vpc-0123456789abcdef0", "10.10.0.0/16", {"10.10.1.0/24", "10.10.2.0/24"}, kDomain};
+  VpcFirewall fw{vpc,
+                 {{"i-0123456789abcdef0", "02:00:00:00:00:01", "10.10.1.4", {}, {}},
+                  {"i-0123456789abcdef1", "02:00:00:00:00:02", "10.10.2.4", {}, {}}},
+                 {}};
+  fw.ports[0].source_dest_check = false;  // the NAT instance
+  // The private subnet: the internet through the NAT instance, one block through the router.
+  fw.routes = {{"10.10.2.0/24", "0.0.0.0/0", "i-0123456789abcdef0"},
+               {"10.10.2.0/24", "192.168.0.0/16", ""},
+               {"10.10.2.0/24", "172.16.0.0/12", "blackhole"}};
+  auto script = ni::FirewallScript(fw);
+  ASSERT_TRUE(script.ok()) << script.status();
+  // Longest prefix first, the VPC's own block before anything else.
+  size_t local = script->find("add rule bridge kumo_port route_0 ip daddr 10.10.0.0/16 return");
+  size_t router = script->find("add rule bridge kumo_port route_0 ip daddr 192.168.0.0/16 return");
+  size_t hole = script->find("add rule bridge kumo_port route_0 ip daddr 172.16.0.0/12 drop");
+  size_t nat = script->find(
+      "add rule bridge kumo_port route_0 ip daddr 0.0.0.0/0 ether daddr set 02:00:00:00:00:01 return");
+  ASSERT_NE(nat, std::string::npos) << *script;
+  EXPECT_LT(local, router);
+  EXPECT_LT(router, hole);
+  EXPECT_LT(hole, nat);
+  // Only the private subnet's port jumps there.
+  EXPECT_NE(script->find("port_abcdef1 ether type ip meta pkttype != { broadcast, multicast } "
+                         "jump route_0"),
+            std::string::npos);
+  EXPECT_EQ(script->find("port_abcdef0 ether type ip meta pkttype != { broadcast, multicast } "
+                         "jump route_0"),
+            std::string::npos);
+  // The NAT instance sends from any source and receives for any destination; the other is
+  // checked both ways.
+  EXPECT_NE(script->find("add rule bridge kumo_port port_abcdef0 ether type ip accept"),
+            std::string::npos);
+  EXPECT_NE(script->find("port_abcdef1 ether type ip ip saddr 10.10.2.4 accept"),
+            std::string::npos);
+  EXPECT_EQ(script->find("chain bridge kumo_port dst_abcdef0"), std::string::npos);
+  EXPECT_NE(script->find("dst_abcdef1 ether type ip meta pkttype != { broadcast, multicast } ip "
+                         "daddr != 10.10.2.4 drop"),
+            std::string::npos);
+  // A route to a port the firewall does not know, or from outside the VPC, is refused.
+  fw.routes.push_back({"10.10.2.0/24", "10.0.0.0/8", "i-0123456789abcdef9"});
+  EXPECT_FALSE(ni::FirewallScript(fw).ok());
+  fw.routes.back() = {"10.99.2.0/24", "10.0.0.0/8", ""};
+  EXPECT_FALSE(ni::FirewallScript(fw).ok());
+}
+
 }  // namespace
 }  // namespace kumo::host
