@@ -119,6 +119,10 @@ def test_vpc_subnets_gateway_elastic_ip(cloud):
                  60, "eth1 with the interface's address inside b", interval=0.2)
     nics = cloud.instance(b["InstanceId"])["NetworkInterfaces"]
     assert [n["Attachment"]["DeviceIndex"] for n in nics] == [0, 1]
+    # The metadata service lists it with its id, as cloud-init and EC2's own tools read it.
+    md = f"http://169.254.169.254/latest/meta-data/network/interfaces/macs/{eni['MacAddress']}"
+    assert ssh(cloud.key_path, eip, f"curl -s {md}/interface-id; echo; curl -s {md}/device-number"
+               ).stdout.split() == [eni["NetworkInterfaceId"], "1"]
     assert nics[1]["NetworkInterfaceId"] == eni["NetworkInterfaceId"]
     refused("DependencyViolation", ec2.delete_subnet, SubnetId=subnets[1])
     refused("InvalidNetworkInterface.InUse", ec2.delete_network_interface,

@@ -10,8 +10,10 @@
 #include "common/encoding.h"
 #include "common/hash.h"
 #include "common/ipv4.h"
+#include "services/addresses.h"
 #include "services/gpus.h"
 #include "services/regions.h"
+#include "services/vpcs.h"
 
 namespace kumo::imds {
 namespace {
@@ -100,23 +102,56 @@ std::map<std::string, std::string> Leaves(const InstanceView& in) {
   m["local-hostname"] = local_host;
   m["local-ipv4"] = in.private_ip;
   m["mac"] = in.mac;
-  std::string nic = "network/interfaces/macs/" + in.mac + "/";
-  m[nic + "device-number"] = "0";
-  m[nic + "interface-id"] = "eni-" + HexEncode(Sha256("eni:" + in.instance_id)).substr(0, 17);
-  m[nic + "local-hostname"] = local_host;
-  m[nic + "local-ipv4s"] = in.private_ip;
-  m[nic + "mac"] = in.mac;
-  m[nic + "owner-id"] = in.account_id;
-  m[nic + "security-group-ids"] = fmt::format("{}", fmt::join(ids, "\n"));
-  m[nic + "security-groups"] = fmt::format("{}", fmt::join(names, "\n"));
-  m[nic + "subnet-id"] = in.subnet_id;
-  m[nic + "subnet-ipv4-cidr-block"] = SubnetCidr(in.private_ip, in.prefix_len);
-  m[nic + "vpc-id"] = in.vpc_id;
-  m[nic + "vpc-ipv4-cidr-block"] = in.vpc_cidr;
-  m[nic + "vpc-ipv4-cidr-blocks"] = in.vpc_cidr;
+  NicView primary{services::PrimaryInterfaceId(in.instance_id),
+                  in.mac,
+                  in.subnet_id,
+                  SubnetCidr(in.private_ip, in.prefix_len),
+                  0,
+                  {in.private_ip},
+                  in.groups};
+  primary.private_ips.insert(primary.private_ips.end(), in.secondary_ips.begin(),
+                             in.secondary_ips.end());
+  std::vector<NicView> nics = {primary};
+  nics.insert(nics.end(), in.extra_nics.begin(), in.extra_nics.end());
+  std::string vpc_blocks =
+      in.vpc_cidrs.empty() ? in.vpc_cidr : fmt::format("{}", fmt::join(in.vpc_cidrs, "\n"));
+  for (const NicView& n : nics) {
+    std::string nic = "network/interfaces/macs/" + n.mac + "/";
+    std::string first = n.private_ips.empty() ? "" : n.private_ips[0];
+    std::vector<std::string> group_ids, group_names, publics;
+    for (const auto& [id, name] : n.groups) {
+      group_ids.push_back(id);
+      group_names.push_back(name);
+    }
+    m[nic + "device-number"] = std::to_string(n.device_number);
+    m[nic + "interface-id"] = n.interface_id;
+    m[nic + "local-hostname"] = fmt::format("ip-{}.{}", Dashed(first), in.domain);
+    m[nic + "local-ipv4s"] = fmt::format("{}", fmt::join(n.private_ips, "\n"));
+    m[nic + "mac"] = n.mac;
+    m[nic + "owner-id"] = in.account_id;
+    m[nic + "security-group-ids"] = fmt::format("{}", fmt::join(group_ids, "\n"));
+    m[nic + "security-groups"] = fmt::format("{}", fmt::join(group_names, "\n"));
+    m[nic + "subnet-id"] = n.subnet_id;
+    m[nic + "subnet-ipv4-cidr-block"] = n.subnet_cidr;
+    m[nic + "vpc-id"] = in.vpc_id;
+    m[nic + "vpc-ipv4-cidr-block"] = in.vpc_cidr;
+    m[nic + "vpc-ipv4-cidr-blocks"] = vpc_blocks;
+    for (const auto& ip : n.private_ips) {
+      std::string pub = n.device_number == 0 && ip == in.private_ip ? in.public_ip : "";
+      if (auto it = in.associations.find(ip); pub.empty() && it != in.associations.end()) {
+        pub = it->second;
+      }
+      if (pub.empty()) continue;
+      publics.push_back(pub);
+      m[nic + "ipv4-associations/" + pub] = ip;
+    }
+    if (!publics.empty()) {
+      m[nic + "public-hostname"] =
+          fmt::format("ec2-{}.{}.compute.kumo", Dashed(publics[0]), in.region);
+      m[nic + "public-ipv4s"] = fmt::format("{}", fmt::join(publics, "\n"));
+    }
+  }
   if (!in.public_ip.empty()) {
-    m[nic + "public-hostname"] = public_host;
-    m[nic + "public-ipv4s"] = in.public_ip;
     m["public-hostname"] = public_host;
     m["public-ipv4"] = in.public_ip;
   }
@@ -198,7 +233,8 @@ bool Has(const Request& req, const char* name) { return req.headers.count(name) 
 
 }  // namespace
 
-InstanceView ViewOf(const store::Resource& r, const std::vector<store::Tag>& tags) {
+InstanceView ViewOf(const store::Resource& r, const std::vector<store::Tag>& tags,
+                    const NetworkRows& network) {
   const json& d = r.data;
   InstanceView v;
   v.instance_id = r.id;
@@ -252,6 +288,33 @@ InstanceView ViewOf(const store::Resource& r, const std::vector<store::Tag>& tag
   if (spot.is_object()) {
     v.spot_action =
         std::make_pair(spot.value("action", "terminate"), spot.value("time_ms", int64_t(0)));
+  }
+  v.secondary_ips = d.value("secondary_ips", std::vector<std::string>{});
+  if (network.vpc) v.vpc_cidrs = services::VpcCidrs(*network.vpc);
+  for (const auto& e : network.interfaces) {
+    json a = e.data.value("attachment", json());
+    if (!a.is_object() || a.value("instance_id", "") != r.id) continue;
+    NicView n;
+    n.interface_id = e.id;
+    n.mac = e.data.value("mac", "");
+    n.subnet_id = e.data.value("subnet_id", "");
+    n.subnet_cidr = SubnetCidr(e.data.value("private_ip", ""), e.data.value("prefix_len", 24));
+    n.device_number = a.value("device_index", 1);
+    n.private_ips.push_back(e.data.value("private_ip", ""));
+    for (const auto& ip : e.data.value("secondary_ips", std::vector<std::string>{})) {
+      n.private_ips.push_back(ip);
+    }
+    for (const auto& g : e.data.value("groups", json::array())) {
+      n.groups.emplace_back(g.value("id", ""), g.value("name", ""));
+    }
+    v.extra_nics.push_back(std::move(n));
+  }
+  std::sort(v.extra_nics.begin(), v.extra_nics.end(),
+            [](const NicView& a, const NicView& b) { return a.device_number < b.device_number; });
+  for (const auto& eip : network.addresses) {
+    if (eip.data.value("instance_id", "") != r.id) continue;
+    if (eip.data.value("association_id", "").empty()) continue;
+    v.associations[eip.data.value("private_ip", "")] = eip.data.value("public_ip", "");
   }
   return v;
 }

@@ -15,6 +15,14 @@
 
 namespace kumo::imds {
 
+// A network interface as network/interfaces/macs/<mac>/ shows it.
+struct NicView {
+  std::string interface_id, mac, subnet_id, subnet_cidr;
+  int device_number = 0;
+  std::vector<std::string> private_ips;                     // its primary address first
+  std::vector<std::pair<std::string, std::string>> groups;  // (id, name)
+};
+
 struct InstanceView {
   std::string instance_id, account_id, region, availability_zone, image_id, instance_type,
       reservation_id, private_ip, public_ip, mac, subnet_id, vpc_id, vpc_cidr, key_name, public_key,
@@ -34,10 +42,26 @@ struct InstanceView {
   std::optional<int64_t> rebalance_ms;
   // The GPUs it holds: (elastic GPU id, the JSON document elastic-gpus/associations/<id> serves).
   std::vector<std::pair<std::string, std::string>> elastic_gpus;
+  // The primary interface's secondary addresses; the VPC's blocks as they are now (empty:
+  // vpc_cidr); the interfaces attached besides the primary one; Elastic IPs on any of its
+  // addresses but the primary one's (private → public: ipv4-associations, public-ipv4s).
+  std::vector<std::string> secondary_ips;
+  std::vector<std::string> vpc_cidrs;
+  std::vector<NicView> extra_nics;
+  std::map<std::string, std::string> associations;
+};
+
+// What the tree shows of an instance's network besides its own record: the network interfaces
+// attached to it, the Elastic IPs of its account and region, and its VPC (each may be empty).
+struct NetworkRows {
+  std::vector<store::Resource> interfaces;
+  std::vector<store::Resource> addresses;
+  std::optional<store::Resource> vpc;
 };
 
 // The view of a stored instance record (see services/instances.cc) and its tags.
-InstanceView ViewOf(const store::Resource& r, const std::vector<store::Tag>& tags);
+InstanceView ViewOf(const store::Resource& r, const std::vector<store::Tag>& tags,
+                    const NetworkRows& network = {});
 
 struct Request {
   std::string method;

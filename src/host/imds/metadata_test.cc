@@ -82,6 +82,36 @@ TEST_F(MetadataTest, ListingsAndLeavesHaveEc2sShapes) {
   EXPECT_EQ(Get("/latest/meta-data/").body.find("public-"), std::string::npos);
 }
 
+TEST_F(MetadataTest, EveryInterfaceItsAddressesAndAssociations) {
+  view_.instance_id = "i-0123456789abcdef0";
+  view_.secondary_ips = {"172.31.17.6"};
+  view_.vpc_cidrs = {"172.31.0.0/16", "172.32.0.0/16"};
+  view_.associations = {{"172.31.17.6", "100.64.7.20"}, {"172.31.40.9", "100.64.7.21"}};
+  view_.extra_nics = {{"eni-0fedcba9876543210",
+                       "02:00:00:00:00:07",
+                       "subnet-2",
+                       "172.31.32.0/20",
+                       1,
+                       {"172.31.40.9"},
+                       {{"sg-3", "db"}}}};
+  std::string macs = "/latest/meta-data/network/interfaces/macs/";
+  EXPECT_EQ(Get(macs).body, "02:00:00:00:00:07/\n" + view_.mac + "/");
+  std::string primary = macs + view_.mac + "/";
+  // The primary interface's id is the one DescribeNetworkInterfaces shows.
+  EXPECT_EQ(Get(primary + "interface-id").body, "eni-0123456789abcdef0");
+  EXPECT_EQ(Get(primary + "local-ipv4s").body, "172.31.17.5\n172.31.17.6");
+  EXPECT_EQ(Get(primary + "public-ipv4s").body, "100.64.7.9\n100.64.7.20");
+  EXPECT_EQ(Get(primary + "ipv4-associations/100.64.7.20").body, "172.31.17.6");
+  EXPECT_EQ(Get(primary + "vpc-ipv4-cidr-blocks").body, "172.31.0.0/16\n172.32.0.0/16");
+  std::string second = macs + "02:00:00:00:00:07/";
+  EXPECT_EQ(Get(second + "device-number").body, "1");
+  EXPECT_EQ(Get(second + "interface-id").body, "eni-0fedcba9876543210");
+  EXPECT_EQ(Get(second + "subnet-ipv4-cidr-block").body, "172.31.32.0/20");
+  EXPECT_EQ(Get(second + "security-group-ids").body, "sg-3");
+  EXPECT_EQ(Get(second + "public-ipv4s").body, "100.64.7.21");
+  EXPECT_EQ(Get(second + "local-hostname").body, "ip-172-31-40-9.eu-west-1.compute.internal");
+}
+
 TEST_F(MetadataTest, UserDataSpotAndTags) {
   EXPECT_EQ(Get("/latest/user-data").status, 404);
   EXPECT_EQ(Get("/latest/").body, "dynamic\nmeta-data");

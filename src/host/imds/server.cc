@@ -19,6 +19,7 @@
 
 #include "common/ipv4.h"
 #include "host/network/network.h"
+#include "services/addresses.h"
 
 namespace kumo::imds {
 
@@ -292,11 +293,24 @@ Response Server::Serve(const std::string& vpc_id, uint32_t mark, const Request& 
   }
   std::optional<store::Resource> instance;
   std::vector<store::Tag> tags;
+  NetworkRows network;
   auto st = store_.Read([&](store::Tx& tx) -> absl::Status {
     auto r = tx.GetResource(key.account_id, key.region, key.instance_id);
     if (!r.ok()) return r.status();
     auto t = tx.ListTags(key.account_id, key.region, key.instance_id);
     if (!t.ok()) return t.status();
+    auto interfaces = tx.ListResources(key.account_id, key.region, services::kNetworkInterfaceType);
+    if (!interfaces.ok()) return interfaces.status();
+    auto addresses = tx.ListResources(key.account_id, key.region, services::kAddressType);
+    if (!addresses.ok()) return addresses.status();
+    auto vpc = tx.GetResource(key.account_id, key.region, r->data.value("vpc_id", ""));
+    if (vpc.ok()) {
+      network.vpc = std::move(*vpc);
+    } else if (!absl::IsNotFound(vpc.status())) {
+      return vpc.status();
+    }
+    network.interfaces = std::move(*interfaces);
+    network.addresses = std::move(*addresses);
     instance = std::move(*r);
     tags = std::move(*t);
     return absl::OkStatus();
@@ -312,7 +326,7 @@ Response Server::Serve(const std::string& vpc_id, uint32_t mark, const Request& 
   auto service = services_.find(instance->region);
   if (service == services_.end()) return Response{500, "text/plain", "No such region", {}, 0};
   try {
-    return service->second->Handle(ViewOf(*instance, tags), req);
+    return service->second->Handle(ViewOf(*instance, tags, network), req);
   } catch (const std::exception& e) {
     // A hand-edited or future record with a field of another type must not take kumod down.
     spdlog::warn("metadata service for {}: {}", key.instance_id, e.what());
