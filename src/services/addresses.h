@@ -67,6 +67,14 @@ absl::StatusOr<nlohmann::json> DetachNetworkInterface(store::Tx& tx, const Calle
 absl::StatusOr<nlohmann::json> ModifyNetworkInterfaceAttribute(store::Tx& tx, const Caller& caller,
                                                                const InstanceEnv& env,
                                                                const nlohmann::json& input);
+// One attribute (description, groupSet, sourceDestCheck, attachment) as DescribeNetworkInterfaces
+// shows it; ResetNetworkInterfaceAttribute turns the source/destination check back on.
+absl::StatusOr<nlohmann::json> DescribeNetworkInterfaceAttribute(store::Tx& tx,
+                                                                 const Caller& caller,
+                                                                 const nlohmann::json& input);
+absl::StatusOr<nlohmann::json> ResetNetworkInterfaceAttribute(store::Tx& tx, const Caller& caller,
+                                                              const InstanceEnv& env,
+                                                              const nlohmann::json& input);
 // Secondary private addresses of an interface (the primary one's are the instance's), from its
 // subnet; the instance's OS configures them, as on EC2, and the firewall lets them through.
 inline constexpr int64_t kMaxSecondaryIps = 9;

@@ -4,6 +4,8 @@
 // 1 or more (eth<N> inside, made by the reconciler through Host::SetInterfaces).
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/encoding.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
@@ -12,6 +14,7 @@
 #include "services/filters.h"
 #include "services/instances.h"
 #include "services/metering.h"
+#include "services/pagination.h"
 #include "services/placement.h"
 #include "services/tags.h"
 
@@ -623,7 +626,62 @@ absl::StatusOr<json> DescribeNetworkInterfaces(store::Tx& tx, const Caller& call
     out.push_back(RenderRow(*r, t));
     AddAssociations(out.back(), eip_at);
   }
-  return json{{"NetworkInterfaces", out}};
+  ASSIGN_OR_RETURN(PageRequest page, ParsePageRequest(input, 5, 1000));
+  if (!page.max_results && page.next_token.empty()) return json{{"NetworkInterfaces", out}};
+  if (!wanted.empty()) {
+    return InvalidParameterCombination(
+        "The parameter NetworkInterfaceIds cannot be used with the parameter MaxResults");
+  }
+  ASSIGN_OR_RETURN(PageBounds bounds, DecodePage(page));
+  std::vector<json> items(out.begin(), out.end());
+  auto id_of = [](const json& j) { return j.value("NetworkInterfaceId", ""); };
+  std::sort(items.begin(), items.end(),
+            [&](const json& a, const json& b) { return id_of(a) < id_of(b); });
+  std::string next;
+  json result = {{"NetworkInterfaces", TakePage(std::move(items), bounds, id_of, &next)}};
+  if (!next.empty()) result["NextToken"] = next;
+  return result;
+}
+
+}  // namespace kumo::services
+
+namespace kumo::services {
+
+absl::StatusOr<json> DescribeNetworkInterfaceAttribute(store::Tx& tx, const Caller& caller,
+                                                       const json& input) {
+  std::string id = input.value("NetworkInterfaceId", "");
+  ASSIGN_OR_RETURN(json described,
+                   DescribeNetworkInterfaces(tx, caller, {{"NetworkInterfaceIds", {id}}}));
+  const json& eni = described["NetworkInterfaces"].at(0);
+  std::string attribute = input.value("Attribute", "");
+  json out = {{"NetworkInterfaceId", id}};
+  if (attribute == "description") {
+    out["Description"] = {{"Value", eni.value("Description", "")}};
+  } else if (attribute == "groupSet") {
+    out["Groups"] = eni.value("Groups", json::array());
+  } else if (attribute == "sourceDestCheck") {
+    out["SourceDestCheck"] = {{"Value", eni.value("SourceDestCheck", true)}};
+  } else if (attribute == "attachment") {
+    if (eni.contains("Attachment")) out["Attachment"] = eni["Attachment"];
+  } else if (attribute.empty()) {
+    return MissingParameter("The request must contain the parameter Attribute");
+  } else {
+    return InvalidParameterValue(
+        fmt::format("Value ({}) for parameter attribute is invalid.", attribute));
+  }
+  return out;
+}
+
+absl::StatusOr<json> ResetNetworkInterfaceAttribute(store::Tx& tx, const Caller& caller,
+                                                    const InstanceEnv& env, const json& input) {
+  // SourceDestCheck is the only attribute there is to reset; its value does not matter.
+  if (!input.contains("SourceDestCheck")) {
+    return MissingParameter("The request must contain the parameter SourceDestCheck");
+  }
+  return ModifyNetworkInterfaceAttribute(
+      tx, caller, env,
+      {{"NetworkInterfaceId", input.value("NetworkInterfaceId", "")},
+       {"SourceDestCheck", {{"Value", true}}}});
 }
 
 }  // namespace kumo::services

@@ -1,7 +1,7 @@
 // Elastic IPs (AllocateAddress, AssociateAddress, DisassociateAddress, ReleaseAddress,
 // DescribeAddresses) and network interfaces (Create/Delete/Attach/Detach/Describe,
-// ModifyNetworkInterfaceAttribute): what an instance's addresses and interfaces are. Changes
-// wake the reconciler, which publishes addresses and plugs interfaces.
+// Modify/Describe/ResetNetworkInterfaceAttribute): what an instance's addresses and interfaces are.
+// Changes wake the reconciler, which publishes addresses and plugs interfaces.
 #include "services/addresses.h"
 
 #include "api/action.h"
@@ -37,6 +37,11 @@ void RegisterAddressActions(ActionTable& t) {
         return services::AttachNetworkInterface(tx, ctx.caller(), *ctx.deps().ids, in);
       });
   t["DetachNetworkInterface"] = ReconciledWrite(services::DetachNetworkInterface);
+  t["DescribeNetworkInterfaceAttribute"] = ReadAction(services::DescribeNetworkInterfaceAttribute);
+  t["ResetNetworkInterfaceAttribute"] = ReconciledWrite([](ActionContext& ctx, store::Tx& tx,
+                                                           const json& in) {
+    return services::ResetNetworkInterfaceAttribute(tx, ctx.caller(), *ctx.deps().instance_env, in);
+  });
   t["AssignPrivateIpAddresses"] = ReconciledWrite(services::AssignPrivateIpAddresses);
   t["UnassignPrivateIpAddresses"] = ReconciledWrite(services::UnassignPrivateIpAddresses);
   t["ModifyNetworkInterfaceAttribute"] =
