@@ -173,6 +173,7 @@ absl::StatusOr<bool> Reconciler::RunOnce() {
     return absl::OkStatus();
   }));
   interfaces_of_.clear();
+  interface_secondaries_.clear();
   for (const auto& e : interfaces) {
     json a = e.data.value("attachment", json());
     if (!a.is_object()) continue;
@@ -185,6 +186,7 @@ absl::StatusOr<bool> Reconciler::RunOnce() {
     p.gateway = Str(e, "gateway");
     p.device_index = a.value("device_index", 1);
     interfaces_of_[a.value("instance_id", "")].push_back(std::move(p));
+    interface_secondaries_[e.id] = e.data.value("secondary_ips", std::vector<std::string>{});
   }
   blocked_vpcs_ = ApplyFirewalls(all, groups, interfaces);  // uses vpc_nets_
   bool busy = !blocked_vpcs_.empty();
@@ -262,6 +264,25 @@ std::vector<host::InstancePort> Reconciler::ExtraAddresses(const store::Resource
       p.public_ip = routed_subnets_.count(x.subnet_id) ? x.public_ip : "";
       wanted.insert(p.private_ip);
       out.push_back(std::move(p));
+    }
+  }
+  // Every other address of the instance without one: whatever the NAT may still map to it goes
+  // (an Elastic IP disassociated while kumod was down).
+  auto unmapped = [&](const host::InstancePort& base, const std::string& ip) {
+    if (!wanted.insert(ip).second) return;
+    host::InstancePort p = base;
+    p.private_ip = ip;
+    p.public_ip.clear();
+    out.push_back(std::move(p));
+  };
+  for (const auto& ip : r.data.value("secondary_ips", std::vector<std::string>{})) {
+    unmapped(spec.port, ip);
+  }
+  for (const auto& port : spec.interfaces) {
+    unmapped(port, port.private_ip);
+    if (auto it = interface_secondaries_.find(port.instance_id);
+        it != interface_secondaries_.end()) {
+      for (const auto& ip : it->second) unmapped(port, ip);
     }
   }
   // Published before but gone since (disassociated, the interface detached): unpublished.

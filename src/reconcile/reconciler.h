@@ -121,6 +121,7 @@ class Reconciler {
   std::map<std::string, host::VpcNet> vpc_nets_;  // and each as it is now
   // Instance id → its attached interfaces this pass, and what was last set on the host.
   std::map<std::string, std::vector<host::InstancePort>> interfaces_of_;
+  std::map<std::string, std::vector<std::string>> interface_secondaries_;  // interface id → ips
   std::map<std::string, std::string> interfaces_set_;
   std::set<std::string> blocked_vpcs_;
   // VPC id → its subnets' routes to instances (VpcFirewall.routes), targets named by the port

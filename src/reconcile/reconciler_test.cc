@@ -63,8 +63,9 @@ class ReconcilerTest : public ::testing::Test {
     host::LocalHostOptions local{"0000aa", dir_ + "/host"};
     local.boot_id_path = dir_ + "/boot_id";
     std::ofstream(local.boot_id_path) << "first-boot\n";
-    host_ = host::NewLocalHost(local, std::move(runtime), host::NewFakeNetwork(net),
-                               host::NewFakeDisks());
+    auto network = host::NewFakeNetwork(net);
+    net_ = network.get();
+    host_ = host::NewLocalHost(local, std::move(runtime), std::move(network), host::NewFakeDisks());
     reconciler_ = std::make_unique<Reconciler>(*store_, *host_, clock_);
   }
   void TearDown() override { (void)RemoveTree(dir_); }
@@ -124,6 +125,7 @@ class ReconcilerTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   services::Caller caller_;
   host::Runtime* runtime_ = nullptr;
+  host::Network* net_ = nullptr;
   std::unique_ptr<host::Host> host_;
   std::unique_ptr<Reconciler> reconciler_;
 };
@@ -527,6 +529,43 @@ TEST_F(ReconcilerTest, ASubnetAddedAfterTheFirstLaunchReachesTheHost) {
   Settle();
   EXPECT_EQ(StateOf(first), "running");
   EXPECT_EQ(StateOf(second), "running");
+}
+
+TEST_F(ReconcilerTest, ElasticIpsOnOtherAddressesArePublishedAndUnpublishedAcrossRestarts) {
+  std::string id = Launch();
+  Settle();
+  ASSERT_EQ(StateOf(id), "running");
+  std::string vpc = Describe(id)["VpcId"];
+  auto assigned = Write([&](store::Tx& tx) {
+    return services::AssignPrivateIpAddresses(
+        tx, caller_,
+        {{"NetworkInterfaceId", services::PrimaryInterfaceId(id)},
+         {"SecondaryPrivateIpAddressCount", 1}});
+  });
+  ASSERT_TRUE(assigned.ok()) << assigned.status();
+  std::string secondary = (*assigned)["AssignedPrivateIpAddresses"][0]["PrivateIpAddress"];
+  auto eip = Write([&](store::Tx& tx) {
+    return services::AllocateAddress(tx, caller_, ids_, env_, json::object());
+  });
+  ASSERT_TRUE(eip.ok()) << eip.status();
+  std::string ip = (*eip)["PublicIp"], alloc = (*eip)["AllocationId"];
+  auto reachable = [&] { return *net_->ProbeTcp(vpc, ip, 22, std::chrono::milliseconds(0)); };
+  ASSERT_TRUE(Write([&](store::Tx& tx) {
+                return services::AssociateAddress(
+                    tx, caller_, ids_, env_,
+                    {{"AllocationId", alloc}, {"InstanceId", id}, {"PrivateIpAddress", secondary}});
+              }).ok());
+  Settle();
+  EXPECT_TRUE(reachable());
+  // Disassociated while kumod is down: a new reconciler, knowing nothing of what it published,
+  // still takes the mapping away.
+  reconciler_.reset();
+  ASSERT_TRUE(Write([&](store::Tx& tx) {
+                return services::DisassociateAddress(tx, caller_, env_, {{"PublicIp", ip}});
+              }).ok());
+  reconciler_ = std::make_unique<Reconciler>(*store_, *host_, clock_);
+  Settle();
+  EXPECT_FALSE(reachable());
 }
 
 TEST_F(FirewallPlanTest, AnAttachedInterfaceIsAPortWithItsOwnGroups) {
