@@ -20,14 +20,15 @@ mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/de
 mkdir -p "$image_dir"
 tmp=$(mktemp -d "$image_dir/.build-$name-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-packages=systemd,systemd-sysv,dbus,udev,openssh-server,cloud-init,sudo,iproute2,ifupdown,curl,ca-certificates,python3,less,procps,netbase,nftables
+packages=systemd,systemd-sysv,dbus,udev,openssh-server,cloud-init,sudo,iproute2,ifupdown,curl,ca-certificates,python3,less,procps,netbase,nftables,iputils-ping
 
 # What the customize hook does, and why:
 # - a login user "admin" with passwordless sudo, as Debian's cloud images have;
 # - no timers or services that phone out or churn (apt, man-db, e2scrub, fstrim): an idle
 #   instance stays idle and offline;
 # - no SSH host keys in the image: every instance gets its own, seeded before first boot;
-# - nftables (the package above) so that an instance can be a NAT instance or a router offline.
+# - nftables and ping (the packages above) so that an instance can be a NAT instance or a router,
+#   and its network can be checked, offline.
 mmdebstrap --variant=minbase --include="$packages" \
   --customize-hook='chroot "$1" useradd -m -s /bin/bash -G sudo admin' \
   --customize-hook='echo "admin ALL=(ALL) NOPASSWD:ALL" > "$1/etc/sudoers.d/90-kumo-admin"' \
@@ -40,7 +41,7 @@ mmdebstrap --variant=minbase --include="$packages" \
 cat > "$tmp/image.json" <<JSON
 {
   "name": "$name",
-  "description": "Debian 12 (bookworm) minbase with systemd, OpenSSH, cloud-init, nftables; login user admin",
+  "description": "Debian 12 (bookworm) minbase with systemd, OpenSSH, cloud-init, nftables, ping; login user admin",
   "architecture": "x86_64",
   "created": "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)",
   "login_user": "admin",

@@ -11,7 +11,7 @@ PACKAGES=(
   libnl-route-3-dev libnftables-dev dnsmasq-base nftables iproute2 e2fsprogs
   # run and test
   python3 python3-boto3 python3-botocore python3-pytest awscli openssh-client putty-tools
-  curl ca-certificates wrk
+  curl ca-certificates wrk iputils-ping
   # the console's end-to-end tests: a real browser (playwright-core drives it)
   chromium fonts-dejavu-core
   # images

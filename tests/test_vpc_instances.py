@@ -8,7 +8,8 @@ subnets but not across VPCs, deletes in the wrong order refused, and the VPC
 taken apart with nothing left on the host.
 
 Needs root and the default image, as tests/test_instances.py does (its Cloud fixture is used).
-The image has no ping: reachability is a TCP connection to sshd (allowed by a group rule).
+Reachability is ICMP echo (ping, as root inside: the image's ping has no capabilities there) and
+sshd's banner over TCP, each allowed by a group rule.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ from test_instances import cloud, pytestmark, ssh, wait_ssh, wait_state  # noqa:
 # accept any outbound TCP connection themselves.
 BANNER = "exec 3<>/dev/tcp/{}/22 && head -c 7 <&3"
 PROBE = f"timeout 3 bash -c '{BANNER}' | grep -q SSH-2.0 && echo open || echo closed"
+PING = "sudo ping -c 1 -W 2 {} > /dev/null && echo reply || echo none"
+
+
+def host_ping(ip: str) -> bool:
+    return subprocess.run(["ping", "-c", "1", "-W", "2", ip], capture_output=True).returncode == 0
 
 
 def host_probe(ip: str) -> bool:
@@ -156,6 +162,12 @@ def test_vpc_subnets_gateway_elastic_ip(cloud):
 
     # Private traffic between the subnets: the VPC's default group admits its own members.
     assert ssh(cloud.key_path, eip, PROBE.format(a["PrivateIpAddress"])).stdout.strip() == "open"
+    assert ssh(cloud.key_path, eip, PING.format(a["PrivateIpAddress"])).stdout.strip() == "reply"
+    # From outside, ping answers once a rule of b's group allows ICMP.
+    assert not host_ping(eip)
+    ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpProtocol="icmp", FromPort=-1,
+                                         ToPort=-1, CidrIp="0.0.0.0/0")
+    k.wait_until(lambda: host_ping(eip), 30, "b to answer ping from outside", interval=0.2)
 
     # A secondary private address on b's primary interface: configured inside by the OS (as on
     # EC2), usable as a source only while it is assigned (the firewall's anti-spoofing).
@@ -222,6 +234,8 @@ def test_vpc_subnets_gateway_elastic_ip(cloud):
         Filters=[{"Name": "vpc-id", "Values": [other]}])["SecurityGroups"]
     ec2.authorize_security_group_ingress(GroupId=other_group["GroupId"], IpProtocol="tcp",
                                          FromPort=22, ToPort=22, CidrIp="0.0.0.0/0")
+    ec2.authorize_security_group_ingress(GroupId=other_group["GroupId"], IpProtocol="icmp",
+                                         FromPort=-1, ToPort=-1, CidrIp="0.0.0.0/0")
     other_subnet = ec2.create_subnet(VpcId=other, CidrBlock="10.30.1.0/24")["Subnet"]["SubnetId"]
     # Launched with the aws CLI's --associate-public-ip-address (a primary NetworkInterfaces
     # entry): the address is its own, though no gateway routes this VPC to reach it.
@@ -233,6 +247,7 @@ def test_vpc_subnets_gateway_elastic_ip(cloud):
     assert c["SubnetId"] == other_subnet and "PublicIpAddress" in c
     assert not host_probe(c["PublicIpAddress"])
     assert ssh(cloud.key_path, eip, PROBE.format(c["PrivateIpAddress"])).stdout.strip() == "closed"
+    assert ssh(cloud.key_path, eip, PING.format(c["PrivateIpAddress"])).stdout.strip() == "none"
 
     # The Elastic IP and its DNS name stay through stop and start.
     dns = cloud.instance(b["InstanceId"])["PublicDnsName"]
