@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Builds Kumo's default image, Debian 12 for instances, into the host-wide image store with
-# mmdebstrap from the Debian mirror this machine's apt already uses. Idempotent: an image that is
-# already there is left alone (delete its directory to rebuild).
+# mmdebstrap from the Debian mirror this machine's apt already uses. Idempotent: an image built
+# from this recipe (the packages and hooks below, hashed into image.json) is left alone; one from
+# an older recipe is rebuilt and replaced, with the id-shifted copies daemons made of it (stop
+# the daemons using it first).
 #
 #   scripts/build-image.sh [IMAGE_DIR] [NAME]     defaults: /var/lib/kumo/images debian-12
 set -euo pipefail
 image_dir=${1:-${KUMO_IMAGE_DIR:-/var/lib/kumo/images}}
 name=${2:-debian-12}
 final=$image_dir/$name
-[ -f "$final/image.json" ] && { echo "kumo: image $name already in $image_dir"; exit 0; }
+shifted_dir=${KUMO_SHIFTED_DIR:-/var/lib/kumo/shifted}
+recipe=$(sed -n '/^packages=/,/^JSON$/p' "$0" | sha256sum | cut -c1-16)
+if [ -f "$final/image.json" ]; then
+  grep -q "\"recipe\": \"$recipe\"" "$final/image.json" &&
+    { echo "kumo: image $name already in $image_dir"; exit 0; }
+  echo "kumo: image $name in $image_dir is from another recipe: rebuilding it"
+fi
 command -v mmdebstrap >/dev/null || { echo "kumo: mmdebstrap missing (scripts/deps.sh)" >&2; exit 1; }
 
 # The mirror comes from the host's own apt configuration (deb822 or one-line form).
@@ -45,9 +53,21 @@ cat > "$tmp/image.json" <<JSON
   "architecture": "x86_64",
   "created": "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)",
   "login_user": "admin",
-  "root_size_gib": 8
+  "root_size_gib": 8,
+  "recipe": "$recipe"
 }
 JSON
-mv "$tmp" "$final"
+if [ -e "$final" ]; then
+  old=$(mktemp -d "$image_dir/.old-$name-XXXXXX")
+  mv "$final" "$old/"
+  mv "$tmp" "$final"
+  rm -rf "$old"
+  # The id-shifted copies of the old image (idmap.cc names each by its source in "source").
+  for d in "$shifted_dir"/*/; do
+    [ -f "$d/source" ] && [ "$(head -n 1 "$d/source")" = "$final/rootfs" ] && rm -rf "$d"
+  done
+else
+  mv "$tmp" "$final"
+fi
 trap - EXIT
 echo "kumo: image $name built in $final"

@@ -342,8 +342,9 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
   if (auto it = interfaces_of_.find(r.id); it != interfaces_of_.end()) spec.interfaces = it->second;
   spec.extra_addresses = ExtraAddresses(r, spec);
   if (state != "running") {
+    // published_extra_ stays until Release or Destroy has unmapped what it lists (an address
+    // that went while the instance was stopping is in no record any more).
     published_.erase(r.id);
-    published_extra_.erase(r.id);
     interfaces_set_.erase(r.id);
   }
   // A stopped or restarted instance starts its activity afresh.
@@ -484,6 +485,7 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
     last_halt_ms_.erase(r.id);
     if (terminating) {
       RETURN_IF_ERROR(host_.Destroy(spec));
+      published_extra_.erase(r.id);
       RETURN_IF_ERROR(Update(r, [&](store::Resource& x) {
         x.data["state"] = "terminated";
         x.data["terminated_ms"] = now;
@@ -496,6 +498,7 @@ absl::StatusOr<bool> Reconciler::Step(const store::Resource& r,
       }));
     } else {
       RETURN_IF_ERROR(host_.Release(spec));
+      published_extra_.erase(r.id);
       RETURN_IF_ERROR(Update(r, [&](store::Resource& x) {
         x.data["state"] = "stopped";
         x.data["status_ok"] = false;

@@ -78,17 +78,19 @@ absl::Status DetachFromInstance(store::Tx& tx, const InstanceEnv* env, store::Re
   return absl::OkStatus();
 }
 
-// Makes eip idle: its instance, if any and still holding it, gives it up.
+// Makes eip idle: its instance, if any and still holding it, gives it up. An address on an
+// interface that is attached to nothing has no instance, and goes idle all the same.
 absl::Status Disassociate(store::Tx& tx, const Caller& caller, const InstanceEnv* env,
                           store::Resource& eip, int64_t now_ms) {
-  std::string instance_id = Str(eip, "instance_id");
-  if (instance_id.empty()) return absl::OkStatus();
-  auto instance = tx.GetResource(caller.account_id, caller.region, instance_id);
-  if (instance.ok() && Str(*instance, "eip_allocation_id") == eip.id) {
-    RETURN_IF_ERROR(DetachFromInstance(tx, env, *instance, now_ms));
-    RETURN_IF_ERROR(SaveInstance(tx, *instance, now_ms));
-  } else if (!instance.ok() && !absl::IsNotFound(instance.status())) {
-    return instance.status();
+  if (Str(eip, "association_id").empty()) return absl::OkStatus();
+  if (std::string instance_id = Str(eip, "instance_id"); !instance_id.empty()) {
+    auto instance = tx.GetResource(caller.account_id, caller.region, instance_id);
+    if (instance.ok() && Str(*instance, "eip_allocation_id") == eip.id) {
+      RETURN_IF_ERROR(DetachFromInstance(tx, env, *instance, now_ms));
+      RETURN_IF_ERROR(SaveInstance(tx, *instance, now_ms));
+    } else if (!instance.ok() && !absl::IsNotFound(instance.status())) {
+      return instance.status();
+    }
   }
   RETURN_IF_ERROR(Meter(tx, eip, "disassociated", now_ms));
   ClearAssociation(eip);
@@ -257,6 +259,20 @@ absl::StatusOr<json> AssociateAddress(store::Tx& tx, const Caller& caller, IdGen
     return Ec2Error(
         absl::StatusCode::kFailedPrecondition, "IncorrectInstanceState",
         fmt::format("The instance '{}' is not in a valid state for this operation.", instance.id));
+  }
+  if (input.value("NetworkInterfaceId", "").empty()) {
+    // As on EC2: an instance with more than one interface is named by the interface.
+    ASSIGN_OR_RETURN(auto rows,
+                     tx.ListResources(caller.account_id, caller.region, kNetworkInterfaceType));
+    for (const auto& r : rows) {
+      json a = r.data.value("attachment", json());
+      if (a.is_object() && a.value("instance_id", "") == instance.id) {
+        return Ec2Error(absl::StatusCode::kInvalidArgument, "InvalidInstanceID",
+                        fmt::format("There are multiple interfaces attached to instance '{}'. "
+                                    "Please specify an interface ID for the operation instead.",
+                                    instance.id));
+      }
+    }
   }
   std::string private_ip = input.value("PrivateIpAddress", Str(instance, "private_ip"));
   if (!HoldsAddress(instance, private_ip)) return NotOnInterface(private_ip);

@@ -286,6 +286,10 @@ TEST_F(AddressTest, ElasticIpsOnSecondaryAddressesAndInterfaces) {
   });
   ASSERT_TRUE(attached.ok()) << attached.status();
   EXPECT_EQ(Get(b).data["instance_id"], inst);
+  // With two interfaces the instance id names none of them.
+  EXPECT_EQ(
+      Code(Associate({{"AllocationId", a}, {"InstanceId", inst}, {"AllowReassociation", true}})),
+      "InvalidInstanceID");
   std::string b_ip = Get(b).data["public_ip"];
   auto described = Read([&](store::Tx& tx) {
     return DescribeNetworkInterfaces(
@@ -306,6 +310,12 @@ TEST_F(AddressTest, ElasticIpsOnSecondaryAddressesAndInterfaces) {
       }).ok());
   EXPECT_EQ(Get(b).data["instance_id"], "");
   EXPECT_FALSE(Get(b).data["association_id"].get<std::string>().empty());
+  // On an interface attached to nothing, it is disassociated like any other.
+  ASSERT_TRUE(Call([&](store::Tx& tx, const Caller& c) {
+                return DisassociateAddress(tx, c, env_, {{"PublicIp", b_ip}});
+              }).ok());
+  EXPECT_EQ(Get(b).data["association_id"], "");
+  ASSERT_TRUE(Associate({{"AllocationId", b}, {"NetworkInterfaceId", eni}}).ok());
   // Unassigning the secondary address and deleting the interface make their addresses idle.
   ASSERT_TRUE(Call([&](store::Tx& tx, const Caller& c) {
                 return UnassignPrivateIpAddresses(
@@ -317,6 +327,7 @@ TEST_F(AddressTest, ElasticIpsOnSecondaryAddressesAndInterfaces) {
               }).ok());
   EXPECT_EQ(Get(b).data["association_id"], "");
   EXPECT_EQ(MeterKinds(b), (std::vector<std::string>{"address-allocated", "address-associated",
+                                                     "address-disassociated", "address-associated",
                                                      "address-disassociated"}));
 }
 
@@ -386,6 +397,10 @@ TEST_F(AddressTest, RoutesToInstancesAndInterfacesAndSourceDestCheck) {
   EXPECT_EQ(route({{"DestinationCidrBlock", "10.99.0.0/16"}, {"InstanceId", nat}}),
             "InvalidInstanceID");
   EXPECT_EQ(route({{"DestinationCidrBlock", "10.99.0.0/16"}, {"NetworkInterfaceId", eni}}), "");
+  // Inside the VPC: one of its subnets exactly (through an appliance), never for a gateway.
+  EXPECT_EQ(route({{"DestinationCidrBlock", "10.5.1.128/25"}, {"NetworkInterfaceId", eni}}),
+            "InvalidParameterValue");
+  EXPECT_EQ(route({{"DestinationCidrBlock", "10.5.1.0/24"}, {"NetworkInterfaceId", eni}}), "");
 
   // The source/destination check, on the instance (its primary interface) and on the interface.
   auto modify = [&](const std::string& id, bool on) {

@@ -185,18 +185,37 @@ absl::StatusOr<json> RouteTarget(store::Tx& tx, const Caller& caller, const stor
   return json{{"gateway_id", igw->id}};
 }
 
-// Refuses a destination inside the VPC's CIDR for a gateway target, as EC2 does.
-absl::Status CheckNotInsideVpc(const store::Resource& vpc, const std::string& destination) {
+// A destination inside one of the VPC's blocks, as EC2 allows it: for an instance or interface
+// target, exactly one of the VPC's subnets (traffic to it goes through an appliance); for a
+// gateway, never.
+absl::Status CheckDestinationInVpc(store::Tx& tx, const Caller& caller, const store::Resource& vpc,
+                                   const std::string& destination, const json& target) {
   auto dest = ParseCidr(destination);
-  auto local = ParseCidr(vpc.data.value("cidr", ""));
-  if (dest.ok() && local.ok() && dest->prefix_len >= local->prefix_len &&
-      local->Contains(dest->base)) {
+  if (!dest.ok()) return absl::OkStatus();  // refused by RouteDestination already
+  bool inside = false;
+  for (const auto& block : VpcCidrs(vpc)) {
+    auto local = ParseCidr(block);
+    if (local.ok() && dest->prefix_len >= local->prefix_len && local->Contains(dest->base)) {
+      inside = true;
+    }
+  }
+  if (!inside) return absl::OkStatus();
+  if (target.contains("network_interface_id")) {
+    ASSIGN_OR_RETURN(auto subnets, tx.ListResources(caller.account_id, caller.region, kSubnetType));
+    for (const auto& s : subnets) {
+      if (s.data.value("vpc_id", "") == vpc.id && s.data.value("cidr", "") == destination) {
+        return absl::OkStatus();
+      }
+    }
     return InvalidParameterValue(fmt::format(
-        "The destination CIDR block {} is equal to or more specific than one of this VPC's CIDR "
-        "blocks. This route can target only an interface or an instance.",
+        "The destination CIDR block {} is inside this VPC's CIDR blocks but is not one of its "
+        "subnets' CIDR blocks.",
         destination));
   }
-  return absl::OkStatus();
+  return InvalidParameterValue(fmt::format(
+      "The destination CIDR block {} is equal to or more specific than one of this VPC's CIDR "
+      "blocks. This route can target only an interface or an instance.",
+      destination));
 }
 
 // Where an association id lives: the table and, for an explicit association, its index.
@@ -495,7 +514,7 @@ absl::StatusOr<json> CreateRoute(store::Tx& tx, const Caller& caller, const json
     }
   }
   ASSIGN_OR_RETURN(store::Resource vpc, GetVpc(tx, caller, rt.data.value("vpc_id", "")));
-  if (target.contains("gateway_id")) RETURN_IF_ERROR(CheckNotInsideVpc(vpc, destination));
+  RETURN_IF_ERROR(CheckDestinationInVpc(tx, caller, vpc, destination, target));
   target["destination"] = destination;
   target["origin"] = "CreateRoute";
   rt.data["routes"].push_back(target);
@@ -524,6 +543,8 @@ absl::StatusOr<json> ReplaceRoute(store::Tx& tx, const Caller& caller, const jso
   }
   if (local_target) return Unsupported("Routes back to the local target are not supported by Kumo");
   ASSIGN_OR_RETURN(json target, RouteTarget(tx, caller, rt, input));
+  ASSIGN_OR_RETURN(store::Resource vpc, GetVpc(tx, caller, rt.data.value("vpc_id", "")));
+  RETURN_IF_ERROR(CheckDestinationInVpc(tx, caller, vpc, destination, target));
   found->erase("gateway_id");
   found->erase("network_interface_id");
   found->update(target);

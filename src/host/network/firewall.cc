@@ -23,8 +23,11 @@
 //                      reach the VPC's own services (DNS at +2, metadata, ping the router),
 //                      which EC2's security groups do not filter either, and nothing else there.
 //
-// Identity is safe to take from addresses here because the bridge table has already dropped
-// every frame whose source is not its port's own. Where EC2 differs: traffic routed to an
+// The sender is known by the packet mark (its port), not by its source address, which a port
+// with the source/destination check off may choose: its egress chain and the source groups it
+// matches (sets of their members' marks) are its port's. Destinations are known by address: a
+// frame reaches only the port that holds its destination (the destination check), or the one a
+// route sends it to. Where EC2 differs: traffic routed to an
 // instance is filtered by its sender's outbound rules and, once the instance forwards it, by
 // those of the address it then carries as its source (its own when it masquerades, as NAT
 // instances do); the routing instance's inbound rules do not see it (this kernel has no
@@ -75,7 +78,9 @@ bool ValidSetName(const std::string& name) {
   return true;
 }
 
-// One rule's match and verdict; peer is "saddr" (ingress) or "daddr" (egress).
+// One rule's match and verdict; peer is "saddr" (ingress) or "daddr" (egress). A source group
+// matches its members' ports (the set of their marks, "<set>_m"), a destination group their
+// addresses.
 absl::StatusOr<std::string> RuleLine(const FirewallRule& r, const char* peer, const char* verdict,
                                      const std::set<std::string>& sets) {
   std::string match;
@@ -83,7 +88,8 @@ absl::StatusOr<std::string> RuleLine(const FirewallRule& r, const char* peer, co
     if (!sets.count(r.peer_set)) {
       return absl::InvalidArgumentError(fmt::format("Unknown peer set '{}'", r.peer_set));
     }
-    match = fmt::format("ip {} @{} ", peer, r.peer_set);
+    match = std::string_view(peer) == "saddr" ? fmt::format("meta mark @{}_m ", r.peer_set)
+                                              : fmt::format("ip {} @{} ", peer, r.peer_set);
   } else {
     ASSIGN_OR_RETURN(std::string cidr, PeerCidr(r.cidr));
     if (cidr != "0.0.0.0/0") match = fmt::format("ip {} {} ", peer, cidr);
@@ -148,8 +154,13 @@ absl::StatusOr<std::string> RouteChains(const VpcFirewall& fw, const std::vector
     }
     auto& entries = by_subnet[subnet.ToString()];
     if (entries.empty()) {
-      // The VPC's own addresses and its metadata service are never routed elsewhere.
+      // The VPC's own blocks (a route to one of its subnets, longer, wins over them), and
+      // never its services: the subnets' routers, its resolver and its metadata service.
       for (const Cidr& b : blocks) entries.push_back({b, 0, "return"});
+      for (const auto& s : fw.vpc.subnet_cidrs) {
+        if (auto c = ParseCidr(s); c.ok()) entries.push_back({Cidr{c->base + 1, 32}, 0, "return"});
+      }
+      entries.push_back({Cidr{blocks.at(0).base + 2, 32}, 0, "return"});
       entries.push_back({Cidr{*ParseIpv4(kMetadataIp), 32}, 0, "return"});
     }
     entries.push_back({dest, 1, verdict});
@@ -183,17 +194,38 @@ absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw) {
   for (const char* t : {kPortTable, kSgTable}) {
     out += fmt::format("add table {0}\ndelete table {0}\nadd table {0}\n", t);
   }
+  // Every address of a port → the port's mark (its primary address).
+  std::map<uint32_t, uint32_t> mark_of;
+  for (const PortFirewall& p : fw.ports) {
+    auto primary = ParseIpv4(p.private_ip);
+    if (!primary.ok()) continue;  // refused with the port below
+    mark_of[*primary] = *primary;
+    for (const auto& s : p.secondary_ips) {
+      if (auto ip = ParseIpv4(s); ip.ok()) mark_of[*ip] = *primary;
+    }
+  }
   for (const auto& [name, members] : fw.peer_sets) {
-    if (!ValidSetName(name)) return absl::InvalidArgumentError(fmt::format("Bad set '{}'", name));
+    if (!ValidSetName(name) || name.size() > 29) {
+      return absl::InvalidArgumentError(fmt::format("Bad set '{}'", name));
+    }
     sets.insert(name);
-    out += fmt::format("add set {} {} {{ type ipv4_addr; }}\n", kSgTable, name);
+    out +=
+        fmt::format("add set {t} {n} {{ type ipv4_addr; }}\nadd set {t} {n}_m {{ type mark; }}\n",
+                    fmt::arg("t", kSgTable), fmt::arg("n", name));
     std::vector<std::string> ips;
+    std::set<std::string> marks;
     for (const auto& m : members) {
       ASSIGN_OR_RETURN(uint32_t ip, ParseIpv4(m));
       ips.push_back(FormatIpv4(ip));
+      if (auto it = mark_of.find(ip); it != mark_of.end()) {
+        marks.insert(fmt::format("0x{:08x}", it->second));
+      }
     }
     if (!ips.empty()) {
       out += fmt::format("add element {} {} {{ {} }}\n", kSgTable, name, fmt::join(ips, ", "));
+    }
+    if (!marks.empty()) {
+      out += fmt::format("add element {} {}_m {{ {} }}\n", kSgTable, name, fmt::join(marks, ", "));
     }
   }
 
@@ -260,8 +292,8 @@ absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw) {
       out += fmt::format("add rule {} in_{} {}\n", kSgTable, tag, line);
     }
     out += fmt::format("add rule {} in_{} drop\n", kSgTable, tag);
+    out_map += fmt::format("{}0x{:08x} : jump out_{}", out_map.empty() ? "" : ", ", ip, tag);
     for (const auto& a : own) {
-      out_map += fmt::format("{}{} : jump out_{}", out_map.empty() ? "" : ", ", a, tag);
       in_map += fmt::format("{}{} : jump in_{}", in_map.empty() ? "" : ", ", a, tag);
     }
   }
@@ -302,7 +334,7 @@ absl::StatusOr<std::string> FirewallScript(const VpcFirewall& fw) {
   } else {
     out += fmt::format("add rule {} forward ip saddr {} ip saddr != {{ {} }} drop\n", kSgTable,
                        vpc_blocks, fmt::join(seen_ips, ", "));
-    out += fmt::format("add rule {} forward ip saddr vmap {{ {} }}\n", kSgTable, out_map);
+    out += fmt::format("add rule {} forward meta mark vmap {{ {} }}\n", kSgTable, out_map);
   }
   if (!in_map.empty()) {
     out += fmt::format("add rule {} forward ip daddr vmap {{ {} }}\n", kSgTable, in_map);

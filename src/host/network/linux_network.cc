@@ -268,6 +268,12 @@ add rule {t} forward oifname "{p}*" accept
 
       ASSIGN_OR_RETURN(Link br, EnsureBridge(s.get(), kBridge));
       int br_index = rtnl_link_get_ifindex(br.get());
+      // A NAT instance hands replies back to the router with outside sources on br0: no
+      // reverse-path filter here (a new namespace copies the host's, strict on some systems).
+      // The bridge's port table is what checks sources.
+      for (const char* conf : {"all", "default", kBridge}) {
+        RETURN_IF_ERROR(WriteFile(fmt::format("/proc/sys/net/ipv4/conf/{}/rp_filter", conf), "0"));
+      }
       ASSIGN_OR_RETURN(std::vector<Cidr> have, Addresses(s.get(), br_index));
       auto same = [](const Cidr& a, const Cidr& b) {
         return a.base == b.base && a.prefix_len == b.prefix_len;

@@ -675,6 +675,9 @@ TEST(NetworkInternalTest, RoutesToInstancesAndSourceDestCheck) {
                   {"i-0123456789abcdef1", "02:00:00:00:00:02", "10.10.2.4", {}, {}}},
                  {}};
   fw.ports[0].source_dest_check = false;  // the NAT instance
+  // The NAT instance may claim any source: a source group matches by its port's mark.
+  fw.peer_sets["gpeers"] = {"10.10.1.4"};
+  fw.ports[1].ingress.push_back({"-1", -1, -1, "", "gpeers"});
   // The private subnet: the internet through the NAT instance, one block through the router.
   fw.routes = {{"10.10.2.0/24", "0.0.0.0/0", "i-0123456789abcdef0"},
                {"10.10.2.0/24", "192.168.0.0/16", ""},
@@ -686,11 +689,22 @@ TEST(NetworkInternalTest, RoutesToInstancesAndSourceDestCheck) {
   size_t router = script->find("add rule bridge kumo_port route_0 ip daddr 192.168.0.0/16 return");
   size_t hole = script->find("add rule bridge kumo_port route_0 ip daddr 172.16.0.0/12 drop");
   size_t nat = script->find(
-      "add rule bridge kumo_port route_0 ip daddr 0.0.0.0/0 ether daddr set 02:00:00:00:00:01 return");
+      "add rule bridge kumo_port route_0 ip daddr 0.0.0.0/0 ether daddr set 02:00:00:00:00:01 "
+      "return");
   ASSERT_NE(nat, std::string::npos) << *script;
   EXPECT_LT(local, router);
   EXPECT_LT(router, hole);
   EXPECT_LT(hole, nat);
+  // The subnets' routers and the resolver are never routed elsewhere.
+  EXPECT_NE(script->find("route_0 ip daddr 10.10.2.1/32 return"), std::string::npos);
+  EXPECT_NE(script->find("route_0 ip daddr 10.10.0.2/32 return"), std::string::npos);
+  // Senders are known by their ports' marks.
+  EXPECT_NE(script->find("forward meta mark vmap { 0x0a0a0104 : jump out_abcdef0, 0x0a0a0204 : "
+                         "jump out_abcdef1 }"),
+            std::string::npos)
+      << *script;
+  EXPECT_NE(script->find("add element inet kumo_sg gpeers_m { 0x0a0a0104 }"), std::string::npos);
+  EXPECT_NE(script->find("in_abcdef1 meta mark @gpeers_m accept"), std::string::npos);
   // Only the private subnet's port jumps there.
   EXPECT_NE(script->find("port_abcdef1 ether type ip meta pkttype != { broadcast, multicast } "
                          "jump route_0"),
