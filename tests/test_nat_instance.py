@@ -137,6 +137,15 @@ def test_nat_instance_routes_a_private_subnet(cloud):
                      interval=0.2)
         ssh(cloud.key_path, nat_ip, "sudo sysctl -qw net.ipv4.ip_forward=1")
         k.wait_until(lambda: outside() == "open", 60, "the traffic to resume", interval=0.2)
+        # Without the route the private subnet has no way out at all, as on EC2 (the VPC's
+        # router does not take it out behind a public address of its own accord).
+        ec2.delete_route(RouteTableId=private_rtb, DestinationCidrBlock="0.0.0.0/0")
+        k.wait_until(lambda: outside() == "blocked", 60, "the subnet without a route to be cut off",
+                     interval=0.2)
+        ec2.create_route(RouteTableId=private_rtb, DestinationCidrBlock="0.0.0.0/0",
+                         NetworkInterfaceId=route["NetworkInterfaceId"])
+        k.wait_until(lambda: outside() == "open", 60, "the route to the interface to carry it",
+                     interval=0.2)
         # The check back on: dropped again.
         ec2.modify_network_interface_attribute(
             NetworkInterfaceId=route["NetworkInterfaceId"], SourceDestCheck={"Value": True})

@@ -161,9 +161,9 @@ absl::StatusOr<bool> Reconciler::RunOnce() {
     std::map<std::string, const store::Resource*> subnet_by_id;
     for (const auto& s : subnets) subnet_by_id[s.id] = &s;
     vpc_routes_.clear();
-    for (const auto& route : services::InterfaceRoutes(subnets, tables)) {
+    for (const auto& route : services::SubnetRoutes(subnets, tables, gateways)) {
       const store::Resource* s = subnet_by_id[route.subnet_id];
-      std::string port = route.interface_id;
+      std::string port = route.blackhole ? "blackhole" : route.interface_id;
       // A primary interface's port is its instance's.
       if (port.rfind("eni-", 0) == 0 && primary_ip.count("i-" + port.substr(4))) {
         port = "i-" + port.substr(4);

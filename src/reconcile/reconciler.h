@@ -124,8 +124,9 @@ class Reconciler {
   std::map<std::string, std::vector<std::string>> interface_secondaries_;  // interface id → ips
   std::map<std::string, std::string> interfaces_set_;
   std::set<std::string> blocked_vpcs_;
-  // VPC id → its subnets' routes to instances (VpcFirewall.routes), targets named by the port
-  // they would go to (an instance's id for its primary interface, else the interface's).
+  // VPC id → its subnets' routes the bridge carries out (VpcFirewall.routes), targets named by
+  // the port they would go to (an instance's id for its primary interface, else the
+  // interface's), "" (the router) or "blackhole".
   std::map<std::string, std::vector<host::VpcRoute>> vpc_routes_;
   int64_t last_gc_ms_ = 0;
 

@@ -278,23 +278,33 @@ struct EffectiveTables {
 
 }  // namespace
 
-std::vector<InterfaceRoute> InterfaceRoutes(const std::vector<store::Resource>& subnets,
-                                            const std::vector<store::Resource>& route_tables) {
+std::vector<SubnetRoute> SubnetRoutes(const std::vector<store::Resource>& subnets,
+                                      const std::vector<store::Resource>& route_tables,
+                                      const std::vector<store::Resource>& internet_gateways) {
+  auto attached = routing::AttachedVpcs(internet_gateways);
   EffectiveTables tables(route_tables);
-  std::vector<InterfaceRoute> out;
+  std::vector<SubnetRoute> out;
   for (const auto& s : subnets) {
     const store::Resource* table = tables.Of(s);
-    if (!table) continue;
-    json routes = table->data.value("routes", json::array());
-    bool any = std::any_of(routes.begin(), routes.end(), [](const json& r) {
-      return !r.value("network_interface_id", "").empty();
-    });
-    if (!any) continue;
-    for (const auto& route : routes) {
-      if (route.value("gateway_id", "") == "local") continue;
-      out.push_back(
-          {s.id, route.value("destination", ""), route.value("network_interface_id", "")});
+    if (!table) continue;  // a default VPC from before route tables: routed as it always was
+    std::string vpc = s.data.value("vpc_id", "");
+    std::vector<SubnetRoute> mine;
+    bool plain = true, has_default = false;  // plain: the router alone can carry it out
+    for (const auto& route : table->data.value("routes", json::array())) {
+      std::string gateway = route.value("gateway_id", "");
+      if (gateway == "local") continue;
+      std::string destination = route.value("destination", "");
+      has_default = has_default || destination == kDefaultRouteCidr;
+      std::string eni = route.value("network_interface_id", "");
+      auto it = attached.find(gateway);
+      bool blackhole = eni.empty() && (it == attached.end() || it->second != vpc);
+      plain = plain && eni.empty() && !blackhole;
+      mine.push_back({s.id, destination, eni, blackhole});
     }
+    // No route: nowhere to go, as on EC2 (not even out behind the VPC's public addresses).
+    if (!has_default) mine.push_back({s.id, std::string(kDefaultRouteCidr), "", true});
+    if (plain && has_default) continue;
+    out.insert(out.end(), mine.begin(), mine.end());
   }
   return out;
 }

@@ -38,16 +38,20 @@ std::set<std::string> SubnetsWithInternetRoute(
     const std::vector<store::Resource>& internet_gateways,
     const std::vector<store::Resource>& vpcs = {});
 
-// The routes of the subnets' effective route tables that have a route to a network interface:
-// what the host's VPC bridge sends to an instance (interface_id), or leaves to the VPC's router
-// (interface_id "": a gateway's route, which a longer prefix wins over). Not the local routes.
-struct InterfaceRoute {
+// The routes of the subnets' effective route tables that the host's VPC bridge carries out
+// itself: to an instance (interface_id), leaving the rest to the VPC's router (interface_id "",
+// a gateway's route, which a longer prefix wins over) or dropping it (blackhole: a detached
+// gateway's, and 0.0.0.0/0 when the table has no such route). Not the local routes, and nothing
+// for subnets whose table only has active gateway routes and a default one.
+struct SubnetRoute {
   std::string subnet_id;
   std::string destination;  // a CIDR
   std::string interface_id;
+  bool blackhole = false;
 };
-std::vector<InterfaceRoute> InterfaceRoutes(const std::vector<store::Resource>& subnets,
-                                            const std::vector<store::Resource>& route_tables);
+std::vector<SubnetRoute> SubnetRoutes(const std::vector<store::Resource>& subnets,
+                                      const std::vector<store::Resource>& route_tables,
+                                      const std::vector<store::Resource>& internet_gateways);
 
 // The same for one subnet, reading its account's and region's rows in tx.
 absl::StatusOr<bool> SubnetHasInternetRoute(store::Tx& tx, const store::Resource& subnet);

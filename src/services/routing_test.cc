@@ -583,6 +583,43 @@ TEST_F(RoutingTest, SubnetsWithInternetRoute) {
   EXPECT_TRUE(Routed().count(c));
 }
 
+TEST_F(RoutingTest, SubnetRoutesForTheBridge) {
+  std::string vpc = VpcId("10.6.0.0/16");
+  std::string a = SubnetId(vpc, "10.6.0.0/24");
+  std::string b = SubnetId(vpc, "10.6.1.0/24");
+  auto routes = [&](const std::string& subnet) {
+    std::vector<std::string> out;
+    EXPECT_TRUE(store_
+                    ->Read([&](store::Tx& tx) -> absl::Status {
+                      ASSIGN_OR_RETURN(auto subnets, tx.ListAllResources(kSubnetType));
+                      ASSIGN_OR_RETURN(auto tables, tx.ListAllResources(kRouteTableType));
+                      ASSIGN_OR_RETURN(auto igws, tx.ListAllResources(kInternetGatewayType));
+                      for (const auto& r : SubnetRoutes(subnets, tables, igws)) {
+                        if (r.subnet_id != subnet) continue;
+                        out.push_back(r.destination + (r.blackhole ? " blackhole" : ""));
+                      }
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return out;
+  };
+  // No route out: everything outside the VPC is dropped, as on EC2.
+  EXPECT_EQ(routes(a), std::vector<std::string>{"0.0.0.0/0 blackhole"});
+  std::string igw = IgwId();
+  ASSERT_EQ(Attach(igw, vpc), "");
+  std::string main = MainTable(vpc)["RouteTableId"];
+  ASSERT_EQ(AddRoute(main, {{"DestinationCidrBlock", "0.0.0.0/0"}, {"GatewayId", igw}}), "");
+  EXPECT_TRUE(routes(a).empty());  // the router alone carries it
+  // One gateway route of a subnet's own table: the rest of the world is unreachable.
+  std::string own = RouteTableId(vpc);
+  ASSERT_EQ(Associate(own, b), "");
+  ASSERT_EQ(AddRoute(own, {{"DestinationCidrBlock", "192.0.2.0/24"}, {"GatewayId", igw}}), "");
+  EXPECT_EQ(routes(b), (std::vector<std::string>{"192.0.2.0/24", "0.0.0.0/0 blackhole"}));
+  // A detached gateway's routes are blackholes.
+  ASSERT_EQ(Detach(igw, vpc), "");
+  EXPECT_EQ(routes(a), std::vector<std::string>{"0.0.0.0/0 blackhole"});
+}
+
 TEST_F(RoutingTest, SubnetsWithInternetRouteOnRowsAlone) {
   auto row = [](std::string id, std::string type, json data) {
     return store::Resource{id, "111111111111", "eu-west-1", type, "", data, 1, 0};
