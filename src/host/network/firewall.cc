@@ -27,11 +27,10 @@
 // with the source/destination check off may choose: its egress chain and the source groups it
 // matches (sets of their members' marks) are its port's. Destinations are known by address: a
 // frame reaches only the port that holds its destination (the destination check), or the one a
-// route sends it to. Where EC2 differs: traffic routed to an
-// instance is filtered by its sender's outbound rules and, once the instance forwards it, by
-// those of the address it then carries as its source (its own when it masquerades, as NAT
-// instances do); the routing instance's inbound rules do not see it (this kernel has no
-// conntrack in the bridge family, where the frame is redirected).
+// route sends it to. Where EC2 differs: traffic routed to an instance is filtered by its
+// sender's outbound rules and, once the instance forwards it, by the instance's own; the routing
+// instance's inbound rules do not see it (this kernel has no conntrack in the bridge family,
+// where the frame is redirected).
 #include <fmt/format.h>
 
 #include <algorithm>
