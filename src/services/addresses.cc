@@ -164,6 +164,21 @@ absl::StatusOr<json> AllocateAddress(store::Tx& tx, const Caller& caller, IdGene
 
 namespace {
 
+// An associated eip made idle for a new association (AllowReassociation), else
+// Resource.AlreadyAssociated; its row as it is then.
+absl::StatusOr<store::Resource> FreeForAssociation(store::Tx& tx, const Caller& caller,
+                                                   const InstanceEnv& env, store::Resource eip,
+                                                   bool allow, int64_t now) {
+  if (Str(eip, "association_id").empty()) return eip;
+  if (!allow) {
+    return Ec2Error(absl::StatusCode::kFailedPrecondition, "Resource.AlreadyAssociated",
+                    fmt::format("resource {} is already associated with associate-id {}", eip.id,
+                                Str(eip, "association_id")));
+  }
+  RETURN_IF_ERROR(Disassociate(tx, caller, &env, eip, now));
+  return tx.GetResource(caller.account_id, caller.region, eip.id);
+}
+
 // Points eip at a private address other than an instance's primary one: a secondary address,
 // or an address of a created interface. The instance keeps its own public address; the
 // reconciler publishes this mapping from the Elastic IP's row alone.
@@ -175,15 +190,7 @@ absl::StatusOr<json> AssociateWithAddress(store::Tx& tx, const Caller& caller, I
   if (Str(eip, "network_interface_id") == interface_id && Str(eip, "private_ip") == private_ip) {
     return json{{"AssociationId", Str(eip, "association_id")}};
   }
-  if (!Str(eip, "association_id").empty()) {
-    if (!allow) {
-      return Ec2Error(absl::StatusCode::kFailedPrecondition, "Resource.AlreadyAssociated",
-                      fmt::format("resource {} is already associated with associate-id {}", eip.id,
-                                  Str(eip, "association_id")));
-    }
-    RETURN_IF_ERROR(Disassociate(tx, caller, &env, eip, now));
-    ASSIGN_OR_RETURN(eip, tx.GetResource(caller.account_id, caller.region, eip.id));
-  }
+  ASSIGN_OR_RETURN(eip, FreeForAssociation(tx, caller, env, std::move(eip), allow, now));
   // The address's previous Elastic IP, if any, becomes idle.
   ASSIGN_OR_RETURN(auto all, tx.ListResources(caller.account_id, caller.region, kAddressType));
   for (auto& other : all) {
@@ -284,13 +291,7 @@ absl::StatusOr<json> AssociateAddress(store::Tx& tx, const Caller& caller, IdGen
     return json{{"AssociationId", Str(eip, "association_id")}};  // already there: as EC2 does
   }
   if (!Str(eip, "association_id").empty()) {
-    if (!allow) {
-      return Ec2Error(absl::StatusCode::kFailedPrecondition, "Resource.AlreadyAssociated",
-                      fmt::format("resource {} is already associated with associate-id {}", eip.id,
-                                  Str(eip, "association_id")));
-    }
-    RETURN_IF_ERROR(Disassociate(tx, caller, &env, eip, now));
-    ASSIGN_OR_RETURN(eip, tx.GetResource(caller.account_id, caller.region, eip.id));
+    ASSIGN_OR_RETURN(eip, FreeForAssociation(tx, caller, env, std::move(eip), allow, now));
     ASSIGN_OR_RETURN(instance, GetInstance(tx, caller, instance.id));
   }
   // The instance's previous address goes: its other Elastic IP becomes idle, an automatic one
